@@ -1,0 +1,426 @@
+"""A per-host memory reservation ledger in SQLite, shared by every process on the host.
+
+Concurrent steps and runs admit work against one pool, so they cannot overcommit RAM
+together; waiting is first come first served; reservations of dead processes are
+reclaimed; every admit and release is kept in a history so "never over the pool" can
+be checked after the fact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import math
+import numbers
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psutil
+
+from memwise_assets.memory.probe import available_mb, total_mb
+
+_log = logging.getLogger(__name__)
+
+DB_NAME = "memwise-ledger.sqlite3"
+_HISTORY_KEEP = 20_000
+# Float sums of MB must not refuse a request that fits exactly.
+_EPS_MB = 1e-6
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reservations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL, mb REAL NOT NULL, pid INTEGER NOT NULL,
+    pstart REAL, since REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS waiters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL, mb REAL NOT NULL, pid INTEGER NOT NULL,
+    pstart REAL, enqueued REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL, event TEXT NOT NULL, label TEXT NOT NULL, mb REAL NOT NULL,
+    pid INTEGER NOT NULL, total_mb REAL NOT NULL, pool_mb REAL NOT NULL);
+"""
+
+
+class AdmissionTimeout(TimeoutError):
+    """The memory a request asked for did not become free within its timeout."""
+
+
+class OversizeRequest(ValueError):
+    """A request larger than the whole pool: waiting could never admit it."""
+
+
+def _process_start(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def _holder_alive(pid: int, start: float | None) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        # A different start time means the pid was reused by an unrelated process.
+        return start is None or abs(proc.create_time() - start) < 0.05
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True
+
+
+@dataclass
+class Reservation:
+    """Memory admitted to one holder; release it (or leave the `with` block) when done."""
+
+    id: int
+    mb: float
+    label: str
+    pid: int
+    since: float
+    waited_s: float
+    _ledger: MemoryLedger = field(repr=False)
+    released: bool = False
+
+    def release(self) -> None:
+        """Give the memory back to the pool (idempotent)."""
+        if not self.released:
+            self._ledger._release(self)
+            self.released = True
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class MemoryLedger:
+    """Cross-process reservation ledger stored under the folder `path`."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        pool_mb: float | None = None,
+        reserve_fraction: float = 0.2,
+        *,
+        available_fn: Callable[[], float] = available_mb,
+        total_fn: Callable[[], float] = total_mb,
+        poll_s: float = 0.01,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        if not 0 <= reserve_fraction < 1:
+            raise ValueError(f"reserve_fraction must be in [0, 1); got {reserve_fraction!r}")
+        if pool_mb is not None and not (math.isfinite(pool_mb) and pool_mb > 0):
+            raise ValueError(f"pool_mb must be a finite number > 0 or None; got {pool_mb!r}")
+        if not poll_s > 0:
+            raise ValueError(f"poll_s must be > 0; got {poll_s!r}")
+        self.dir = Path(path)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.dir / DB_NAME
+        total = float(total_fn())
+        self.reserve_mb = reserve_fraction * total
+        self.pool_mb = float(pool_mb) if pool_mb is not None else total - self.reserve_mb
+        self._available_fn = available_fn
+        self._poll_s = poll_s
+        self._busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        self._generation = 0
+        self._pid = os.getpid()
+        self._pstart = _process_start(self._pid)
+        self._open_or_recover()
+
+    # -- storage ----------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db_path, timeout=self._busy_timeout_s, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+        # WAL without fsync per commit: a crash may lose the last reservations, which
+        # died with their holders anyway; it never corrupts the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        pid = os.getpid()
+        try:
+            inode = self.db_path.stat().st_ino
+        except FileNotFoundError:
+            # Deleted or moved aside by another process's recovery: start a fresh file.
+            self._open_or_recover()
+            inode = self.db_path.stat().st_ino
+        cached = getattr(self._local, "conn", None)
+        if cached is not None and cached[:3] == (pid, self._generation, inode):
+            return cached[3]
+        if cached is not None and cached[0] == pid:
+            # Another process replaced the file: our handle still points at the old one.
+            cached[3].close()
+        if pid != self._pid:
+            # A forked copy of this ledger is another holder: it must not reuse our identity.
+            self._pid, self._pstart = pid, _process_start(pid)
+        conn = self._connect()
+        self._local.conn = (pid, self._generation, inode, conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        with open(self.dir / "ledger.lock", "a+b") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _initialise(self) -> None:
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(_SCHEMA)
+            row = conn.execute("PRAGMA quick_check").fetchone()
+            if row is None or row[0] != "ok":
+                raise sqlite3.DatabaseError(f"quick_check says {row[0] if row else None}")
+        finally:
+            conn.close()
+
+    def _open_or_recover(self) -> None:
+        with self._file_lock():
+            try:
+                self._initialise()
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" in str(error) or "busy" in str(error):
+                    raise
+                reason = error
+            except sqlite3.DatabaseError as error:
+                reason = error
+            self._move_aside(reason)
+            self._initialise()
+
+    def _move_aside(self, reason: BaseException) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.db_path.with_name(f"{DB_NAME}.corrupt-{stamp}-{os.getpid()}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.db_path}{suffix}")
+            if source.exists():
+                os.replace(source, f"{aside}{suffix}")
+        self._generation += 1
+        _log.error(
+            "memory ledger %s was unreadable (%s); moved it to %s and started a new one",
+            self.db_path,
+            reason,
+            aside,
+        )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as error:
+            # Corrupted under our feet (e.g. overwritten): recover once, then retry.
+            with self._file_lock():
+                self._move_aside(error)
+                self._initialise()
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _reclaim(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        reclaimed = []
+        holders: dict[tuple[int, float | None], bool] = {}
+        for table in ("reservations", "waiters"):
+            for row in conn.execute(f"SELECT id, label, mb, pid, pstart FROM {table}"):
+                key = (row["pid"], row["pstart"])
+                if key not in holders:
+                    holders[key] = (key == (self._pid, self._pstart)) or _holder_alive(*key)
+                if holders[key]:
+                    continue
+                conn.execute(f"DELETE FROM {table} WHERE id = ?", (row["id"],))
+                entry = {"table": table, **{k: row[k] for k in ("id", "label", "mb", "pid")}}
+                reclaimed.append(entry)
+                if table == "reservations":
+                    self._log_event(conn, "reclaim", row["label"], row["mb"], row["pid"])
+                _log.warning(
+                    "memory ledger reclaimed %s %r (%.1f MB) of dead pid %d",
+                    "reservation" if table == "reservations" else "queue entry",
+                    row["label"],
+                    row["mb"],
+                    row["pid"],
+                )
+        return reclaimed
+
+    def _reserved(self, conn: sqlite3.Connection) -> float:
+        return float(conn.execute("SELECT COALESCE(SUM(mb), 0) FROM reservations").fetchone()[0])
+
+    def _log_event(
+        self, conn: sqlite3.Connection, event: str, label: str, mb: float, pid: int
+    ) -> None:
+        cursor = conn.execute(
+            "INSERT INTO history (ts, event, label, mb, pid, total_mb, pool_mb) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (time.time(), event, label, mb, pid, self._reserved(conn), self.pool_mb),
+        )
+        if cursor.lastrowid and cursor.lastrowid % 1000 == 0:
+            conn.execute("DELETE FROM history WHERE id <= ?", (cursor.lastrowid - _HISTORY_KEEP,))
+
+    # -- public API -------------------------------------------------------------------------
+
+    def reserve(self, mb: float, timeout_s: float | None = 60.0, label: str = "") -> Reservation:
+        """Wait (first come, first served) until `mb` fits the pool and free memory; hold it.
+
+        Use as `with ledger.reserve(mb, timeout_s=..., label=...) as reservation:`.
+        Raises `OversizeRequest` at once when `mb` exceeds the pool, `AdmissionTimeout`
+        when it is not admitted within `timeout_s` (None waits without end).
+        """
+        if not isinstance(mb, numbers.Real) or not math.isfinite(mb) or mb < 0:
+            raise ValueError(f"reservation size must be a finite number of MB >= 0; got {mb!r}")
+        if mb > self.pool_mb + _EPS_MB:
+            raise OversizeRequest(
+                f"reservation {label!r} asked {mb:.1f} MB, pool {self.pool_mb:.1f} MB"
+            )
+        started = time.monotonic()
+        deadline = None if timeout_s is None else started + max(0.0, timeout_s)
+        delay = self._poll_s
+        waiter_id: int | None = None
+        try:
+            while True:
+                with self._transaction() as conn:
+                    admitted, reason = self._try_admit(conn, mb, label, waiter_id, started)
+                    if admitted is not None:
+                        return admitted
+                    if waiter_id is None:
+                        waiter_id = conn.execute(
+                            "INSERT INTO waiters (label, mb, pid, pstart, enqueued) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (label, mb, self._pid, self._pstart, time.time()),
+                        ).lastrowid
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    raise AdmissionTimeout(
+                        f"reservation {label!r} of {mb:.1f} MB not admitted within "
+                        f"{timeout_s} s: {reason}"
+                    )
+                time.sleep(delay if deadline is None else min(delay, deadline - now))
+                delay = min(delay * 1.5, 0.1)
+        except BaseException:
+            if waiter_id is not None:
+                with contextlib.suppress(sqlite3.Error), self._transaction() as conn:
+                    conn.execute("DELETE FROM waiters WHERE id = ?", (waiter_id,))
+            raise
+
+    def _try_admit(
+        self,
+        conn: sqlite3.Connection,
+        mb: float,
+        label: str,
+        waiter_id: int | None,
+        started: float,
+    ) -> tuple[Reservation | None, str]:
+        self._reclaim(conn)
+        ahead_query = "SELECT COUNT(*) FROM waiters"
+        params: tuple[int, ...] = ()
+        if waiter_id is not None:
+            ahead_query += " WHERE id < ?"
+            params = (waiter_id,)
+        ahead = int(conn.execute(ahead_query, params).fetchone()[0])
+        if ahead:
+            return None, f"{ahead} earlier request(s) still queued"
+        reserved = self._reserved(conn)
+        if reserved + mb > self.pool_mb + _EPS_MB:
+            return None, f"{reserved:.1f} MB of the {self.pool_mb:.1f} MB pool already reserved"
+        free = float(self._available_fn()) - self.reserve_mb
+        if free + _EPS_MB < mb:
+            return None, f"only {free:.1f} MB available above the {self.reserve_mb:.1f} MB reserve"
+        since = time.time()
+        reservation_id = conn.execute(
+            "INSERT INTO reservations (label, mb, pid, pstart, since) VALUES (?, ?, ?, ?, ?)",
+            (label, mb, self._pid, self._pstart, since),
+        ).lastrowid
+        if waiter_id is not None:
+            conn.execute("DELETE FROM waiters WHERE id = ?", (waiter_id,))
+        self._log_event(conn, "admit", label, mb, self._pid)
+        reservation = Reservation(
+            id=int(reservation_id or 0),
+            mb=float(mb),
+            label=label,
+            pid=self._pid,
+            since=since,
+            waited_s=time.monotonic() - started,
+            _ledger=self,
+        )
+        return reservation, "admitted"
+
+    def _release(self, reservation: Reservation) -> None:
+        with self._transaction() as conn:
+            deleted = conn.execute(
+                "DELETE FROM reservations WHERE id = ?", (reservation.id,)
+            ).rowcount
+            if deleted:
+                self._log_event(conn, "release", reservation.label, reservation.mb, self._pid)
+        if not deleted:
+            _log.warning(
+                "memory ledger: reservation %r (%.1f MB) was already gone at release",
+                reservation.label,
+                reservation.mb,
+            )
+
+    def reclaim_dead(self) -> list[dict[str, Any]]:
+        """Drop reservations and queue entries whose holder process is gone; return them."""
+        with self._transaction() as conn:
+            return self._reclaim(conn)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Live reservations (label, mb, pid, since), oldest first."""
+        with self._transaction() as conn:
+            self._reclaim(conn)
+            rows = conn.execute(
+                "SELECT id, label, mb, pid, since FROM reservations ORDER BY id"
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """Queued requests (label, mb, pid, enqueued) in admission order."""
+        with self._transaction() as conn:
+            self._reclaim(conn)
+            rows = conn.execute(
+                "SELECT id, label, mb, pid, enqueued FROM waiters ORDER BY id"
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def reserved_mb(self) -> float:
+        """MB held by live reservations right now."""
+        with self._transaction() as conn:
+            self._reclaim(conn)
+            return self._reserved(conn)
+
+    def history(self) -> list[dict[str, Any]]:
+        """Admit, release and reclaim events with the reserved total after each, oldest first."""
+        rows = (
+            self._conn()
+            .execute("SELECT ts, event, label, mb, pid, total_mb, pool_mb FROM history ORDER BY id")
+            .fetchall()
+        )
+        return [dict(row) for row in rows]

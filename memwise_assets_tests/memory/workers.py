@@ -1,0 +1,78 @@
+"""Importable child-process targets for the memory tests (spawned children must import them)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+_MB = 1024 * 1024
+
+
+def add(a: int, b: int) -> int:
+    """Return a + b (the happy path)."""
+    return a + b
+
+
+def sleep_for(seconds: float) -> str:
+    """Sleep, then answer (used to be killed by a timeout first)."""
+    time.sleep(seconds)
+    return "woke up"
+
+
+def allocate_mb(total_mb: int, chunk_mb: int = 50) -> int:
+    """Touch `total_mb` of memory in chunks, slowly enough for a poller to see it grow."""
+    chunks = []
+    for _ in range(total_mb // chunk_mb):
+        chunks.append(b"x" * (chunk_mb * _MB))
+        time.sleep(0.005)
+    return len(chunks)
+
+
+def fail(message: str) -> None:
+    """Raise a ValueError carrying `message`."""
+    raise ValueError(message)
+
+
+def exit_hard(code: int) -> None:
+    """Leave without a result, as a crashing extension would."""
+    os._exit(code)
+
+
+def spawn_grandchild_and_sleep(pid_file: str, seconds: float) -> None:
+    """Start a sleeping grandchild, write its pid, then sleep (to be killed with it)."""
+    child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
+    Path(pid_file).write_text(str(child.pid), encoding="ascii")
+    time.sleep(seconds)
+
+
+def spawn_grandchild_and_return(pid_file: str) -> str:
+    """Start a long-sleeping grandchild and return at once (it must not be left behind)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    Path(pid_file).write_text(str(child.pid), encoding="ascii")
+    return "done"
+
+
+def hold_reservation(ledger_dir: str, mb: float, pool_mb: float, ready_file: str) -> None:
+    """Hold a reservation until killed, after saying so through `ready_file`."""
+    from memwise_assets.memory import MemoryLedger
+
+    ledger = MemoryLedger(ledger_dir, pool_mb=pool_mb, available_fn=lambda: 1e12)
+    with ledger.reserve(mb, timeout_s=10, label=f"holder-{os.getpid()}"):
+        Path(ready_file).write_text("ready", encoding="ascii")
+        time.sleep(60)
+
+
+def reserve_and_work(
+    ledger_dir: str, mb: float, pool_mb: float, hold_s: float, label: str
+) -> dict[str, float]:
+    """Reserve `mb` from the shared ledger, hold it for `hold_s`, release; report timings."""
+    from memwise_assets.memory import MemoryLedger
+
+    ledger = MemoryLedger(ledger_dir, pool_mb=pool_mb, available_fn=lambda: 1e12)
+    with ledger.reserve(mb, timeout_s=30, label=label) as reservation:
+        admitted = time.time()
+        time.sleep(hold_s)
+    return {"admitted": admitted, "released": time.time(), "waited_s": reservation.waited_s}
