@@ -1,0 +1,222 @@
+"""Bars from a folder of per-ticker CSV files in the Yahoo export layout."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from memwise_assets.compute.prices.calendar import trading_days
+from memwise_assets.compute.prices.clean import assemble, clean_bars
+from memwise_assets.compute.prices.schema import FetchResult, PriceSource
+
+EXPECTED_HEADER = "Date, Open, High, Low, Close, Adj Close (optional), Volume [, Name]"
+# Header spellings seen in the wild, compared with case, spaces and punctuation removed.
+ALIASES: dict[str, str] = {
+    "date": "date",
+    "datetime": "date",
+    "timestamp": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adjclose": "adj_close",
+    "adjustedclose": "adj_close",
+    "volume": "volume",
+}
+REQUIRED = ("date", "open", "high", "low", "close", "volume")
+RAW_ORDER = ("date", "open", "high", "low", "close", "adj_close", "volume")
+READ_THREADS = 4
+
+
+class CsvFormatError(ValueError):
+    """A ticker's CSV file does not have the expected columns or cannot be parsed."""
+
+
+def _canonical(name: str) -> str:
+    return ALIASES.get(re.sub(r"[^a-z]", "", name.lower()), "")
+
+
+def _header(path: Path) -> list[str]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+            return next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CsvFormatError(f"cannot read {path.name}: {exc}") from exc
+
+
+def read_yahoo_csv(path: Path) -> pd.DataFrame:
+    """One Yahoo-layout CSV as raw columns date (datetime64, NaT if bad), open..volume (float64).
+
+    Raises CsvFormatError naming the expected columns when the header does not fit.
+    """
+    return pd.DataFrame(_read_columns(path))
+
+
+def _read_columns(path: Path) -> dict[str, np.ndarray]:
+    header = _header(path)
+    mapping: dict[str, str] = {}
+    for col in header:
+        canon = _canonical(col)
+        if canon and canon not in mapping.values():
+            mapping[col] = canon
+    missing = [c for c in REQUIRED if c not in mapping.values()]
+    if missing:
+        raise CsvFormatError(
+            f"{path.name}: expected columns {EXPECTED_HEADER}; missing {missing}; got {header}"
+        )
+    date_col = next(c for c, canon in mapping.items() if canon == "date")
+    try:
+        table = pacsv.read_csv(
+            path,
+            # Files are small: a thread pool per file costs more than it saves.
+            read_options=pacsv.ReadOptions(use_threads=False),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(mapping),
+                # Dates stay text so an offset like -05:00 never moves a bar to another day.
+                column_types={date_col: pa.string()},
+                null_values=["", "null", "NaN", "nan", "NA", "N/A", "-"],
+                strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CsvFormatError(f"cannot parse {path.name}: {exc}") from exc
+    cols: dict[str, np.ndarray] = {}
+    for col, canon in mapping.items():
+        arr = table.column(col)
+        if canon == "date":
+            cols["date"] = parse_dates(arr)
+        elif pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+            cols[canon] = arr.to_numpy().astype("float64")
+        else:
+            # A stray text cell in a numeric column: the row is skipped later as a bad price.
+            cols[canon] = pd.to_numeric(arr.to_pandas(), errors="coerce").to_numpy("float64")
+    if "adj_close" not in cols:
+        # No Adj Close column (raw exports): adj_close = close, counted per row when cleaned.
+        cols["adj_close"] = np.full(table.num_rows, np.nan)
+    return {c: cols[c] for c in RAW_ORDER}
+
+
+def parse_dates(values: pa.ChunkedArray | pd.Series) -> np.ndarray:
+    """datetime64[ns] days from ISO strings, with or without a time/offset part (local day kept)."""
+    if isinstance(values, pd.Series):
+        values = pa.chunked_array([pa.array(values.astype(object), type=pa.string())])
+    text = pc.utf8_trim_whitespace(values)
+    days = pc.strptime(
+        pc.utf8_slice_codeunits(text, 0, 10), format="%Y-%m-%d", unit="s", error_is_null=True
+    )
+    out = days.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
+    unparsed = np.isnat(out) & ~pc.is_null(text).to_numpy(zero_copy_only=False)
+    if unparsed.any():
+        # Rare layouts (12/06/2012, 6-Dec-2012): let pandas guess them row by row.
+        raw_text = pd.Series(text.to_numpy(zero_copy_only=False)[unparsed])
+        other = pd.to_datetime(raw_text, errors="coerce", format="mixed")
+        if isinstance(other.dtype, pd.DatetimeTZDtype):
+            other = other.dt.tz_localize(None)
+        out[unparsed] = other.dt.normalize().to_numpy("datetime64[ns]")
+    return out
+
+
+class CsvPriceSource(PriceSource):
+    """One `<TICKER>.csv` per ticker (Yahoo export layout), tolerant of real-world faults.
+
+    Duplicate dates keep the last row (identical copies collapse) and are reported; rows
+    with NaN/zero/negative prices are skipped and reported; a missing file or wrong
+    columns fail that ticker only (PriceSourceError only when every ticker failed).
+    """
+
+    name = "csv"
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def _files(self) -> dict[str, Path]:
+        if not self.folder.is_dir():
+            return {}
+        files: dict[str, Path] = {}
+        for path in sorted(self.folder.iterdir()):
+            name = path.name
+            for suffix in (".csv", ".csv.gz"):
+                if name.lower().endswith(suffix) and path.is_file():
+                    files.setdefault(name[: -len(suffix)].upper(), path)
+        return files
+
+    def _fetch(self, tickers: list[str], start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:
+        files = self._files()
+        days = trading_days(start, end)
+        first_day, last_day = (days[0], days[-1]) if len(days) else (start, start)
+        failed: dict[str, str] = {}
+        notes: dict[str, str] = {}
+        paths = {t: files[t] for t in tickers if t in files}
+        for t in tickers:
+            if t not in paths:
+                where = self.folder if self.folder.is_dir() else f"{self.folder} (not a folder)"
+                failed[t] = f"no file {t}.csv in {where}"
+        # Arrow parses outside the GIL, so a few threads overlap file reads on many small files.
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            loaded = dict(zip(paths, pool.map(_read_or_error, paths.values()), strict=True))
+        parts: list[dict[str, np.ndarray]] = []
+        codes: list[np.ndarray] = []
+        for t, cols in loaded.items():
+            if isinstance(cols, CsvFormatError):
+                failed[t] = str(cols)
+                continue
+            dates = cols["date"]
+            valid = dates[~np.isnat(dates)]
+            if not len(valid):
+                notes[t] = f"{paths[t].name} has no dated rows"
+            else:
+                first, last = pd.Timestamp(valid.min()), pd.Timestamp(valid.max())
+                notes[t] = self._span_note(paths[t].name, first, last, first_day, last_day)
+            parts.append(cols)
+            codes.append(np.full(len(dates), tickers.index(t), dtype=np.int32))
+        raw_all = pd.DataFrame(
+            {c: np.concatenate([p[c] for p in parts]) for c in RAW_ORDER}
+            if parts
+            else {c: np.empty(0, "datetime64[ns]" if c == "date" else "float64") for c in RAW_ORDER}
+        )
+        symbol_codes = np.concatenate(codes) if codes else np.empty(0, np.int32)
+        raw_all.insert(0, "symbol", pd.Categorical.from_codes(symbol_codes, categories=tickers))
+        frame, issues = clean_bars(raw_all, tickers, start, end)
+        hint = "the folder has none of these tickers" if len(failed) == len(tickers) else ""
+        return assemble(
+            frame,
+            tickers,
+            start,
+            end,
+            issues=issues,
+            failed=failed,
+            notes=notes,
+            source=f"{self.name}:{self.folder}",
+            all_failed_hint=hint,
+        )
+
+    @staticmethod
+    def _span_note(
+        name: str, first: pd.Timestamp, last: pd.Timestamp, day0: pd.Timestamp, day1: pd.Timestamp
+    ) -> str:
+        """Say where a file starts late (listing) or ends early (delisting) inside the range."""
+        if last < day0 or first > day1:
+            return f"{name} covers {first.date()}..{last.date()}, outside the range"
+        parts = []
+        if first > day0:
+            parts.append(f"first bar {first.date()} (late listing or short file)")
+        if last < day1:
+            parts.append(f"last bar {last.date()} (delisted or file ends)")
+        return "; ".join(parts)
+
+
+def _read_or_error(path: Path) -> dict[str, np.ndarray] | CsvFormatError:
+    try:
+        return _read_columns(path)
+    except CsvFormatError as exc:
+        return exc
