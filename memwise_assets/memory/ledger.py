@@ -324,7 +324,7 @@ class MemoryLedger:
                         f"{timeout_s} s: {reason}"
                     )
                 time.sleep(delay if deadline is None else min(delay, deadline - now))
-                delay = min(delay * 1.5, 0.1)
+                delay = min(delay * 1.5, 0.05)
         except BaseException:
             if waiter_id is not None:
                 with contextlib.suppress(sqlite3.Error), self._transaction() as conn:

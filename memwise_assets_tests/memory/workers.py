@@ -66,13 +66,26 @@ def hold_reservation(ledger_dir: str, mb: float, pool_mb: float, ready_file: str
 
 
 def reserve_and_work(
-    ledger_dir: str, mb: float, pool_mb: float, hold_s: float, label: str
+    ledger_dir: str, mb: float, pool_mb: float, hold_s: float, label: str, gate_dir: str
 ) -> dict[str, float]:
-    """Reserve `mb` from the shared ledger, hold it for `hold_s`, release; report timings."""
+    """Once all peers are up (`gate_dir/go`), reserve `mb`, hold it `hold_s`; report times."""
     from memwise_assets.memory import MemoryLedger
 
     ledger = MemoryLedger(ledger_dir, pool_mb=pool_mb, available_fn=lambda: 1e12)
+    gate = Path(gate_dir)
+    (gate / f"ready-{label}").touch()
+    deadline = time.monotonic() + 60
+    while not (gate / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     with ledger.reserve(mb, timeout_s=30, label=label) as reservation:
         admitted = time.time()
         time.sleep(hold_s)
-    return {"admitted": admitted, "released": time.time(), "waited_s": reservation.waited_s}
+        # Stamped before the release, so a successor's admission always comes later.
+        released = time.time()
+    return {"admitted": admitted, "released": released, "waited_s": reservation.waited_s}
+
+
+def kill_self(signal_number: int) -> None:
+    """Die by a signal, as the kernel OOM killer or an outside kill would do it."""
+    os.kill(os.getpid(), signal_number)
+    time.sleep(10)
