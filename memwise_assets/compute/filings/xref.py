@@ -20,6 +20,7 @@ from lxml import html as lxml_html
 
 from memwise_assets.compute.filings.xref_index import (
     IndexEntry,
+    IndexRange,
     find_index_table,
     footnotes_after,
     parse_index,
@@ -61,7 +62,11 @@ _HEADINGS: dict[str, tuple[str, ...]] = {
     "7A": ("quantitative and qualitative disclosures about market risk",),
     "8": ("financial statements and supplementary data",),
     "9A": ("controls and procedures",),
-    "10": ("directors, executive officers and corporate governance",),
+    "10": (
+        "directors, executive officers and corporate governance",
+        "information about our executive officers",
+        "executive officers of the registrant",
+    ),
     "15": ("exhibits and financial statement schedules", "exhibits, financial statement schedules"),
     "16": ("form 10-k summary",),
 }
@@ -185,23 +190,13 @@ def _assemble(
         all_headings = True
         for ri, rng in enumerate(entry.ranges):
             first_block = starts.get((ei, ri))
-            all_headings &= first_block is not None
-            numbered = [pages.page_of(n) for n in range(rng.first, rng.last + 1)]
-            located = [p for p in numbered if p is not None]
-            if len(located) < len(numbered):
-                log.warning("Item %s: pages %d-%d not all found", entry.item, rng.first, rng.last)
-            for k, page in enumerate(located):
-                lo = (first_block or 0) if k == 0 else 0
-                hi = len(pages.pages[page])
-                if k == len(located) - 1:
-                    # The range ends where another Item's heading starts on its last page.
-                    others = starts_on_page[page]
-                    cuts = [b for b, it in others if it != entry.item and (b > lo or k > 0)]
-                    hi = min(cuts, default=hi)
-                for b in range(lo, hi):
-                    if (page, b) not in taken:
-                        taken.add((page, b))
-                        parts.append(pages.pages[page][b])
+            spans = _range_spans(rng, first_block, entry.item, pages, starts_on_page)
+            fresh = [(p, b) for p, lo, hi in spans for b in range(lo, hi) if (p, b) not in taken]
+            # A range wholly covered by earlier ones adds no text and says nothing of bounds.
+            if fresh:
+                all_headings &= first_block is not None
+            taken.update(fresh)
+            parts += [pages.pages[p][b] for p, b in fresh]
         note = statement if statement and statement not in ("Not applicable", "None") else ""
         text = "\n".join(parts + ([note] if note else []))
         sections.append(
@@ -216,6 +211,30 @@ def _assemble(
             )
         )
     return sections
+
+
+def _range_spans(
+    rng: IndexRange,
+    first_block: int | None,
+    item: str,
+    pages: PageMap,
+    starts_on_page: dict[int, list[tuple[int, str]]],
+) -> list[tuple[int, int, int]]:
+    """(page, first block, end block) spans of one index range, trimmed to headings."""
+    numbered = [pages.page_of(n) for n in range(rng.first, rng.last + 1)]
+    located = [p for p in numbered if p is not None]
+    if len(located) < len(numbered):
+        log.warning("Item %s: pages %d-%d not all found", item, rng.first, rng.last)
+    spans: list[tuple[int, int, int]] = []
+    for k, page in enumerate(located):
+        lo = (first_block or 0) if k == 0 else 0
+        hi = len(pages.pages[page])
+        if k == len(located) - 1:
+            # The range ends where another Item's heading starts on its last page.
+            others = starts_on_page.get(page, [])
+            hi = min((b for b, it in others if it != item and (b > lo or k > 0)), default=hi)
+        spans.append((page, lo, hi))
+    return spans
 
 
 def _statement_row(entry: IndexEntry, statement: str) -> XrefSection:

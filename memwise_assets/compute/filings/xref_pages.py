@@ -189,7 +189,9 @@ def _split(blocks: list[str], hard: list[int], rules: list[int]) -> list[list[st
         # No break markup at all: a page ends at each bare page-number footer.
         cuts = [i + 1 for i, b in enumerate(blocks) if _NUM_ONLY.match(b)]
     bounds = [0, *[c for c in cuts if 0 <= c <= len(blocks)], len(blocks)]
-    return [blocks[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    pages = [blocks[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    # A break closing the last page leaves an empty tail that is no page at all.
+    return pages[:-1] if len(pages) > 1 and not pages[-1] else pages
 
 
 def build_page_map(root: etree._Element, marked: tuple[etree._Element, ...] = ()) -> PageMap:
@@ -207,7 +209,7 @@ def build_page_map(root: etree._Element, marked: tuple[etree._Element, ...] = ()
         labels[p] = raw[p][i]
         if kind == "arabic":
             numbers[p] = value
-    _fill_gaps(numbers)
+    _fill_gaps(numbers, labels)
 
     # Running headers/footers repeat at page edges; they are layout, not content.
     edge_counts: Counter[str] = Counter()
@@ -239,14 +241,14 @@ def build_page_map(root: etree._Element, marked: tuple[etree._Element, ...] = ()
     return PageMap(pages, numbers, labels, by_number, following)
 
 
-def _fill_gaps(numbers: list[int | None]) -> None:
+def _fill_gaps(numbers: list[int | None], labels: list[str | None]) -> None:
     """Number unnumbered pages (covers, full-page images) when both neighbours agree."""
     known = [(p, n - p) for p, n in enumerate(numbers) if n is not None]
     if not known:
         return
     k = 0
     for p in range(len(numbers)):
-        if numbers[p] is not None:
+        if numbers[p] is not None or labels[p] is not None:  # roman-numbered front matter
             continue
         while k < len(known) and known[k][0] < p:
             k += 1
