@@ -152,7 +152,7 @@ def test_ordinary_filings_return_none_without_parsing(
     def no_parse(*args: object, **kwargs: object) -> None:
         raise AssertionError("ordinary filings must not be parsed by the cross-reference path")
 
-    monkeypatch.setattr(xref.lxml_html, "document_fromstring", no_parse)
+    monkeypatch.setattr(xref, "_parse_html", no_parse)
     html = _read(name)
     assert not xref.has_cross_reference_index(html)
     assert cross_reference_sections(html) is None

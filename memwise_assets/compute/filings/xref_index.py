@@ -92,7 +92,7 @@ def _preceding_text(el: etree._Element, limit: int = 400) -> str:
         for sib in node.itersiblings(preceding=True):
             if not isinstance(sib.tag, str):
                 continue
-            text = sib.text_content()
+            text = "".join(sib.itertext())
             parts.append(text)
             size += len(text.strip())
             if size >= limit:
@@ -124,7 +124,7 @@ def table_rows(table: etree._Element) -> list[list[str]]:
     """Non-empty cell texts of each row of `table` (not of tables nested in it)."""
     rows: list[list[str]] = []
     for tr in table.iter("tr"):
-        cells = [_norm(td.text_content()) for td in tr if td.tag in ("td", "th")]
+        cells = [_norm("".join(td.itertext())) for td in tr if td.tag in ("td", "th")]
         cells = [c for c in cells if c]
         if cells:
             rows.append(cells)

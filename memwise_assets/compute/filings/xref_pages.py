@@ -37,8 +37,21 @@ class PageMap:
         return self.by_number.get(number)
 
 
-def _style(el: etree._Element) -> str:
-    return (el.get("style") or "").replace(" ", "").lower()
+def _style_flags(el: etree._Element) -> tuple[bool, bool, bool]:
+    """(hidden, page break before, page break after) from the inline style."""
+    style = el.get("style")
+    if not style:
+        return False, False, False
+    low = style.lower()
+    # Most elements carry fonts and margins only: skip the normalising copy for them.
+    if "none" not in low and "always" not in low and "page" not in low:
+        return False, False, False
+    low = low.replace(" ", "")
+    return (
+        "display:none" in low,
+        any(b in low for b in _BREAK_BEFORE),
+        any(b in low for b in _BREAK_AFTER),
+    )
 
 
 def walk_blocks(
@@ -57,6 +70,8 @@ def walk_blocks(
     cur: list[str] = []
     row_depth = 0
     images = [0]  # images since the last hard break: an image-only page is still a page
+    # Per open element: (tag, break after, marked index) or None when hidden.
+    stack: list[tuple[str, bool, int] | None] = []
 
     def flush() -> None:
         if cur:
@@ -74,38 +89,39 @@ def walk_blocks(
 
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, el in walker:
-        tag = el.tag.lower() if isinstance(el.tag, str) else ""
         if event == "start":
-            style = _style(el)
-            if tag in _SKIP_TAGS or not tag or "display:none" in style:
+            tag = el.tag.lower() if isinstance(el.tag, str) else ""
+            hidden, before, after = _style_flags(el)
+            if hidden or not tag or tag in _SKIP_TAGS:
                 walker.skip_subtree()
+                stack.append(None)
                 continue
-            if any(b in style for b in _BREAK_BEFORE) and blocks:
+            if before and blocks:
                 hard_break()
-            if id(el) in marked_ids:
+            mark = marked_ids.get(id(el), -1) if marked_ids else -1
+            if mark >= 0:
                 flush()
-                marks[marked_ids[id(el)]] = (len(blocks), -1)
+                marks[mark] = (len(blocks), -1)
+            stack.append((tag, after, mark))
             if tag == "tr":
                 if row_depth == 0:
                     flush()
                 row_depth += 1
-            elif tag in ("td", "th", "br") and row_depth:
-                cur.append(" ")
-            elif tag == "br" or (tag in _BLOCK_TAGS and not row_depth):
-                flush()
             elif tag in _BLOCK_TAGS:
-                cur.append(" ")
-            if tag == "hr":
-                rules.append(len(blocks))
+                flush() if not row_depth else cur.append(" ")
+            elif tag in ("td", "th", "br"):
+                flush() if not row_depth and tag == "br" else cur.append(" ")
             elif tag == "img":
                 images[0] += 1
+            if tag == "hr":
+                rules.append(len(blocks))
             if el.text:
                 cur.append(el.text)
             continue
         # "end" events of skipped subtrees still arrive: ignore their bodies, keep tails.
-        style = _style(el)
-        hidden = tag in _SKIP_TAGS or not tag or "display:none" in style
-        if not hidden:
+        info = stack.pop()
+        if info is not None:
+            tag, after, mark = info
             if tag == "tr":
                 row_depth -= 1
                 if row_depth == 0:
@@ -114,11 +130,10 @@ def walk_blocks(
                 flush()
             elif tag in _BLOCK_TAGS or tag in ("td", "th"):
                 cur.append(" ")
-            if id(el) in marked_ids:
+            if mark >= 0:
                 flush()
-                i = marked_ids[id(el)]
-                marks[i] = (marks.get(i, (len(blocks), -1))[0], len(blocks))
-            if any(b in style for b in _BREAK_AFTER):
+                marks[mark] = (marks[mark][0], len(blocks))
+            if after:
                 hard_break()
         if el.tail:
             cur.append(el.tail)
