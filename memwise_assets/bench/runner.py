@@ -1,0 +1,72 @@
+"""`memwise bench`: every case with its peers, measured in one process, printed as ratios."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from memwise_assets.bench.harness import BenchRow
+
+# Domain modules, each with run(data_dir, quick) -> list[BenchRow].
+CASE_MODULES = ("memory", "prices", "weekly", "labels", "filings")
+
+
+def default_data_dir() -> Path | None:
+    """`../shared/data` beside the repository when it is there (the real benchmark data)."""
+    for candidate in (Path.cwd().parent / "shared" / "data", Path.cwd() / "shared" / "data"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def run_benchmarks(
+    modules: Sequence[str] = CASE_MODULES,
+    data_dir: Path | None = None,
+    quick: bool = False,
+    say: Callable[[str], None] = lambda line: None,
+) -> list[BenchRow]:
+    """Run the named domains' cases; return every row."""
+    rows: list[BenchRow] = []
+    for name in modules:
+        if name not in CASE_MODULES:
+            raise ValueError(
+                f"unknown benchmark {name!r}; expected one of {', '.join(CASE_MODULES)}"
+            )
+        module = importlib.import_module(f"memwise_assets.bench.{name}")
+        began = time.perf_counter()
+        say(f"bench {name}: running{' (quick)' if quick else ''}")
+        found = module.run(data_dir, quick)
+        say(f"bench {name}: {len(found)} rows in {time.perf_counter() - began:.1f} s")
+        rows.extend(found)
+    return rows
+
+
+def format_rows(rows: Sequence[BenchRow]) -> str:
+    """A table per case: throughput and peak, with ratios against the case's first row."""
+    lines: list[str] = []
+    cases: dict[str, list[BenchRow]] = {}
+    for row in rows:
+        cases.setdefault(row.case, []).append(row)
+    for case, group in cases.items():
+        ref = group[0]
+        lines.append(f"\n{case}")
+        lines.append(
+            f"  {'impl':<26} {'items':>12} {'unit':<8} {'seconds':>9} {'per s':>12} "
+            f"{'peak MB':>9} {'speed x':>8}  note"
+        )
+        for row in group:
+            speedup = ref.throughput / row.throughput if row.throughput else float("nan")
+            lines.append(
+                f"  {row.impl:<26} {row.items:>12,.0f} {row.unit:<8} {row.seconds:>9.3f} "
+                f"{row.throughput:>12,.0f} {row.peak_mb:>9.1f} {speedup:>8.1f}  {row.note}"
+            )
+        lines.append(f"  (speed x: how many times faster {ref.impl} is than each row)")
+    return "\n".join(lines)
+
+
+def write_json(rows: Sequence[BenchRow], path: Path) -> None:
+    """The rows as JSON, for comparing runs."""
+    path.write_text(json.dumps([r.as_dict() for r in rows], indent=2), encoding="utf-8")

@@ -1,0 +1,60 @@
+"""The one `dg.Definitions` of memwise (loaded by workspace.yaml and `dagster dev`)."""
+
+import dagster as dg
+
+from memwise_assets.defs.automation import (
+    purge_cache_on_cancel,
+    purge_cache_on_failure,
+    purge_cache_on_success,
+    weekly_refresh_job,
+    weekly_refresh_schedule,
+)
+from memwise_assets.defs.filings.assets import sec_filing_sections
+from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.filings.sensors import (
+    dead_letter_sensor,
+    filings_landing_sensor,
+    retry_dead_letters,
+)
+from memwise_assets.defs.io_manager import ParquetIOManager
+from memwise_assets.defs.labels.assets import weighted_labels
+from memwise_assets.defs.prices.assets import daily_bars
+from memwise_assets.defs.prices.schedules import daily_prices_after_close, daily_prices_job
+from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.weekly.assets import daily_with_weekly_features, weekly_features
+
+ASSETS = [
+    daily_bars,
+    weekly_features,
+    daily_with_weekly_features,
+    weighted_labels,
+    sec_filing_sections,
+]
+
+
+def build_defs(
+    memory: MemoryResource | None = None,
+    io_manager: ParquetIOManager | None = None,
+    filings: FilingsResource | None = None,
+) -> dg.Definitions:
+    """The definitions with these resources (defaults: everything under $DAGSTER_HOME)."""
+    return dg.Definitions(
+        assets=ASSETS,
+        jobs=[daily_prices_job, weekly_refresh_job, retry_dead_letters],
+        schedules=[daily_prices_after_close, weekly_refresh_schedule],
+        sensors=[
+            filings_landing_sensor,
+            dead_letter_sensor,
+            purge_cache_on_failure,
+            purge_cache_on_cancel,
+            purge_cache_on_success,
+        ],
+        resources={
+            "memory": memory or MemoryResource(),
+            "io_manager": io_manager or ParquetIOManager(),
+            "filings": filings or FilingsResource(),
+        },
+    )
+
+
+defs = build_defs()

@@ -1,0 +1,114 @@
+"""`sec_filing_sections`: one row per Item of each filing, under per-filing admission."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from memwise_assets.defs.filings.checks import FILING_CHECKS, filing_check_results
+from memwise_assets.defs.filings.partitions import filing_partitions
+from memwise_assets.defs.filings.processing import FilingOutcome, process_filings
+from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.resources import MemoryResource
+
+# Filings per run of a backfill: big enough to keep workers busy, small enough that a
+# failed run re-does little.
+BACKFILL_BATCH = 10
+
+
+class FilingsConfig(dg.Config):
+    """Per-run knobs of the filings step (retries use the multipliers)."""
+
+    form: str | None = Field(default=None, description="Force the form (10-K / 10-Q).")
+    memory_multiplier: float = Field(
+        default=1.0, description="Scale every filing's memory estimate and cap (retries: 2)."
+    )
+    timeout_multiplier: float = Field(
+        default=1.0, description="Scale every filing's timeout (retries after a timeout: 2)."
+    )
+    timeout_overrides_s: dict[str, float] = Field(
+        default_factory=dict, description="Timeout in seconds for named filings."
+    )
+    memory_cap_overrides_mb: dict[str, float] = Field(
+        default_factory=dict, description="Memory cap in MB for named filings."
+    )
+
+
+def _outcome_row(outcome: FilingOutcome) -> dict[str, object]:
+    return {
+        "filing": outcome.key,
+        "status": outcome.status,
+        "category": outcome.category,
+        "size_mb": round(outcome.size_mb, 3),
+        "estimate_mb": round(outcome.estimate_mb, 1),
+        "estimator": outcome.estimator,
+        "timeout_s": outcome.timeout_s,
+        "peak_mb": round(outcome.peak_mb, 1),
+        "seconds": round(outcome.seconds, 3),
+        "items": outcome.items,
+        "reason": outcome.reason or "",
+    }
+
+
+@dg.asset(
+    group_name="filings",
+    partitions_def=filing_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_BATCH),
+    check_specs=FILING_CHECKS,
+    pool="filings",
+    kinds={"pandas", "parquet", "spacy"},
+)
+def sec_filing_sections(
+    context: dg.AssetExecutionContext,
+    config: FilingsConfig,
+    memory: MemoryResource,
+    filings: FilingsResource,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """One cleaned row per Item (10-K / 10-Q) of each filing dropped in the landing folder."""
+    keys = list(context.partition_keys)
+    with memory.step(context, budget="filings", static_estimate_mb=64) as step:
+        outcomes = process_filings(context, memory, filings, config, keys, step)
+        frames = {o.key: o.frame for o in outcomes if o.frame is not None}
+        dead = [o for o in outcomes if o.frame is None]
+        for outcome in dead:
+            context.log.error(f"{outcome.key} -> dead letter ({outcome.status}): {outcome.reason}")
+        if not frames:
+            raise dg.Failure(
+                description=f"every filing of this run failed ({len(dead)}); they are in the "
+                "dead-letter store for retry_dead_letters",
+                metadata={"filings": dg.MetadataValue.md(_table(outcomes))},
+                allow_retries=False,
+            )
+        largest = max((o for o in outcomes if o.frame is not None), key=lambda o: o.size_mb)
+        metadata = {
+            "memwise/filings": len(keys),
+            "memwise/items_found": int(sum(len(f) for f in frames.values())),
+            "memwise/dead_letters": len(dead),
+            "memwise/dead_letter_filings": ", ".join(o.key for o in dead) or "none",
+            "memwise/category": largest.category,
+            "memwise/timeout_s": float(largest.timeout_s),
+            # Per-filing figures the calibrated estimator learns from (largest filing).
+            "memwise/item_input_mb": float(largest.size_mb),
+            "memwise/item_peak_mb": float(largest.peak_mb),
+            "memwise/filing_outcomes": dg.MetadataValue.md(_table(outcomes)),
+        }
+        # Failed filings are left out of the output: their previous sections stay stored.
+        value = frames if len(keys) > 1 else frames[keys[0]]
+        yield dg.Output(value, metadata=metadata)
+    yield from filing_check_results(frames)
+
+
+def _table(outcomes: list[FilingOutcome]) -> str:
+    rows = [_outcome_row(o) for o in outcomes]
+    header = list(rows[0]) if rows else ["filing"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [str(row[h]).replace("|", "/").replace("\n", " ")[:200] for h in header]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sections_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """All filings' sections in one frame (for callers outside Dagster)."""
+    return pd.concat(list(frames.values()), ignore_index=True) if frames else pd.DataFrame()

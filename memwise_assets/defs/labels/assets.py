@@ -1,0 +1,113 @@
+"""`weighted_labels`: triple-barrier labels and sample weights per labelling mode."""
+
+from collections.abc import Iterator
+from typing import Literal
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field, model_validator
+
+from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
+from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
+from memwise_assets.defs.resources import MemoryResource, StepMemory
+
+_MB = 1024.0 * 1024.0
+# Per chunk row: a dozen float64 working arrays per mode, plus the int/float32 outputs.
+_BYTES_PER_CHUNK_ROW = 8 * 12
+
+
+class LabelModeConfig(dg.Config):
+    """One labelling mode: barrier multiples of volatility and the horizon in bars."""
+
+    name: str = Field(description="Suffix of the output columns (label_<name>, ...).")
+    pt: float = Field(default=1.0, description="Profit-take multiple of vol (0 disables).")
+    sl: float = Field(default=1.0, description="Stop-loss multiple of vol (0 disables).")
+    horizon: int = Field(default=20, description="Vertical barrier, in bars.")
+
+
+class LabelsConfig(dg.Config):
+    """Triple-barrier labelling knobs (see `memwise_assets.compute.labels`)."""
+
+    modes: list[LabelModeConfig] = Field(
+        default_factory=lambda: [LabelModeConfig(name="base")],
+        description="Labelling modes; each adds label_, weight_, uniq_ and exit_ columns.",
+    )
+    vol_span: int = Field(default=100, description="EWM span of the return volatility.")
+    vol_min_periods: int = Field(default=20, description="Returns needed before a bar is an event.")
+    vertical: Literal["zero", "sign"] = Field(
+        default="zero", description="Label at the vertical barrier: 0, or the sign of the return."
+    )
+    decay: float = Field(default=1.0, description="Time decay in (-1, 1]; 1 means none.")
+    chunk_rows: int = Field(default=100_000, description="Rows per chunk: bounds peak memory.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "LabelsConfig":
+        self.to_labeling()  # refuse bad knobs when the run is configured, naming the field
+        return self
+
+    def to_labeling(self) -> LabelingConfig:
+        return LabelingConfig(
+            modes=tuple(LabelMode(m.name, m.pt, m.sl, m.horizon) for m in self.modes),
+            vol_span=self.vol_span,
+            vol_min_periods=self.vol_min_periods,
+            vertical=self.vertical,
+            decay=self.decay,
+            chunk_rows=self.chunk_rows,
+        )
+
+
+def label_bars(
+    context: dg.AssetExecutionContext,
+    memory: MemoryResource,
+    bars: pd.DataFrame,
+    config: LabelsConfig,
+) -> tuple[pd.DataFrame, StepMemory]:
+    """Label `bars` under the labels budget, marking a stage per chunk."""
+    labeling = config.to_labeling()
+    input_mb = float(bars.memory_usage(deep=True).sum()) / _MB
+    chunk_mb = labeling.chunk_rows * _BYTES_PER_CHUNK_ROW * len(labeling.modes) / _MB
+    with memory.step(
+        context, budget="labels", input_mb=input_mb, static_estimate_mb=64 + 2 * input_mb + chunk_mb
+    ) as step:
+        step.mark("input-loaded")
+
+        def on_chunk(i: int, n_chunks: int, rows_done: int) -> None:
+            step.mark(f"chunk-{i + 1}-of-{n_chunks}")
+            if n_chunks > 1:
+                context.log.debug(f"labelled {rows_done} rows ({i + 1}/{n_chunks} chunks)")
+
+        labelled = triple_barrier_labels(bars, labeling, on_chunk=on_chunk)
+        step.mark("labels-complete")
+        return labelled, step
+
+
+def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, float]:
+    """Share of -1 / 0 / +1 among events, per mode."""
+    meta: dict[str, float] = {}
+    for mode in config.modes:
+        weights = labelled[f"weight_{mode.name}"]
+        events = labelled.loc[weights > 0, f"label_{mode.name}"]
+        meta[f"memwise/events_{mode.name}"] = int(len(events))
+        for value, word in ((-1, "down"), (0, "flat"), (1, "up")):
+            share = float((events == value).mean()) if len(events) else 0.0
+            meta[f"memwise/label_{word}_share_{mode.name}"] = round(share, 4)
+    return meta
+
+
+@dg.asset(
+    group_name="labels",
+    ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close"]})},
+    check_specs=LABEL_CHECKS,
+    pool="labels",
+    kinds={"pandas", "parquet"},
+)
+def weighted_labels(
+    context: dg.AssetExecutionContext,
+    config: LabelsConfig,
+    memory: MemoryResource,
+    daily_bars: pd.DataFrame,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """Triple-barrier labels (int8) and uniqueness-weighted sample weights per mode."""
+    labelled, _ = label_bars(context, memory, daily_bars, config)
+    yield dg.Output(labelled, metadata=balance_metadata(labelled, config))
+    yield from label_check_results(labelled, config, asset="weighted_labels")

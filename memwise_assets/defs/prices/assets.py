@@ -1,0 +1,111 @@
+"""`daily_bars`: daily OHLCV per symbol from the configured price source."""
+
+from collections.abc import Iterator
+from typing import Literal
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from memwise_assets.compute.prices import (
+    DEFAULT_TICKERS,
+    AlphaVantageSource,
+    CsvPriceSource,
+    PriceSource,
+    SamplePriceSource,
+    YFinancePriceSource,
+)
+from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
+from memwise_assets.defs.prices.checks import PRICE_CHECKS, price_check_results
+from memwise_assets.defs.prices.partitions import daily_partitions
+from memwise_assets.defs.resources import MemoryResource
+
+# Long frames of float64 prices: ~8 columns x 8 bytes, times pandas/arrow working copies.
+_BYTES_PER_ROW_WORKING = 8 * 8 * 6
+
+
+class PricesConfig(dg.Config):
+    """Where daily bars come from and for which tickers."""
+
+    source: Literal["sample", "csv", "yfinance"] = Field(
+        default="sample",
+        description="sample (offline synthetic, deterministic), csv (a folder of "
+        "<TICKER>.csv Yahoo exports) or yfinance (Yahoo Finance, online).",
+    )
+    tickers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TICKERS), description="The ticker universe."
+    )
+    csv_folder: str | None = Field(default=None, description="Folder for source=csv.")
+    seed: int = Field(default=0, description="Seed of the sample source.")
+    yfinance_batch_size: int = Field(default=100, description="Tickers per yfinance.download call.")
+    alpha_vantage_fill: bool = Field(
+        default=False,
+        description="Fill rows Yahoo left missing from Alpha Vantage (5 calls/min on the "
+        "free tier; API key from ALPHAVANTAGE_API_KEY).",
+    )
+
+
+def price_source(config: PricesConfig) -> PriceSource:
+    """The configured source, with a clear error for incomplete configuration."""
+    if config.source == "sample":
+        return SamplePriceSource(seed=config.seed)
+    if config.source == "csv":
+        if not config.csv_folder:
+            raise dg.Failure("source=csv needs csv_folder: a folder of <TICKER>.csv files")
+        return CsvPriceSource(config.csv_folder)
+    return YFinancePriceSource(batch_size=config.yfinance_batch_size)
+
+
+@dg.asset(
+    group_name="prices",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    metadata={PARTITION_COLUMN_KEY: "date"},
+    check_specs=PRICE_CHECKS,
+    pool="prices",
+    kinds={"pandas", "parquet"},
+)
+def daily_bars(
+    context: dg.AssetExecutionContext, config: PricesConfig, memory: MemoryResource
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """Daily OHLCV bars, one row per symbol and trading day (long table)."""
+    window = context.partition_time_window
+    start, end = (
+        pd.Timestamp(window.start).tz_localize(None),
+        pd.Timestamp(window.end).tz_localize(None),
+    )
+    n_days = max(1, len(context.partition_keys))
+    input_mb = len(config.tickers) * n_days * _BYTES_PER_ROW_WORKING / 1e6
+    with memory.step(
+        context, budget="prices", input_mb=input_mb, static_estimate_mb=100 + 4 * input_mb
+    ) as step:
+        step.mark("pre-fetch-start")
+        context.log.info(
+            f"fetching {len(config.tickers)} tickers from {config.source}, "
+            f"{start.date()} to {end.date()} (end exclusive), {n_days} partitions"
+        )
+        result = price_source(config).fetch(
+            config.tickers, start.to_pydatetime(), end.to_pydatetime()
+        )
+        frame = result.frame
+        if config.alpha_vantage_fill:
+            api_key = dg.EnvVar("ALPHAVANTAGE_API_KEY").get_value()
+            if not api_key:
+                raise dg.Failure("alpha_vantage_fill needs the ALPHAVANTAGE_API_KEY variable")
+            frame = AlphaVantageSource(api_key).fill_gaps(frame, config.tickers, start, end)
+        step.mark("fetch-complete")
+        failed = sorted(result.failed)
+        returned = sorted(set(frame["symbol"].astype(str).unique())) if len(frame) else []
+        if failed:
+            context.log.warning(f"{len(failed)} tickers failed: {', '.join(failed[:20])}")
+        yield dg.Output(
+            frame,
+            metadata={
+                "memwise/tickers_requested": len(config.tickers),
+                "memwise/tickers_returned": len(returned),
+                "memwise/tickers_failed": len(failed),
+                "memwise/failed_tickers": ", ".join(failed) or "none",
+                "memwise/source": config.source,
+            },
+        )
+    yield from price_check_results(frame, config.tickers, failed)

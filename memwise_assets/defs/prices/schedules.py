@@ -1,0 +1,27 @@
+"""The after-close schedule: today's prices once the US market has closed."""
+
+import dagster as dg
+import pandas as pd
+
+from memwise_assets.compute.prices import trading_days
+from memwise_assets.defs.prices.assets import daily_bars
+from memwise_assets.defs.prices.partitions import daily_partitions
+
+daily_prices_job = dg.define_asset_job(
+    "daily_prices", selection=[daily_bars], partitions_def=daily_partitions
+)
+
+
+@dg.schedule(
+    cron_schedule="30 18 * * 1-5",
+    execution_timezone="America/New_York",
+    job=daily_prices_job,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+def daily_prices_after_close(context: dg.ScheduleEvaluationContext):
+    """Materialize the day's partition at 18:30 New York time on trading days."""
+    day = pd.Timestamp(context.scheduled_execution_time).tz_localize(None).normalize()
+    if len(trading_days(day, day + pd.Timedelta(days=1))) == 0:
+        return dg.SkipReason(f"{day.date()} is not an NYSE trading day")
+    key = day.strftime("%Y-%m-%d")
+    return dg.RunRequest(run_key=key, partition_key=key)

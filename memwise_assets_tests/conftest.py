@@ -1,0 +1,42 @@
+"""Shared fixtures: a throwaway Dagster home, memwise resources bound to it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DAGSTER_HOME (with the repository's dagster.yaml) for one test."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    repo_yaml = Path(__file__).parent.parent / "dagster.yaml"
+    if repo_yaml.exists():
+        (home / "dagster.yaml").write_text(repo_yaml.read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def memwise_resources(tmp_path: Path):
+    """Memory resource, IO manager and filings resource under tmp_path."""
+    from memwise_assets.defs.filings.resources import FilingsResource
+    from memwise_assets.defs.io_manager import ParquetIOManager
+    from memwise_assets.defs.resources import MemoryResource
+
+    home = tmp_path / "memwise"
+    return {
+        "memory": MemoryResource(home_dir=str(home)),
+        "io_manager": ParquetIOManager(base_dir=str(home / "data")),
+        "filings": FilingsResource(dead_letter_path=str(home / "dead_letters.sqlite")),
+    }
+
+
+def env_without_coverage() -> dict[str, str]:
+    """The environment for child CLI processes."""
+    return dict(os.environ)

@@ -1,0 +1,187 @@
+"""The Parquet IO manager: dtypes, partitions, column subsets, metadata, refusals, atomicity."""
+
+import json
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from memwise_assets.defs.io_manager import (
+    PARTITION_COLUMN_KEY,
+    atomic_write_table,
+)
+from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.run_metrics import METRICS_FILE
+
+days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
+
+
+def _frame(n: int = 12) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "symbol": pd.Categorical(["AAA", "BBB"] * (n // 2)),
+            "label": np.tile(np.array([-1, 0, 1], dtype=np.int8), n // 3),
+            "weight": np.linspace(0, 1, n, dtype=np.float32),
+            "close": np.linspace(10, 20, n),
+        }
+    )
+
+
+@dg.asset
+def toy(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+    with memory.step(context, budget="default", input_mb=1.0, static_estimate_mb=64) as step:
+        (step.cache_dir / "scratch.bin").write_bytes(b"x" * 4096)
+        ballast = np.ones(20_000_000)  # 160 MB the peak must show
+        step.mark("allocated")
+        del ballast
+        return _frame()
+
+
+@dg.asset(ins={"toy": dg.AssetIn(metadata={"columns": ["symbol", "weight"]})})
+def toy_subset(toy: pd.DataFrame) -> pd.DataFrame:
+    return toy
+
+
+def test_roundtrip_keeps_dtypes_and_reads_only_named_columns(memwise_resources) -> None:
+    result = dg.materialize([toy, toy_subset], resources=memwise_resources)
+    stored = result.output_for_node("toy_subset")
+    assert list(stored.columns) == ["symbol", "weight"]
+    assert isinstance(stored["symbol"].dtype, pd.CategoricalDtype)
+    assert stored["weight"].dtype == np.float32
+    io = memwise_resources["io_manager"]
+    full = pq.read_table(io.root / "toy.parquet").to_pandas()
+    assert full["label"].dtype == np.int8
+    pd.testing.assert_frame_equal(full, _frame())
+
+
+def test_metadata_cache_purge_and_run_metrics(memwise_resources) -> None:
+    result = dg.materialize([toy], resources=memwise_resources)
+    meta = result.asset_materializations_for_node("toy")[0].metadata
+    values = {k: getattr(v, "value", v) for k, v in meta.items()}
+    assert values["dagster/row_count"] == 12
+    schema = values["dagster/column_schema"]
+    assert [c.name for c in schema.columns] == ["symbol", "label", "weight", "close"]
+    assert values["memwise/rss_increase_mb"] >= 140  # the 160 MB ballast, freed before return
+    assert values["memwise/peak_rss_mb"] > values["memwise/rss_increase_mb"]
+    assert values["memwise/limit_mb"] == 1024.0
+    assert values["memwise/within_limit"] is True
+    assert 0 < values["memwise/peak_usage_percent"] < 100
+    assert values["memwise/estimate_mb"] == 64.0
+    assert values["memwise/estimator"] == "static"
+    assert values["memwise/input_mb"] == 1.0
+    assert values["memwise/file_mb"] > 0 and values["memwise/frame_mb"] > 0
+    assert values["memwise/cache_files_removed"] == 1
+    assert values["memwise/cache_mb_freed"] == pytest.approx(4096 / 2**20, rel=1e-3)
+    stages = [s["stage"] for s in values["memwise/samples"]]
+    assert "allocated" in stages and "store-complete" in stages
+    memory = memwise_resources["memory"]
+    run_cache = memory.cache_root / result.run_id
+    assert not any(run_cache.rglob("*")), "the step's cache must be empty after the write"
+    metrics = json.loads(
+        (memwise_resources["io_manager"].root / "_runs" / result.run_id / METRICS_FILE).read_text()
+    )
+    assert metrics["execution"]["steps"] == 1 and metrics["execution"]["rows"] == 12
+    assert metrics["steps"]["toy"]["peak_memory_mb"] == values["memwise/peak_rss_mb"]
+    assert metrics["cleanup"]["files_removed"] == 1
+    # Nothing of the run stays reserved on the ledger.
+    assert memory.ledger.snapshot() == []
+
+
+@dg.asset(
+    partitions_def=days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    metadata={PARTITION_COLUMN_KEY: "date"},
+)
+def daily_toy(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    window = context.partition_time_window
+    dates = pd.date_range(window.start, window.end, freq="D", inclusive="left").tz_localize(None)
+    dates = dates[dates.dayofweek < 5]  # weekend partitions stay empty, still stored
+    return pd.DataFrame({"date": np.repeat(dates, 2), "value": np.arange(2 * len(dates))})
+
+
+@dg.asset(ins={"daily_toy": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())})
+def daily_sum(daily_toy: pd.DataFrame) -> pd.DataFrame:
+    return daily_toy
+
+
+def test_single_run_range_is_stored_one_file_per_partition(memwise_resources) -> None:
+    tags = {
+        "dagster/asset_partition_range_start": "2024-01-01",
+        "dagster/asset_partition_range_end": "2024-01-10",
+    }
+    result = dg.materialize([daily_toy], resources=memwise_resources, tags=tags)
+    folder = memwise_resources["io_manager"].root / "daily_toy"
+    files = sorted(p.name for p in folder.glob("*.parquet"))
+    assert files == [f"2024-01-{d:02d}.parquet" for d in range(1, 11)]
+    jan2 = pq.read_table(folder / "2024-01-02.parquet").to_pandas()
+    assert (jan2["date"] == pd.Timestamp("2024-01-02")).all() and len(jan2) == 2
+    assert pq.read_table(folder / "2024-01-06.parquet").num_rows == 0  # a Saturday
+    assert len(result.asset_materializations_for_node("daily_toy")) == 10
+    loaded = dg.materialize(
+        [daily_toy, daily_sum], selection=[daily_sum], resources=memwise_resources
+    ).output_for_node("daily_sum")
+    assert len(loaded) == 2 * 8 and loaded["date"].is_monotonic_increasing
+
+
+@dg.asset
+def not_a_frame() -> dict:
+    return {"a": 1}
+
+
+@dg.asset(name="toy")
+def toy_mixed() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1, "two", 3.0]})
+
+
+def test_refuses_what_it_cannot_store_and_keeps_the_previous_output(memwise_resources) -> None:
+    dg.materialize([toy], resources=memwise_resources)
+    path = memwise_resources["io_manager"].root / "toy.parquet"
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match="not_a_frame.*pandas DataFrames only.*dict"):
+        dg.materialize([not_a_frame], resources=memwise_resources)
+    with pytest.raises(ValueError, match=r"toy: column 'x' mixes types"):
+        dg.materialize([toy_mixed], resources=memwise_resources)
+    assert path.read_bytes() == before
+    assert not list(path.parent.glob(".toy.parquet.*"))
+
+
+def _write_forever(path: str, started: multiprocessing.Event) -> None:
+    big = pa.table({"x": np.random.default_rng(0).random(40_000_000)})
+    started.set()
+    while True:
+        atomic_write_table(big, Path(path))
+
+
+def test_kill_mid_write_leaves_previous_file_intact(tmp_path: Path) -> None:
+    path = tmp_path / "out.parquet"
+    original = pa.table({"x": np.arange(1000)})
+    atomic_write_table(original, path)
+    before = path.read_bytes()
+    ctx = multiprocessing.get_context("spawn")
+    started = ctx.Event()
+    child = ctx.Process(target=_write_forever, args=(str(path), started))
+    child.start()
+    assert started.wait(60)
+    deadline = time.time() + 30
+    # Kill once the temporary file exists and is growing: genuinely mid-write.
+    while time.time() < deadline and not list(tmp_path.glob(".out.parquet.*.tmp")):
+        time.sleep(0.005)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    if path.read_bytes() != before:
+        # The child completed a whole write before the kill: that file must be whole too.
+        assert pq.read_table(path).num_rows == 40_000_000
+    else:
+        assert pq.read_table(path).equals(original)
+    # The next writer sweeps the dead writer's temporary file.
+    atomic_write_table(original, path)
+    assert not list(tmp_path.glob(".out.parquet.*.tmp"))
+    assert pq.read_table(path).equals(original)
