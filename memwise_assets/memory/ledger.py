@@ -33,6 +33,9 @@ DB_NAME = "memwise-ledger.sqlite3"
 _HISTORY_KEEP = 20_000
 # Float sums of MB must not refuse a request that fits exactly.
 _EPS_MB = 1e-6
+# A live process whose waiting thread vanished (no heartbeat for this long) would block the
+# FIFO queue for everyone; its entry is dropped. Generous: SQLite may stall a poller too.
+STALE_WAITER_S = 60.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reservations (
@@ -42,7 +45,7 @@ CREATE TABLE IF NOT EXISTS reservations (
 CREATE TABLE IF NOT EXISTS waiters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     label TEXT NOT NULL, mb REAL NOT NULL, pid INTEGER NOT NULL,
-    pstart REAL, enqueued REAL NOT NULL);
+    pstart REAL, enqueued REAL NOT NULL, heartbeat REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL, event TEXT NOT NULL, label TEXT NOT NULL, mb REAL NOT NULL,
@@ -270,6 +273,20 @@ class MemoryLedger:
                     row["mb"],
                     row["pid"],
                 )
+        stale = conn.execute(
+            "SELECT id, label, mb, pid FROM waiters WHERE heartbeat < ?",
+            (time.time() - STALE_WAITER_S,),
+        ).fetchall()
+        for row in stale:
+            conn.execute("DELETE FROM waiters WHERE id = ?", (row["id"],))
+            reclaimed.append({"table": "waiters", **dict(row)})
+            _log.warning(
+                "memory ledger dropped queue entry %r (%.1f MB) of pid %d: no heartbeat for %.0f s",
+                row["label"],
+                row["mb"],
+                row["pid"],
+                STALE_WAITER_S,
+            )
         return reclaimed
 
     def _reserved(self, conn: sqlite3.Connection) -> float:
@@ -311,12 +328,7 @@ class MemoryLedger:
                     admitted, reason = self._try_admit(conn, mb, label, waiter_id, started)
                     if admitted is not None:
                         return admitted
-                    if waiter_id is None:
-                        waiter_id = conn.execute(
-                            "INSERT INTO waiters (label, mb, pid, pstart, enqueued) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            (label, mb, self._pid, self._pstart, time.time()),
-                        ).lastrowid
+                    waiter_id = self._keep_queued(conn, waiter_id, mb, label)
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     raise AdmissionTimeout(
@@ -330,6 +342,24 @@ class MemoryLedger:
                 with contextlib.suppress(sqlite3.Error), self._transaction() as conn:
                     conn.execute("DELETE FROM waiters WHERE id = ?", (waiter_id,))
             raise
+
+    def _keep_queued(
+        self, conn: sqlite3.Connection, waiter_id: int | None, mb: float, label: str
+    ) -> int:
+        now = time.time()
+        if waiter_id is not None:
+            beat = "UPDATE waiters SET heartbeat = ? WHERE id = ?"
+            if conn.execute(beat, (now, waiter_id)).rowcount:
+                return waiter_id
+            _log.warning("memory ledger: queue entry %r was dropped as stale; re-queued", label)
+        return int(
+            conn.execute(
+                "INSERT INTO waiters (label, mb, pid, pstart, enqueued, heartbeat) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (label, mb, self._pid, self._pstart, now, now),
+            ).lastrowid
+            or 0
+        )
 
     def _try_admit(
         self,

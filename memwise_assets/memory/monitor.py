@@ -238,7 +238,8 @@ class MemoryMonitor:
         self._exceeded = exc_class()
         self._delivered = False
         self._log.error("%s; aborting the monitored thread", self._exceeded)
-        if not self._closing:
+        # From mark() in the monitored thread itself the caller raises it synchronously.
+        if not self._closing and threading.get_ident() != self._target_thread:
             _set_async_exc(self._target_thread, exc_class)
 
     def _pending_exception(self) -> MemoryLimitExceeded | None:

@@ -179,3 +179,19 @@ def test_six_processes_of_3_gb_never_exceed_an_8_gb_pool(tmp_path) -> None:
         overlapping = [s for s in spans if s["admitted"] <= span["admitted"] < s["released"]]
         assert len(overlapping) <= 2
     assert sum(1 for s in spans if s["waited_s"] > 0.1) >= 3
+
+
+def test_stale_queue_entry_of_a_live_process_does_not_block_the_queue(tmp_path, caplog) -> None:
+    ledger = _ledger(tmp_path)
+    # A waiter whose thread vanished without cleaning up: live pid, no heartbeat for long.
+    old = time.time() - 3600
+    ledger._conn().execute(
+        "INSERT INTO waiters (label, mb, pid, pstart, enqueued, heartbeat) "
+        "VALUES ('ghost', 10, ?, NULL, ?, ?)",
+        (os.getpid(), old, old),
+    )
+    caplog.set_level(logging.WARNING, logger="memwise_assets.memory.ledger")
+    with ledger.reserve(100, timeout_s=1, label="real") as reservation:
+        assert reservation.waited_s < 1
+    assert ledger.waiting() == []
+    assert any("dropped queue entry 'ghost'" in r.getMessage() for r in caplog.records)
