@@ -134,4 +134,9 @@ def to_day(value: pd.Timestamp | dt.date | str) -> pd.Timestamp:
         raise ValueError(f"expected a date like '2024-01-31'; got {value!r}")
     if ts.tzinfo is not None:
         ts = ts.tz_localize(None)
-    return ts.normalize().as_unit("ns")
+    try:
+        return ts.normalize().as_unit("ns")
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise ValueError(
+            f"expected dates within {CALENDAR_START.date()}..{CALENDAR_END.date()}; got {value!r}"
+        ) from None

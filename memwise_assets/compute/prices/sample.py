@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,45 @@ ADJ_ANCHOR = pd.Timestamp("2030-01-02")
 GARCH_ALPHA, GARCH_BETA = 0.08, 0.90
 MEAN_REVERSION = 0.9995  # keeps 55-year paths within a plausible price band
 JUMP_Z = 3.09  # |N(0,1)| above this on ~0.2 % of days: a jump day
+
+
+SCALAR_MAX_TICKERS = 6  # below this a plain-float loop beats numpy's per-call overhead
+
+
+def _garch_block(
+    z: np.ndarray, jumps: np.ndarray, x: np.ndarray, s2: np.ndarray, omega: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GARCH(1,1) returns with a mean-reverting log-price deviation over one block of days.
+
+    Returns ((dev, sigma, return) x tickers x days, x, s2). Only IEEE-exact operations in the
+    same order in both branches (sqrt, *, +, min/max), so a ticker's path is bit-identical
+    whether it runs alone (float loop) or vectorised with any other tickers.
+    """
+    k, n = z.shape
+    blk = np.empty((3, k, n))
+    if k <= SCALAR_MAX_TICKERS:
+        x_out, s2_out = x.copy(), s2.copy()
+        for i in range(k):
+            xi, s2i, om = float(x[i]), float(s2[i]), float(omega[i])
+            dev, sig, ret = [], [], []
+            for zd, jd in zip(z[i].tolist(), jumps[i].tolist(), strict=True):
+                s = math.sqrt(s2i)
+                r = max(min(s * zd + jd, 0.5), -0.5)
+                xi = MEAN_REVERSION * xi + r
+                dev.append(xi)
+                sig.append(s)
+                ret.append(r)
+                s2i = om + GARCH_ALPHA * r * r + GARCH_BETA * s2i
+            blk[0, i], blk[1, i], blk[2, i] = dev, sig, ret
+            x_out[i], s2_out[i] = xi, s2i
+        return blk, x_out, s2_out
+    for d in range(n):
+        s = np.sqrt(s2)
+        r = np.maximum(np.minimum(s * z[:, d] + jumps[:, d], 0.5), -0.5)
+        x = MEAN_REVERSION * x + r
+        blk[0, :, d], blk[1, :, d], blk[2, :, d] = x, s, r
+        s2 = omega + GARCH_ALPHA * r * r + GARCH_BETA * s2
+    return blk, x, s2
 
 
 def _ticker_key(seed: int, ticker: str) -> np.ndarray:
@@ -110,16 +150,8 @@ class SamplePriceSource(PriceSource):
             jump_size = draws[:, 6] * 4 * target_vol[:, None]
             jumps = np.where(np.abs(draws[:, 5]) > JUMP_Z, jump_size, 0.0)
             z = draws[:, 0]
-            # Days vectorised over tickers with only IEEE-exact ops (sqrt, *, +), so a path does
-            # not depend on which other tickers share the vector.
             n = min(BLOCK, w1 - b * BLOCK)
-            blk = np.empty((3, k, n))
-            for d in range(n):
-                s = np.sqrt(s2)
-                r = np.maximum(np.minimum(s * z[:, d] + jumps[:, d], 0.5), -0.5)
-                x = MEAN_REVERSION * x + r
-                blk[0, :, d], blk[1, :, d], blk[2, :, d] = x, s, r
-                s2 = omega + GARCH_ALPHA * r * r + GARCH_BETA * s2
+            blk, x, s2 = _garch_block(z[:, :n], jumps[:, :n], x, s2, omega)
             lo_d = max(p0 - b * BLOCK, 0)
             if lo_d >= n:
                 continue

@@ -1,0 +1,347 @@
+"""Yahoo Finance through `yfinance.download`: batched, paced, retried, failures per ticker."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from memwise_assets.compute.prices.calendar import trading_days
+from memwise_assets.compute.prices.clean import _codes, assemble, clean_bars
+from memwise_assets.compute.prices.pacing import RateLimiter, backoff_delays
+from memwise_assets.compute.prices.schema import FetchResult, PriceSource, empty_bars
+
+log = logging.getLogger(__name__)
+
+# yfinance 1.x `download(..., group_by="column")` columns: MultiIndex (Price, Ticker).
+YF_FIELDS: dict[str, str] = {
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+}
+RATE_LIMIT_MARKERS = ("yfratelimiterror", "too many requests", "rate limit", " 429", "(429")
+NETWORK_MARKERS = (
+    "failed to perform",
+    "could not resolve",
+    "connection",
+    "timed out",
+    "timeout",
+    "name resolution",
+    "network is unreachable",
+    "max retries exceeded",
+)
+NO_DATA = "no data returned: all-NaN columns (unknown ticker, delisted, or not listed in the range)"
+
+
+def is_rate_limit(error: BaseException | str) -> bool:
+    """True for YFRateLimitError, HTTP 429 errors and messages that say 'Too Many Requests'."""
+    if isinstance(error, BaseException):
+        if type(error).__name__ == "YFRateLimitError":
+            return True
+        for holder in (error, getattr(error, "response", None)):
+            for attr in ("status_code", "status", "code"):
+                if getattr(holder, attr, None) == 429:
+                    return True
+        error = f"{type(error).__name__}: {error}"
+    text = error.lower()
+    return any(m in text for m in RATE_LIMIT_MARKERS)
+
+
+def is_network_error(error: BaseException | str) -> bool:
+    """True for connection / DNS / timeout failures (nothing reached Yahoo)."""
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return True
+    text = (
+        f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
+    ).lower()
+    return any(m in text for m in NETWORK_MARKERS)
+
+
+class _ErrorCapture(logging.Handler):
+    """Collects the per-ticker errors yfinance logs (it does not raise them) during a call."""
+
+    _LIST = re.compile(r"^\s*(\[[^\]]*\]):\s*(.+)$", re.S)
+    _ONE = re.compile(r"^\s*\$?([A-Z0-9.\-^=]+):\s*(.+)$", re.S)
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.errors: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        match = self._LIST.match(msg)
+        if match:
+            try:
+                names = ast.literal_eval(match.group(1))
+            except (ValueError, SyntaxError):
+                names = []
+            for name in names:
+                self.errors[str(name).upper()] = match.group(2).strip()
+            return
+        match = self._ONE.match(msg)
+        if match:
+            self.errors.setdefault(match.group(1).upper(), match.group(2).strip())
+
+
+@contextmanager
+def capture_yf_errors() -> Iterator[dict[str, str]]:
+    """Within the block, map ticker -> error message logged by the `yfinance` logger."""
+    handler = _ErrorCapture()
+    logger = logging.getLogger("yfinance")
+    logger.addHandler(handler)
+    try:
+        yield handler.errors
+    finally:
+        logger.removeHandler(handler)
+
+
+def _levels(columns: pd.MultiIndex) -> tuple[int, int]:
+    """(price level, ticker level) of yfinance's two-level columns, by name or by content."""
+    names = [str(n).lower() if n is not None else "" for n in columns.names]
+    if "price" in names and "ticker" in names:
+        return names.index("price"), names.index("ticker")
+    first = set(map(str, columns.get_level_values(0)))
+    return (0, 1) if "Close" in first else (1, 0)
+
+
+def reshape_yf_frame(
+    raw: pd.DataFrame | None, tickers: Sequence[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """yfinance 1.x wide frame -> raw long bars for `tickers`, plus the tickers with no data.
+
+    Accepts the (Price, Ticker) MultiIndex of `group_by="column"` (either level order), a
+    single-level frame for one ticker (`multi_level_index=False`), a missing `Adj Close`
+    (auto_adjust=True: filled from Close later) and the empty frame of an all-failed batch.
+    Rows where a ticker has no values at all (dates only other tickers traded) are dropped.
+    """
+    tickers = list(tickers)
+    if raw is None or raw.shape[0] == 0 or raw.shape[1] == 0:
+        return _empty_long(tickers), tickers
+    if isinstance(raw.columns, pd.MultiIndex):
+        price_level, ticker_level = _levels(raw.columns)
+    elif len(tickers) == 1:
+        raw = pd.concat({tickers[0]: raw}, axis=1)  # one ticker without the MultiIndex
+        price_level, ticker_level = 1, 0
+    else:
+        raise ValueError(
+            "expected yfinance columns as a (Price, Ticker) MultiIndex for several tickers; "
+            f"got single-level columns {list(raw.columns)[:8]}"
+        )
+    index = pd.DatetimeIndex(raw.index)
+    if index.tz is not None:
+        index = index.tz_localize(None)  # keep the exchange-local day
+    dates = index.normalize().to_numpy("datetime64[ns]")
+    n, k = len(dates), len(tickers)
+    present = {str(v) for v in raw.columns.get_level_values(price_level)}
+    values: dict[str, np.ndarray] = {}
+    for field, col in YF_FIELDS.items():
+        if field not in present:
+            values[col] = np.full(n * k, np.nan)
+            continue
+        wide = raw.xs(field, axis=1, level=price_level)
+        wide.columns = [str(c).upper() for c in wide.columns]
+        wide = wide.loc[:, ~wide.columns.duplicated()].reindex(columns=tickers)
+        # Ticker-major ravel: rows come out grouped by ticker, then by date.
+        values[col] = wide.to_numpy(dtype="float64", na_value=np.nan).T.ravel()
+    del ticker_level
+    long = pd.DataFrame(
+        {
+            "symbol": pd.Categorical.from_codes(np.repeat(np.arange(k), n), categories=tickers),
+            "date": np.tile(dates, k),
+            **values,
+        }
+    )
+    filler = np.isnan(long[["open", "high", "low", "close", "volume"]].to_numpy()).all(axis=1)
+    long = long[~filler]
+    has_rows = np.bincount(long["symbol"].cat.codes.to_numpy(), minlength=k) > 0
+    missing = [t for t, ok in zip(tickers, has_rows, strict=True) if not ok]
+    return long.reset_index(drop=True), missing
+
+
+def _empty_long(tickers: list[str]) -> pd.DataFrame:
+    frame = empty_bars(tickers).astype({"volume": "float64"})
+    frame["symbol"] = pd.Categorical([], categories=tickers)
+    return frame
+
+
+def _default_download(*args: Any, **kwargs: Any) -> pd.DataFrame | None:
+    import yfinance  # imported late: only the online source needs it
+
+    return yfinance.download(*args, **kwargs)
+
+
+class YFinancePriceSource(PriceSource):
+    """Yahoo Finance daily bars: one `yfinance.download` call per batch of tickers.
+
+    Paced by a token bucket to `max_requests_per_s` (a batch of n tickers costs n requests:
+    yfinance fetches each ticker's chart separately); rate limits (YFRateLimitError, HTTP
+    429, raised or logged per ticker) are retried with exponential backoff. Tickers whose
+    columns come back all-NaN are reported failed; PriceSourceError only if all failed.
+    """
+
+    name = "yfinance"
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 10,
+        max_requests_per_s: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 2.0,
+        timeout_s: float = 20.0,
+        download: Callable[..., pd.DataFrame | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0; got {retries}")
+        self.batch_size = batch_size
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.timeout_s = timeout_s
+        self.download = download or _default_download
+        self.sleep = sleep
+        self.limiter = RateLimiter(
+            max_requests_per_s, burst=max(max_requests_per_s, 1.0), clock=clock, sleep=sleep
+        )
+        self.calls = 0
+
+    def _call(
+        self, batch: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame | None:
+        self.limiter.acquire(len(batch))
+        self.calls += 1
+        return self.download(
+            batch,
+            start=start.strftime("%Y-%m-%d"),
+            end=end.strftime("%Y-%m-%d"),
+            interval="1d",
+            group_by="column",
+            auto_adjust=False,
+            actions=False,
+            threads=True,
+            progress=False,
+            ignore_tz=True,
+            multi_level_index=True,
+            timeout=self.timeout_s,
+        )
+
+    def _fetch_batch(
+        self, batch: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> tuple[list[pd.DataFrame], dict[str, str]]:
+        """Download one batch with retries; return long parts and failure reasons."""
+        delays = backoff_delays(self.retries, self.backoff_s)
+        parts: list[pd.DataFrame] = []
+        failed: dict[str, str] = {}
+        todo = list(batch)
+        for attempt in range(self.retries + 1):
+            try:
+                with capture_yf_errors() as logged:
+                    raw = self._call(todo, start, end)
+            except Exception as exc:  # noqa: BLE001 - any download error is reported per ticker
+                retryable = is_rate_limit(exc) or is_network_error(exc)
+                if retryable and attempt < self.retries:
+                    log.warning("yfinance %s; retry %d in %.1fs", exc, attempt + 1, delays[attempt])
+                    self.sleep(delays[attempt])
+                    continue
+                kind = "rate limited" if is_rate_limit(exc) else "download error"
+                for t in todo:
+                    failed[t] = (
+                        f"{kind} after {attempt + 1} attempt(s): {type(exc).__name__}: {exc}"
+                    )
+                return parts, failed
+            long, missing = reshape_yf_frame(raw, todo)
+            parts.append(long)
+            limited = [t for t in missing if is_rate_limit(logged.get(t, ""))]
+            for t in missing:
+                if t not in limited:
+                    failed[t] = logged.get(t) or NO_DATA
+            if not limited:
+                return parts, failed
+            if attempt < self.retries:
+                log.warning(
+                    "yfinance rate limited %d ticker(s); retry in %.1fs",
+                    len(limited),
+                    delays[attempt],
+                )
+                self.sleep(delays[attempt])
+                todo = limited
+                continue
+            for t in limited:
+                failed[t] = f"rate limited after {attempt + 1} attempt(s): {logged[t]}"
+        return parts, failed
+
+    def _fetch(self, tickers: list[str], start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:
+        if not len(trading_days(start, end)):
+            notes = {t: "no trading days in range" for t in tickers}
+            return assemble(
+                empty_bars(tickers), tickers, start, end, issues={}, failed={}, notes=notes,
+                source=self.name,
+            )  # fmt: skip
+        parts: list[pd.DataFrame] = []
+        failed: dict[str, str] = {}
+        for i in range(0, len(tickers), self.batch_size):
+            batch_parts, batch_failed = self._fetch_batch(
+                tickers[i : i + self.batch_size], start, end
+            )
+            parts += batch_parts
+            failed.update(batch_failed)
+        raw = _concat_long(parts, tickers)
+        frame, issues = clean_bars(raw, tickers, start, end)
+        return assemble(
+            frame,
+            tickers,
+            start,
+            end,
+            issues=issues,
+            failed=failed,
+            source=self.name,
+            all_failed_hint=likely_cause(failed.values()),
+        )
+
+
+def _concat_long(parts: list[pd.DataFrame], tickers: list[str]) -> pd.DataFrame:
+    if not parts:
+        return _empty_long(tickers)
+    # Parts carry their batch's categories; re-code against the whole universe.
+    return pd.DataFrame(
+        {
+            "symbol": pd.Categorical.from_codes(
+                np.concatenate([_codes(p["symbol"], tickers) for p in parts]), categories=tickers
+            ),
+            **{
+                c: np.concatenate([p[c].to_numpy() for p in parts])
+                for c in ("date", "open", "high", "low", "close", "adj_close", "volume")
+            },
+        }
+    )
+
+
+def likely_cause(reasons: Sequence[str] | Any) -> str:
+    """The likely cause when every ticker failed: rate limit, no network, or unknown symbols."""
+    reasons = list(reasons)
+    if any(is_rate_limit(r) for r in reasons):
+        return (
+            "rate limited by Yahoo (HTTP 429 / YFRateLimitError): wait a few minutes "
+            "or lower max_requests_per_s"
+        )
+    if any(is_network_error(r) for r in reasons):
+        return "no network: Yahoo Finance could not be reached"
+    if reasons and all(r == NO_DATA for r in reasons):
+        return (
+            "no network, or all tickers unknown/delisted "
+            "(Yahoo returned only empty or all-NaN data)"
+        )
+    return "all tickers unknown or delisted in the range (check the symbols)"
