@@ -96,12 +96,13 @@ def test_index_rows_ranges_marks_topics_and_statements() -> None:
         ["Item 10.", "Directors", "82, (a)"],
         ["Item 11.", "Executive Compensation", "(b)"],
         ["Item 16.", "Form 10-K Summary", "None"],
+        ["ITEMS 09a and 9b", "Other", "12"],
         ["Signatures", "87"],
         ["(b) Incorporated by reference to the Proxy Statement."],
     ]
     entries, notes = parse_index(rows)
     by_item = {e.item: e for e in entries}
-    assert [e.item for e in entries] == ["1", "1A", "1B", "6", "7", "10", "11", "16"]
+    assert [e.item for e in entries] == ["1", "1A", "1B", "6", "7", "10", "11", "16", "9A", "9B"]
     assert [(r.first, r.last, r.topic) for r in by_item["1"].ranges] == [
         (3, 9, "General development of business"),
         (20, 20, "General development of business"),
@@ -114,6 +115,7 @@ def test_index_rows_ranges_marks_topics_and_statements() -> None:
     assert by_item["10"].marks == ["(a)"] and by_item["11"].marks == ["(b)"]
     # "Signatures 87" after a closed Item is not a page range of Item 16.
     assert by_item["16"].ranges == []
+    assert [(r.first, r.last) for r in by_item["9B"].ranges] == [(12, 12)]
     assert notes == {"(b)": "Incorporated by reference to the Proxy Statement."}
 
 

@@ -60,6 +60,12 @@ def _mark_key(mark: str) -> str:
     return re.sub(r"\s+", "", mark).lower()
 
 
+def _item_label(raw: str) -> str:
+    """Normalised Item label: "01a" -> "1A"."""
+    digits = re.match(r"\d+", raw)
+    return str(int(digits.group())) + raw[digits.end() :].upper() if digits else raw.upper()
+
+
 def _parse_refs(text: str) -> tuple[list[tuple[int, int]], list[str]] | None:
     """Page ranges and footnote marks of a reference cell, or None when it is not one."""
     m = _REFS.match(text.strip())
@@ -154,7 +160,7 @@ def parse_index(rows: list[list[str]]) -> tuple[list[IndexEntry], dict[str, str]
                 entry.marks += marks
                 entry.statement = entry.statement or statement
             continue
-        labels = [m.group(1).upper()] + ([m.group(2).upper()] if m.group(2) else [])
+        labels = [_item_label(m.group(1))] + ([_item_label(m.group(2))] if m.group(2) else [])
         rest = ([m.group(3)] if m.group(3) else []) + cells[1:]
         title, ranges, marks, statement = _classify(rest)
         current = []
