@@ -1,0 +1,124 @@
+"""`filing_sections`: one filing file in, one row per Item out."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+
+from memwise_assets.compute.filings.blocks import lines_bs4, lines_lxml
+from memwise_assets.compute.filings.errors import FilingError
+from memwise_assets.compute.filings.nlp import count_texts, load_nlp
+from memwise_assets.compute.filings.pages import strip_furniture
+from memwise_assets.compute.filings.plain import lines_plain
+from memwise_assets.compute.filings.sections import ITEMS_10K, ITEMS_10Q, Section, find_sections
+from memwise_assets.compute.filings.source import (
+    FORMS,
+    Document,
+    _id_for,
+    normalise_form,
+    open_document,
+    read_bytes,
+)
+from memwise_assets.compute.filings.xref import cross_reference_sections
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+log = logging.getLogger(__name__)
+
+COLUMNS = "filing_id form item title text n_chars n_sentences n_tokens source boundary".split()
+SOURCES = ("body", "not-applicable", "cross-reference", "incorporated-by-reference")
+BOUNDARIES = ("heading", "combined", "page")
+# Only documents that mention a cross-reference index are worth decoding for xref.py.
+_XREF_HINT = re.compile(rb"cross[\s\-\xad&#;a-z0-9]{0,12}reference", re.I)
+
+Engine = Literal["lxml", "bs4"]
+
+
+def document_lines(doc: Document, engine: Engine = "lxml") -> list[str]:
+    """The document's text lines without page furniture (HTML through `engine`)."""
+    if not doc.is_html:
+        lines = lines_plain(doc)
+    elif engine == "lxml":
+        lines = lines_lxml(doc)
+    elif engine == "bs4":
+        lines = lines_bs4(doc)
+    else:
+        raise ValueError(f"engine must be 'lxml' or 'bs4'; got {engine!r}")
+    return strip_furniture(lines)
+
+
+def _xref_sections(doc: Document) -> list[Section] | None:
+    if not doc.is_html or _XREF_HINT.search(doc.data, doc.start, doc.end) is None:
+        return None
+    found = cross_reference_sections(doc.text())
+    if not found:
+        return None
+    sections = []
+    for s in found:
+        lines = (" ".join(line.split()) for line in s.text.splitlines())
+        text = "\n".join(line for line in lines if line)
+        sections.append(Section(s.item, " ".join(s.title.split()), text, s.source, s.boundary))
+    return sections
+
+
+def _category(values: list[str], known: tuple[str, ...]) -> pd.Categorical:
+    # Fixed categories keep frames of many filings concatenable without falling to object.
+    extra = sorted(set(values) - set(known))
+    return pd.Categorical(values, categories=[*known, *extra])
+
+
+def _frame(fid: str, form: str, sections: list[Section], nlp: Language) -> pd.DataFrame:
+    texts = [s.text for s in sections]
+    sentences, tokens = count_texts(texts, nlp)
+    items = [s.item for s in sections]
+    return pd.DataFrame(
+        {
+            "filing_id": pd.Series([fid] * len(sections), dtype=object),
+            "form": _category([form] * len(sections), FORMS),
+            "item": _category(items, (*ITEMS_10K, *ITEMS_10Q)),
+            "title": pd.Series([s.title for s in sections], dtype=object),
+            "text": pd.Series(texts, dtype=object),
+            "n_chars": pd.array([len(t) for t in texts], dtype="int32"),
+            "n_sentences": sentences,
+            "n_tokens": tokens,
+            "source": _category([s.source for s in sections], SOURCES),
+            "boundary": _category([s.boundary for s in sections], BOUNDARIES),
+        },
+        columns=COLUMNS,
+    )
+
+
+def filing_sections(
+    path: str | Path,
+    form: str | None = None,
+    *,
+    nlp: Language | None = None,
+    engine: Engine = "lxml",
+) -> pd.DataFrame:
+    """One row per Item of a 10-K/10-Q filing, in document order; bad input: FilingError.
+
+    form: '10-K' or '10-Q' to override detection; nlp: a loaded spaCy pipeline (default
+    `load_nlp()`); engine: 'lxml' (lean event parser) or 'bs4' (BeautifulSoup DOM reference).
+    """
+    data = read_bytes(path)
+    doc = open_document(path, data)
+    chosen = normalise_form(form) if form is not None else doc.form
+    if chosen not in FORMS:
+        given = f"form={form!r}" if form is not None else f"found {doc.form or 'none'}"
+        raise FilingError("unknown-form", f"{path}: expected a 10-K or 10-Q; {given}")
+    sections = _xref_sections(doc) if chosen == "10-K" else None
+    if sections is None:
+        sections = find_sections(document_lines(doc, engine), chosen)
+    if not sections:
+        raise FilingError(
+            "no-items", f"{path}: no Item headings (expected e.g. 'Item 1.' or 'ITEM 7A')"
+        )
+    fid = _id_for(path, data)
+    del data, doc
+    log.debug("%s: %d items", fid, len(sections))
+    return _frame(fid, chosen, sections, nlp if nlp is not None else load_nlp())

@@ -1,0 +1,177 @@
+"""Item sections from a filing's lines: heading candidates, then the best ordered chain.
+
+Every line that looks like an Item heading is a candidate; the table of contents, the
+cross-reference index and body headings all are. The chosen chain is the one that runs
+through the Items in their canonical order, in document order, and covers the most body
+text, where a candidate's body is the text up to the next candidate of any kind: a TOC
+entry owns a title and a page number, a real heading owns its whole section.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ITEMS_10K = "1 1A 1B 1C 2 3 4 4A 5 6 7 7A 8 9 9A 9B 9C 10 11 12 13 14 15 16".split()
+ITEMS_10Q = tuple(
+    [f"P1-{i}" for i in "1 2 3 4".split()] + [f"P2-{i}" for i in "1 1A 2 3 4 5 6".split()]
+)
+_ID = r"\d{1,2}[A-Ca-c]?(?:\s*\([Tt]\))?"
+_HEADING = re.compile(
+    rf"^items?\s*(?P<ids>{_ID}(?:\s*(?:,|and|&)\s*{_ID})*)(?![\w(])(?P<rest>.*)$", re.I
+)
+_PART = re.compile(r"^part\s+(?P<num>iv|i{1,3}|[1-4])\b(?P<rest>.*)$", re.I)
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_DELIMS = " .:-–—"
+_CROSS_REF = re.compile(r"\bof this (?:report|annual report|form|quarterly report)\b", re.I)
+_NOT_APPLICABLE = re.compile(
+    r"^\W*(?:not applicable|none|n/a|\[?reserved\]?|omitted|inapplicable)\b", re.I
+)
+_MAX_HEADING_CHARS = 300
+_MAX_TITLE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Section:
+    """One Item found in the lines: its normalised id, title and body text."""
+
+    item: str
+    title: str
+    text: str
+    source: str
+    boundary: str
+
+
+@dataclass(frozen=True)
+class _Node:
+    line: int
+    lo: int  # canonical index of the first Item the heading names
+    hi: int  # ... and of the last (they differ for "Items 1 and 2")
+    items: tuple[str, ...]
+    rest: str
+
+
+def part_of(line: str) -> int | None:
+    """1-4 for a "PART II - OTHER INFORMATION" heading line, else None."""
+    if len(line) > 80:
+        return None
+    m = _PART.match(line)
+    if not m:
+        return None
+    rest = m.group("rest").strip(_DELIMS)
+    if rest[:1].islower() or rest.startswith(",") or "item" in rest.lower():
+        return None
+    return _ROMAN[m.group("num").lower()]
+
+
+def _ids(text: str) -> list[str]:
+    found = re.findall(r"(\d{1,2})([A-Ca-c]?)", re.sub(r"\([Tt]\)", "", text))
+    return [f"{int(num)}{letter.upper()}" for num, letter in found]
+
+
+def heading_ids(line: str) -> tuple[list[str], str] | None:
+    """(['7A'], 'Quantitative ...') when the line reads like an Item heading, else None."""
+    if len(line) > _MAX_HEADING_CHARS:
+        return None
+    m = _HEADING.match(line)
+    if not m:
+        return None
+    raw_rest = m.group("rest")
+    rest = raw_rest.strip(_DELIMS)
+    # "Item 7, Management's ..." and "Item 7 of Part II" are references, not headings.
+    if raw_rest.lstrip().startswith((",", "(", ";")) or rest[:1].islower():
+        return None
+    if len(line) > 120 and _CROSS_REF.search(rest):
+        return None
+    return _ids(m.group("ids")), rest
+
+
+def _candidates(lines: list[str], order: tuple[str, ...], quarterly: bool) -> list[_Node]:
+    index = {item: i for i, item in enumerate(order)}
+    nodes: list[_Node] = []
+    part: int | None = None
+    for n, line in enumerate(lines):
+        head = line[:6].lower()
+        if head.startswith("part"):
+            part = part_of(line) or part
+            continue
+        if not head.startswith("item"):
+            continue
+        found = heading_ids(line)
+        if not found:
+            continue
+        ids, rest = found
+        parts = ([part] if part in (1, 2) else [1, 2]) if quarterly else [None]
+        for p in parts:
+            items = tuple(f"P{p}-{i}" if p else i for i in ids)
+            if all(i in index for i in items):
+                lo, hi = index[items[0]], index[items[-1]]
+                if lo <= hi:
+                    nodes.append(_Node(n, lo, hi, items, rest))
+    return nodes
+
+
+def _chain(nodes: list[_Node], owned: list[int]) -> list[_Node]:
+    """The ordered chain of nodes with the most owned text (dynamic programming)."""
+    best: list[int] = []
+    back: list[int] = []
+    for j, node in enumerate(nodes):
+        gain = owned[j] + 1
+        score, prev = gain, -1
+        for i in range(j):
+            fits = nodes[i].line < node.line and nodes[i].hi < node.lo
+            if fits and best[i] + gain >= score:
+                score, prev = best[i] + gain, i
+        best.append(score)
+        back.append(prev)
+    if not nodes:
+        return []
+    # Ties go to the later chain: the body comes after the table of contents.
+    j = max(range(len(nodes)), key=lambda k: (best[k], k))
+    chain = []
+    while j >= 0:
+        chain.append(nodes[j])
+        j = back[j]
+    return chain[::-1]
+
+
+def _owned(nodes: list[_Node], lines: list[str]) -> list[int]:
+    starts = sorted({node.line for node in nodes})
+    cum = [0]
+    for line in lines:
+        cum.append(cum[-1] + len(line) + 1)
+    after = dict(zip(starts, [*starts[1:], len(lines)], strict=True))
+    return [cum[after[node.line]] - cum[node.line + 1] for node in nodes]
+
+
+def _source(title: str, text: str) -> str:
+    if len(text) < 200 and _NOT_APPLICABLE.match(text or title):
+        return "not-applicable"
+    if not text and _NOT_APPLICABLE.match(title):
+        return "not-applicable"
+    return "body"
+
+
+def find_sections(lines: list[str], form: str) -> list[Section]:
+    """Item sections of a 10-K or 10-Q in document order; [] when no heading is found."""
+    quarterly = form == "10-Q"
+    nodes = _candidates(lines, ITEMS_10Q if quarterly else ITEMS_10K, quarterly)
+    chain = _chain(nodes, _owned(nodes, lines))
+    candidate_lines = {node.line for node in nodes}
+    sections: list[Section] = []
+    for k, node in enumerate(chain):
+        body_from = node.line + 1
+        end = chain[k + 1].line if k + 1 < len(chain) else len(lines)
+        title = node.rest
+        if not title and body_from < end and body_from not in candidate_lines:
+            nxt = lines[body_from]
+            if len(nxt) <= _MAX_TITLE_CHARS and part_of(nxt) is None:
+                title, body_from = nxt, body_from + 1
+        while end > body_from and part_of(lines[end - 1]) is not None:
+            end -= 1
+        text = "\n".join(lines[body_from:end])
+        title = title.strip(_DELIMS)
+        boundary = "combined" if len(node.items) > 1 else "heading"
+        for item in node.items:
+            sections.append(Section(item, title, text, _source(title, text), boundary))
+    return sections
