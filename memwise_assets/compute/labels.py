@@ -135,8 +135,7 @@ def _segment_codes(bars: pd.DataFrame) -> np.ndarray:
         if (codes < 0).any():
             raise ValueError(f"bars.{col}: expected no missing values, got {(codes < 0).sum()}")
         code = code * (len(uniques) + 1) + codes
-    # First-appearance codes: the input is grouped iff there are as many runs as codes.
-    return pd.factorize(code)[0].astype(np.int64, copy=False)
+    return code
 
 
 def _prepare(bars: pd.DataFrame) -> _Sorted:
@@ -160,7 +159,12 @@ def _prepare(bars: pd.DataFrame) -> _Sorted:
     new_run = np.empty(n, dtype=bool)
     new_run[:1] = True
     np.not_equal(code[1:], code[:-1], out=new_run[1:])
-    grouped = n == 0 or int(new_run.sum()) == int(code.max()) + 1
+    # Grouped by segment iff no segment code comes back after its run: cheap when the run
+    # codes already increase, else count runs against first-appearance codes.
+    run_codes = code[new_run]
+    grouped = bool(np.all(run_codes[1:] > run_codes[:-1])) or (
+        len(run_codes) == len(pd.unique(run_codes))
+    )
     perm = None
     if not (grouped and bool(np.all(np.diff(t)[~new_run[1:]] > 0))):
         # Segment order is irrelevant to every result; only time order within one matters.
@@ -271,6 +275,53 @@ def ewm_vol(close: np.ndarray, starts: np.ndarray, span: float, min_periods: int
     return vol
 
 
+def _first_touch(
+    cw: np.ndarray,
+    idx: np.ndarray,
+    vol: np.ndarray,
+    km: np.ndarray | None,
+    mode: LabelMode,
+    vertical: str,
+    label: np.ndarray,
+    exits: np.ndarray,
+) -> None:
+    """Search rows `idx` (km: bars left when under the horizon) and record hits in place.
+
+    Rows leave the search once decided, so the work is rows x mean bars to exit rather than
+    rows x horizon; index arrays (nonzero + take) are cheaper here than boolean masks.
+    """
+    horizon = mode.horizon
+    c0 = cw[idx]
+    up = mode.pt * vol[idx] if mode.pt > 0 else np.full(idx.size, np.inf)
+    dn = -mode.sl * vol[idx] if mode.sl > 0 else np.full(idx.size, -np.inf)
+    for k in range(1, horizon + 1):
+        if idx.size == 0:
+            return
+        ret = cw[idx + k]
+        ret /= c0
+        ret -= 1.0
+        hit = ret > up
+        hit |= ret < dn
+        h = np.flatnonzero(hit)
+        if h.size:
+            rows = idx[h]
+            exits[rows] = k
+            # up > 0 > dn, so the side touched is the sign of the return.
+            label[rows] = np.where(ret[h] > 0, 1, -1)
+        if k == horizon:
+            # Everything still searching had the full horizon: the vertical barrier.
+            rest = np.flatnonzero(~hit)
+            exits[idx[rest]] = horizon
+            if vertical == "sign":
+                label[idx[rest]] = np.sign(ret[rest])
+            return
+        # Rows whose segment ended before the horizon without a touch are not events.
+        keep = np.flatnonzero(~hit if km is None else ~hit & (km > k))
+        idx, c0, up, dn = idx[keep], c0[keep], up[keep], dn[keep]
+        if km is not None:
+            km = km[keep]
+
+
 def _barriers(
     cw: np.ndarray,
     vol: np.ndarray,
@@ -282,39 +333,17 @@ def _barriers(
     """First touch of each row's barriers: (label, exit), exit 0 where the row is no event.
 
     `cw[i + k]` is the close k bars after row i (padded past the window); `left` counts
-    the rows after i in its segment. Rows leave the search once decided, so the work is
-    rows x mean bars to exit rather than rows x horizon.
+    the rows after i in its segment.
     """
-    horizon = mode.horizon
     m = len(vol)
     label = np.zeros(m, dtype=np.int8)
     exits = np.zeros(m, dtype=exit_dtype)
-    kmax = np.minimum(left, horizon)
-    idx = np.flatnonzero((vol > 0) & (kmax > 0))  # NaN vol compares False: no event
-    c0 = cw[idx]
-    up = mode.pt * vol[idx]
-    dn = -mode.sl * vol[idx]
-    km = kmax[idx]
-    for k in range(1, horizon + 1):
-        if idx.size == 0:
-            break
-        ret = cw[idx + k] / c0 - 1.0
-        hit_up = ret > up if mode.pt > 0 else np.zeros(idx.size, dtype=bool)
-        hit_dn = ret < dn if mode.sl > 0 else np.zeros(idx.size, dtype=bool)
-        hit = hit_up | hit_dn
-        label[idx[hit_up]] = 1
-        label[idx[hit_dn]] = -1
-        exits[idx[hit]] = k
-        if k == horizon:
-            # Everything still searching had the full horizon: the vertical barrier.
-            vert = ~hit
-            exits[idx[vert]] = horizon
-            if vertical == "sign":
-                label[idx[vert]] = np.sign(ret[vert]).astype(np.int8)
-            break
-        # Rows whose segment ended before the horizon without a touch are not events.
-        keep = ~hit & (km > k)
-        idx, c0, up, dn, km = idx[keep], c0[keep], up[keep], dn[keep], km[keep]
+    live = vol > 0  # NaN vol compares False: no event
+    # Most rows have the whole horizon ahead; only segment tails need the bars-left check.
+    full = np.flatnonzero(live & (left >= mode.horizon)).astype(np.int32)
+    tail = np.flatnonzero(live & (left < mode.horizon) & (left > 0)).astype(np.int32)
+    _first_touch(cw, full, vol, None, mode, vertical, label, exits)
+    _first_touch(cw, tail, vol, left[tail], mode, vertical, label, exits)
     return label, exits
 
 
@@ -339,7 +368,9 @@ def _span_means(
 
     Sums run over k = 1..exit in order, so they never depend on where a chunk starts.
     """
-    order = np.argsort(-exits.astype(np.int32), kind="stable")
+    # Exits are small integers: a stable sort of a 16-bit key is a radix sort.
+    key_dtype = np.uint16 if horizon < 1 << 16 else np.int64
+    order = np.argsort((horizon - exits).astype(key_dtype), kind="stable")
     t = events[order]
     e = exits[order]
     # n_with[k] = number of events whose span reaches k bars.
