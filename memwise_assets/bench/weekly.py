@@ -1,0 +1,321 @@
+"""Weekly bars + features + attach: memwise's one pass against a per-symbol process pool and
+polars `group_by_dynamic`, on synthetic bars and on the real price CSVs when present.
+
+The per-symbol functions here are also the straightforward pandas reference the tests
+compare memwise against.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from memwise_assets.bench.harness import BenchRow, measure
+from memwise_assets.compute.weekly import (
+    FEATURE_COLUMNS,
+    attach_weekly_features,
+    features_from_weekly_bars,
+    weekly_bars,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+log = logging.getLogger(__name__)
+
+_OHLCV = ["open", "high", "low", "close", "volume"]
+
+
+def synthetic_daily(n_symbols: int, n_days: int, seed: int = 0) -> pd.DataFrame:
+    """Seeded random-walk daily bars on business days, date-major like a daily partition."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2010-01-04", periods=n_days)
+    symbols = pd.Categorical([f"S{i:05d}" for i in range(n_symbols)])
+    steps = rng.normal(0.0003, 0.015, size=(n_days, n_symbols))
+    close = 50.0 * np.exp(np.cumsum(steps, axis=0))
+    spread = np.abs(rng.normal(0.0, 0.01, size=(n_days, n_symbols)))
+    open_ = close * np.exp(rng.normal(0.0, 0.005, size=(n_days, n_symbols)))
+    high = np.maximum(open_, close) * (1 + spread)
+    low = np.minimum(open_, close) * (1 - spread)
+    volume = rng.lognormal(13.0, 0.5, size=(n_days, n_symbols)).round()
+    return pd.DataFrame(
+        {
+            "symbol": pd.Categorical.from_codes(
+                np.tile(np.arange(n_symbols), n_days), categories=symbols.categories
+            ),
+            "date": np.repeat(dates.to_numpy(), n_symbols),
+            "open": open_.ravel(),
+            "high": high.ravel(),
+            "low": low.ravel(),
+            "close": close.ravel(),
+            "adj_close": close.ravel(),
+            "volume": volume.ravel(),
+        }
+    )
+
+
+def load_price_csvs(folder: Path) -> pd.DataFrame:
+    """The per-ticker CSVs (Date,Open,High,Low,Close,Adj Close,Volume,Name) as long bars."""
+    frames = []
+    for path in sorted(folder.glob("*.csv")):
+        raw = pd.read_csv(path, parse_dates=["Date"])
+        # A few files repeat a date; the bench keeps the first row of each.
+        frames.append(raw.drop_duplicates("Date"))
+    raw = pd.concat(frames, ignore_index=True)
+    out = pd.DataFrame(
+        {
+            "symbol": raw["Name"].astype("category"),
+            "date": raw["Date"],
+            "open": raw["Open"].astype(np.float64),
+            "high": raw["High"].astype(np.float64),
+            "low": raw["Low"].astype(np.float64),
+            "close": raw["Close"].astype(np.float64),
+            "adj_close": raw["Adj Close"].astype(np.float64),
+            "volume": raw["Volume"].astype(np.float64),
+        }
+    )
+    return out[out["close"] > 0].reset_index(drop=True)
+
+
+def memwise_pipeline(daily: pd.DataFrame) -> pd.DataFrame:
+    """memwise end to end: weekly bars, features, attach."""
+    features = features_from_weekly_bars(weekly_bars(daily))
+    return attach_weekly_features(daily, features, FEATURE_COLUMNS)
+
+
+def reference_bars(frame: pd.DataFrame) -> pd.DataFrame:
+    """Weekly bars of one symbol with pandas `resample("W-FRI")`, empty weeks dropped."""
+    prices = frame.set_index("date").sort_index()[_OHLCV].astype(np.float64)
+    weeks = prices.resample("W-FRI")
+    bars = pd.DataFrame(
+        {
+            "open": weeks["open"].first(),
+            "high": weeks["high"].max(),
+            "low": weeks["low"].min(),
+            "close": weeks["close"].last(),
+            "volume": weeks["volume"].sum(),
+            "n_days": weeks["close"].count(),
+        }
+    )
+    bars = bars[bars["n_days"] > 0]
+    return bars.rename_axis("week_end").reset_index()
+
+
+def reference_features(bars: pd.DataFrame) -> pd.DataFrame:
+    """The issue's pandas formulas over one symbol's weekly rows."""
+    close, high, low, volume = bars["close"], bars["high"], bars["low"], bars["volume"]
+    out = pd.DataFrame({"week_end": bars["week_end"]})
+    for k in (1, 4, 13, 26, 52):
+        out[f"ret_{k}w"] = close / close.shift(k) - 1
+    out["vol_13w"] = np.log(close / close.shift(1)).rolling(13, min_periods=13).std()
+    d = close.diff()
+    ag = d.clip(lower=0).ewm(alpha=1 / 14, adjust=False, min_periods=14).mean()
+    al = (-d).clip(lower=0).ewm(alpha=1 / 14, adjust=False, min_periods=14).mean()
+    rsi = 100 - 100 / (1 + ag / al)
+    out["rsi_14w"] = rsi.mask((al == 0) & ag.notna(), 100.0)
+    prev_close = close.shift(1)
+    true_range = pd.concat([high, prev_close], axis=1).max(axis=1) - pd.concat(
+        [low, prev_close], axis=1
+    ).min(axis=1)
+    out["atr_14w"] = true_range.rolling(14, min_periods=14).mean() / close
+    out["range_1w"] = (high - low) / close
+    vmean = volume.rolling(13, 13).mean()
+    out["volume_z_13w"] = (volume - vmean) / volume.rolling(13, 13).std()
+    out["dist_52w_high"] = close / high.rolling(52, min_periods=52).max() - 1
+    out["sma_ratio_4_13"] = close.rolling(4, 4).mean() / close.rolling(13, 13).mean() - 1
+    return out
+
+
+def reference_symbol(frame: pd.DataFrame) -> pd.DataFrame:
+    """One symbol's daily rows (sorted by date) with its weekly features attached."""
+    daily = frame.sort_values("date")
+    features = reference_features(reference_bars(daily))
+    return pd.merge_asof(
+        daily, features, left_on="date", right_on="week_end", direction="backward"
+    ).drop(columns="week_end")
+
+
+def per_symbol_pool(daily: pd.DataFrame) -> pd.DataFrame:
+    """The common baseline: split per symbol, resample and attach each in a loky pool."""
+    from joblib import Parallel, delayed
+
+    groups = {str(s): g for s, g in daily.groupby("symbol", observed=True, sort=False)}
+    parts = Parallel(n_jobs=os.cpu_count() or 1, backend="loky")(
+        delayed(reference_symbol)(g) for g in groups.values()
+    )
+    return pd.concat(parts, ignore_index=True)
+
+
+def polars_bars(daily: pl.DataFrame) -> pl.DataFrame:
+    """W-FRI weekly bars with `group_by_dynamic`: windows [Saturday, next Saturday)."""
+    import polars as pl
+
+    return (
+        daily.sort("symbol", "date")
+        .group_by_dynamic(
+            "date", every="1w", offset="5d", closed="left", label="right", group_by="symbol"
+        )
+        .agg(
+            pl.col("open").drop_nulls().first(),
+            pl.col("high").max(),
+            pl.col("low").min(),
+            pl.col("close").last(),
+            pl.col("volume").sum(),
+            pl.len().cast(pl.Int8).alias("n_days"),
+        )
+        # Labelled by the window's right edge, a Saturday: the week ends the day before.
+        .with_columns((pl.col("date") - pl.duration(days=1)).alias("week_end"))
+        .drop("date")
+    )
+
+
+def polars_features(bars: pl.DataFrame) -> pl.DataFrame:
+    """The issue's features with polars window expressions over each symbol's weeks."""
+    import polars as pl
+
+    close, high, low, volume = (pl.col(c) for c in ("close", "high", "low", "volume"))
+    prev_close = close.shift(1)
+    d = close.diff()
+    ag = d.clip(lower_bound=0).ewm_mean(alpha=1 / 14, adjust=False, min_samples=14)
+    al = (-d).clip(lower_bound=0).ewm_mean(alpha=1 / 14, adjust=False, min_samples=14)
+    true_range = pl.max_horizontal(high, prev_close) - pl.min_horizontal(low, prev_close)
+    rsi = pl.when(al == 0).then(100.0).otherwise(100 - 100 / (1 + ag / al))
+    exprs = [(close / close.shift(k) - 1).alias(f"ret_{k}w") for k in (1, 4, 13, 26, 52)]
+    exprs += [
+        (close / prev_close).log().rolling_std(13).alias("vol_13w"),
+        rsi.alias("rsi_14w"),
+        (true_range.rolling_mean(14) / close).alias("atr_14w"),
+        ((high - low) / close).alias("range_1w"),
+        ((volume - volume.rolling_mean(13)) / volume.rolling_std(13)).alias("volume_z_13w"),
+        (close / high.rolling_max(52) - 1).alias("dist_52w_high"),
+        (close.rolling_mean(4) / close.rolling_mean(13) - 1).alias("sma_ratio_4_13"),
+    ]
+    return bars.sort("symbol", "week_end").select(
+        "symbol", "week_end", *[e.over("symbol") for e in exprs]
+    )
+
+
+def polars_pipeline(daily: pl.DataFrame) -> pl.DataFrame:
+    """polars end to end: bars, features, and a backward as-of join, in input order."""
+    features = polars_features(polars_bars(daily))
+    rows = daily.with_row_index("_row").sort("date")
+    attached = rows.join_asof(
+        features.sort("week_end"), left_on="date", right_on="week_end", by="symbol",
+        strategy="backward", check_sortedness=False,
+    )  # fmt: skip
+    return attached.sort("_row").drop("_row", "week_end")
+
+
+def _agreement(
+    ours: pd.DataFrame, theirs: pd.DataFrame, attached: pd.DataFrame, polars_out: pl.DataFrame
+) -> str:
+    """How far polars is from memwise: bars equal, worst relative feature difference."""
+    ours = ours.assign(symbol=ours["symbol"].astype(str))
+    theirs = theirs.assign(symbol=theirs["symbol"].astype(str))
+    ours = ours.sort_values(["symbol", "week_end"], ignore_index=True)
+    theirs = theirs.sort_values(["symbol", "week_end"], ignore_index=True)[list(ours.columns)]
+    same_bars = len(ours) == len(theirs) and all(
+        np.array_equal(ours[c].to_numpy(), theirs[c].to_numpy()) for c in ours.columns
+    )
+    worst = 0.0
+    for c in FEATURE_COLUMNS:
+        a = attached[c].to_numpy()
+        b = polars_out[c].to_numpy().astype(np.float64)
+        if (np.isnan(a) != np.isnan(b)).any():
+            return f"bars equal memwise: {same_bars}; {c} NaN pattern differs"
+        both = ~np.isnan(a)
+        scale = np.maximum(np.abs(a[both]), 1e-3)
+        worst = max(worst, float(np.max(np.abs(a[both] - b[both]) / scale, initial=0.0)))
+    return f"bars equal memwise: {same_bars}; features max rel diff {worst:.1e}"
+
+
+def _cases(data_dir: Path | None, quick: bool) -> list[tuple[str, pd.DataFrame]]:
+    n_symbols = 50 if quick else 1000
+    frames = [("weekly-1000x2520", synthetic_daily(n_symbols, 2520, seed=7))]
+    prices = data_dir / "prices" if data_dir is not None else None
+    if prices is not None and prices.is_dir() and any(prices.glob("*.csv")):
+        real = load_price_csvs(prices)
+        if quick:
+            keep = real["symbol"].cat.categories[:10]
+            real = real[real["symbol"].isin(keep)].reset_index(drop=True)
+            real["symbol"] = real["symbol"].cat.remove_unused_categories()
+        frames.append(("weekly-real-csv", real))
+    else:
+        log.info("weekly-real-csv skipped: no CSVs under %s", prices)
+    return frames
+
+
+def _row(case: str, impl: str, daily: pd.DataFrame, seconds: float, peak: float, note: str):
+    n_symbols = daily["symbol"].nunique()
+    rows = len(daily)
+    return BenchRow(
+        case=case, impl=impl, items=float(n_symbols), unit="symbols", seconds=seconds,
+        peak_mb=peak,
+        note=f"{rows:,} daily rows, {rows / seconds:,.0f} rows/s; {note}".rstrip("; "),
+    )  # fmt: skip
+
+
+def _release_heap() -> None:
+    """Hand freed heap pages back to the OS, so a warmed-up run's peak is not understated."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        # Not glibc: the peak may then read low after the warm-up; nothing else changes.
+        pass
+
+
+def _warm_measure(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
+    """One untimed pass, then the measured one.
+
+    Fresh pages cost this kind of VM more than the work itself, and a warm heap is what a
+    long-lived worker sees; trimming the heap in between keeps the peak honest.
+    """
+    fn(*args)
+    _release_heap()
+    return measure(fn, *args)
+
+
+def run(data_dir: Path | None, quick: bool) -> list[BenchRow]:
+    """memwise, the per-symbol process pool and polars on each weekly case."""
+    import polars as pl
+
+    out: list[BenchRow] = []
+    for case, daily in _cases(data_dir, quick):
+        input_mb = daily.memory_usage(deep=True).sum() / 2**20
+        attached, seconds, peak = _warm_measure(memwise_pipeline, daily)
+        out.append(
+            _row(
+                case,
+                "memwise",
+                daily,
+                seconds,
+                peak,
+                f"input {input_mb:.0f} MB, peak/input {peak / input_mb:.2f}x",
+            )
+        )
+        bars = weekly_bars(daily)
+
+        sample = daily[daily["symbol"].isin(daily["symbol"].cat.categories[:4])]
+        # Warm the pool's workers on a few symbols, not the whole (slow) case.
+        per_symbol_pool(sample)
+        _release_heap()
+        _, seconds, peak = measure(per_symbol_pool, daily)
+        out.append(
+            _row(
+                case, f"per-symbol pool (loky, {os.cpu_count()} workers)", daily, seconds, peak, ""
+            )
+        )
+
+        frame = pl.from_pandas(daily.drop(columns=["adj_close"], errors="ignore"))
+        result, seconds, peak = _warm_measure(polars_pipeline, frame)
+        note = _agreement(bars, polars_bars(frame).to_pandas(), attached, result)
+        out.append(_row(case, "polars group_by_dynamic", daily, seconds, peak, note))
+        del attached, result, frame
+    return out
