@@ -11,6 +11,7 @@ import pytest
 from memwise_assets.compute.labels import (
     LabelingConfig,
     LabelMode,
+    ewm_vol,
     triple_barrier_labels,
 )
 
@@ -101,7 +102,7 @@ def random_bars(seed: int, n_symbols: int = 4, rows: int = 400) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frames = []
     for s in range(n_symbols):
-        length = int(rng.integers(rows // 4, rows))
+        length = max(100, int(rng.integers(rows // 4, rows)))
         r = rng.normal(0, rng.choice([0.002, 0.02]), length)
         r[rng.random(length) < 0.05] *= 8  # jumps
         close = 100.0 * np.exp(np.cumsum(r))
@@ -147,7 +148,7 @@ def assert_matches(got: pd.DataFrame, want: pd.DataFrame, modes: tuple[LabelMode
 
 @pytest.mark.parametrize(
     ("seed", "vertical", "decay", "chunk_rows"),
-    [(1, "zero", 1.0, 100_000), (2, "sign", 0.5, 7), (3, "zero", 0.0, 1), (4, "sign", -0.5, 100)],
+    [(1, "zero", 1.0, 100_000), (2, "sign", 0.5, 7), (3, "zero", 0.0, 3), (4, "sign", -0.5, 100)],
 )
 def test_matches_reference(seed: int, vertical: str, decay: float, chunk_rows: int) -> None:
     bars = random_bars(seed)
@@ -166,12 +167,129 @@ def test_matches_reference(seed: int, vertical: str, decay: float, chunk_rows: i
 
 
 def test_output_identical_whatever_chunk_rows() -> None:
-    bars = random_bars(7, n_symbols=6, rows=700)
+    bars = random_bars(7, n_symbols=4, rows=220)
+    calls: list[tuple[int, int, int]] = []
     outs = [
         triple_barrier_labels(
-            bars, LabelingConfig(modes=MODES, decay=-0.3, chunk_rows=chunk, vol_span=20)
+            bars,
+            LabelingConfig(modes=MODES, decay=-0.3, chunk_rows=chunk, vol_span=20),
+            on_chunk=(lambda *a: calls.append(a)) if chunk == 100 else None,
         )
         for chunk in (1, 7, 100, 1_000_000)
     ]
     for other in outs[1:]:
         pd.testing.assert_frame_equal(other, outs[0], check_exact=True)
+    n_chunks = -(-len(bars) // 100)
+    assert calls == [(i, n_chunks, min(len(bars), (i + 1) * 100)) for i in range(n_chunks)]
+
+
+def es_dollar_bars() -> pd.DataFrame:
+    raw = pd.read_csv(FIXTURES / "ES_dollar_bars_head3000.csv.gz", parse_dates=["date_time"])
+    return raw.assign(symbol="ES")[["symbol", "date_time", "close"]]
+
+
+def test_real_es_dollar_bars_match_reference() -> None:
+    bars = es_dollar_bars()
+    modes = (LabelMode("base", 1.0, 1.0, 20), LabelMode("tight", 0.5, 2.0, 10))
+    for vertical, decay in (("zero", 1.0), ("sign", 0.25)):
+        config = LabelingConfig(modes=modes, vertical=vertical, decay=decay, chunk_rows=1000)
+        got = triple_barrier_labels(bars, config)
+        assert_matches(got, reference_labels(bars, config), modes)
+    events = got["exit_base"] > 0
+    # Weights without decay would sum to the event count; the check here is the decayed sum.
+    assert events.sum() == len(bars) - 20 - 20 + (got["exit_base"].tail(20) > 0).sum()
+    assert set(np.unique(got["label_base"])) == {-1, 0, 1}
+
+
+def test_weights_sum_to_event_count_per_segment_without_decay() -> None:
+    bars = random_bars(11)
+    got = triple_barrier_labels(bars, LabelingConfig(modes=MODES))
+    for mode in MODES:
+        sums = got.groupby(["symbol", "contract"])[f"weight_{mode.name}"].sum()
+        counts = (got[f"exit_{mode.name}"] > 0).groupby([got.symbol, got.contract]).sum()
+        np.testing.assert_allclose(sums.to_numpy(), counts.to_numpy(), rtol=1e-5)
+        non_events = got[f"exit_{mode.name}"] == 0
+        assert (got.loc[non_events, [f"weight_{mode.name}", f"uniq_{mode.name}"]] == 0).all().all()
+        assert (got.loc[non_events, f"label_{mode.name}"] == 0).all()
+
+
+def test_dtypes_order_and_input_untouched() -> None:
+    bars = random_bars(5)
+    bars.index = bars.index * 3 + 10
+    before = bars.copy()
+    modes = (LabelMode("a", 1, 1, 20), LabelMode("b", 1, 1, 40_000))
+    got = triple_barrier_labels(bars, LabelingConfig(modes=modes, chunk_rows=50))
+    pd.testing.assert_frame_equal(bars, before)
+    pd.testing.assert_index_equal(got.index, bars.index)
+    assert got["label_a"].dtype == np.int8
+    assert got["weight_a"].dtype == np.float32 and got["uniq_a"].dtype == np.float32
+    assert got["exit_a"].dtype == np.int16 and got["exit_b"].dtype == np.int32
+    # The same bars sorted give the same rows, reordered.
+    order = bars.sort_values(["symbol", "contract", "date"]).index
+    again = triple_barrier_labels(bars.loc[order], LabelingConfig(modes=modes))
+    pd.testing.assert_frame_equal(again.loc[bars.index], got, check_exact=True)
+
+
+def test_ewm_vol_matches_pandas() -> None:
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 2500, 40)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, rng.choice([1e-4, 1e-2], lengths.sum()))))
+    close[300:500] = close[300]
+    starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    for span, min_periods in ((100, 20), (3, 0), (10, 1), (2000, 5)):
+        got = ewm_vol(close, starts, span, min_periods)
+        want = np.concatenate(
+            [
+                pd.Series(np.log(close[a:b])).diff().ewm(span=span, min_periods=min_periods).std()
+                for a, b in zip(starts[:-1], starts[1:], strict=True)
+            ]
+        )
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"modes": (LabelMode("a", -1.0, 1.0, 5),)}, "pt"),
+        ({"modes": (LabelMode("a", 1.0, -0.5, 5),)}, "sl"),
+        ({"modes": (LabelMode("a", 1.0, 1.0, 0),)}, "horizon"),
+        ({"modes": (LabelMode("a", 1, 1, 5), LabelMode("a", 2, 2, 5))}, "unique names"),
+        ({"modes": (LabelMode("a b", 1, 1, 5),)}, "identifier"),
+        ({"modes": ()}, "modes"),
+        ({"vertical": "up"}, "vertical"),
+        ({"decay": -1.0}, "decay"),
+        ({"decay": 1.5}, "decay"),
+        ({"chunk_rows": 0}, "chunk_rows"),
+        ({"vol_span": 1}, "vol_span"),
+    ],
+)
+def test_invalid_config(kwargs: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        LabelingConfig(**kwargs)
+
+
+def test_invalid_bars() -> None:
+    bars = random_bars(9, n_symbols=2, rows=60)
+    with pytest.raises(ValueError, match=r"missing \['close'\]"):
+        triple_barrier_labels(bars.drop(columns="close"))
+    with pytest.raises(ValueError, match="time column"):
+        triple_barrier_labels(bars.drop(columns="date"))
+    for bad in (0.0, -1.0, np.nan):
+        broken = bars.copy()
+        broken.loc[3, "close"] = bad
+        with pytest.raises(ValueError, match=r"close: expected positive.*got 1 .*rows \[3\]"):
+            triple_barrier_labels(broken)
+    dup = pd.concat([bars, bars.iloc[[5]]], ignore_index=True)
+    with pytest.raises(ValueError, match=r"1 duplicates.*S\d"):
+        triple_barrier_labels(dup)
+    # The same time in another contract of the symbol is no duplicate.
+    rolled = bars.iloc[[5]].assign(contract="X")
+    assert len(triple_barrier_labels(pd.concat([bars, rolled], ignore_index=True))) == len(bars) + 1
+
+
+def test_timestamp_column_and_no_contract() -> None:
+    bars = random_bars(13, n_symbols=3, rows=200).drop(columns="contract")
+    bars = bars.drop_duplicates(["symbol", "date"]).rename(columns={"date": "timestamp"})
+    config = LabelingConfig(modes=MODES[:2], vol_span=20, vol_min_periods=5)
+    assert_matches(triple_barrier_labels(bars, config), reference_labels(bars, config), MODES[:2])
