@@ -58,14 +58,14 @@ def parse_daily_json(payload: dict[str, Any]) -> pd.DataFrame:
     if series_key is None:
         text = str(payload.get("Note") or payload.get("Information") or payload)[:300]
         low = text.lower()
-        # Order matters: the per-second note also advertises premium plans, and the old
-        # per-minute note also mentions the daily cap.
+        # Order matters: every note advertises premium plans, and the old per-minute note
+        # also mentions the daily cap.
         if any(m in low for m in ("spreading out", "per second", "per minute", "frequency")):
             raise AlphaVantageError("rate_limit", text)
-        if "premium" in low:
-            raise AlphaVantageError("premium", text)
         if "per day" in low or "daily" in low:
             raise AlphaVantageError("quota", text)
+        if "premium" in low:
+            raise AlphaVantageError("premium", text)
         if "rate limit" in low or "Note" in payload:
             raise AlphaVantageError("rate_limit", text)
         raise AlphaVantageError("unknown", f"unexpected response: {text}")
