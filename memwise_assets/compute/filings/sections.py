@@ -136,6 +136,8 @@ def _chain(nodes: list[_Node], owned: list[int]) -> list[_Node]:
 
 
 def _owned(nodes: list[_Node], lines: list[str]) -> list[int]:
+    if not nodes:
+        return []
     starts = sorted({node.line for node in nodes})
     cum = [0]
     for line in lines:
