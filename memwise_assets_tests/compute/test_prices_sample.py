@@ -110,3 +110,10 @@ def test_adj_close_never_exceeds_close_and_weekend_range_is_empty() -> None:
     weekend = SamplePriceSource().fetch(["KO"], "2024-01-06", "2024-01-08")
     assert weekend.frame.empty and weekend.report["KO"].status == "empty"
     assert list(weekend.frame.columns) == list(BAR_COLUMNS)
+
+
+def test_calendar_edges_are_served() -> None:
+    early = SamplePriceSource().fetch(["IBM"], "1971-01-01", "1971-01-15").frame
+    late = SamplePriceSource().fetch(["IBM"], "2099-12-20", "2100-01-01").frame
+    assert early["date"].iloc[0] == pd.Timestamp("1971-01-04")
+    assert list(late["date"]) == list(trading_days("2099-12-20", "2100-01-01"))

@@ -239,3 +239,15 @@ def test_rate_limiter_on_a_fake_clock() -> None:
     assert limiter.acquire(10) == 0 and limiter.acquire(1) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="rate must be > 0"):
         RateLimiter(0)
+
+
+def test_call_arguments_bind_to_the_installed_yfinance_download() -> None:
+    import inspect
+
+    import yfinance
+
+    fake = FakeDownload(recorded("yf_single"))
+    source_with(fake).fetch(["AAPL"], "2017-11-01", "2017-11-15")
+    batch, kwargs = fake.calls[0]
+    bound = inspect.signature(yfinance.download).bind(batch, **kwargs)
+    assert bound.arguments["group_by"] == "column" and bound.arguments["auto_adjust"] is False

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.prices.calendar import CALENDAR_START, trading_days
+from memwise_assets.compute.prices.calendar import CALENDAR_END, CALENDAR_START, trading_days
 from memwise_assets.compute.prices.clean import assemble
 from memwise_assets.compute.prices.schema import FetchResult, PriceSource
 
@@ -109,7 +109,7 @@ class SamplePriceSource(PriceSource):
     def _calendar(self, end: pd.Timestamp) -> np.ndarray:
         """Trading days from the epoch to a block-rounded horizon covering `end`."""
         if self._calendar_cache is None or self._calendar_cache[0] < end:
-            horizon = max(end, ADJ_ANCHOR) + pd.Timedelta(days=7)
+            horizon = min(max(end, ADJ_ANCHOR) + pd.Timedelta(days=7), CALENDAR_END)
             self._calendar_cache = (horizon, trading_days(EPOCH, horizon).to_numpy())
         return self._calendar_cache[1]
 
