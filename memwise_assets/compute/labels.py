@@ -107,7 +107,10 @@ def _time_keys(bars: pd.DataFrame) -> tuple[str, np.ndarray]:
             f"got columns: {list(bars.columns)}"
         )
     values = bars[col]
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+    if pd.api.types.is_datetime64_any_dtype(values):
+        keys = values.array.asi8  # a view: no copy of a large time column
+        bad = keys == np.iinfo(np.int64).min  # NaT
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         keys = values.to_numpy()
         bad = np.isnan(keys) if keys.dtype.kind == "f" else np.zeros(len(keys), bool)
     else:
@@ -124,7 +127,7 @@ def _time_keys(bars: pd.DataFrame) -> tuple[str, np.ndarray]:
 
 def _segment_codes(bars: pd.DataFrame) -> np.ndarray:
     cols = ["symbol", "contract"] if "contract" in bars.columns else ["symbol"]
-    code = np.zeros(len(bars), dtype=np.int64)
+    code: np.ndarray | None = None
     for col in cols:
         values = bars[col]
         codes, uniques = (
@@ -134,7 +137,8 @@ def _segment_codes(bars: pd.DataFrame) -> np.ndarray:
         )
         if (codes < 0).any():
             raise ValueError(f"bars.{col}: expected no missing values, got {(codes < 0).sum()}")
-        code = code * (len(uniques) + 1) + codes
+        # Compact codes as they come; a (symbol, contract) pair needs the wider product.
+        code = codes if code is None else code.astype(np.int64) * (len(uniques) + 1) + codes
     return code
 
 
@@ -166,12 +170,15 @@ def _prepare(bars: pd.DataFrame) -> _Sorted:
         len(run_codes) == len(pd.unique(run_codes))
     )
     perm = None
-    if not (grouped and bool(np.all(np.diff(t)[~new_run[1:]] > 0))):
+    rising = t[1:] > t[:-1]
+    rising |= new_run[1:]
+    if not (grouped and bool(rising.all())):
         # Segment order is irrelevant to every result; only time order within one matters.
         perm = np.lexsort((t, code))
         code, t, close = code[perm], t[perm], close[perm]
         np.not_equal(code[1:], code[:-1], out=new_run[1:])
-    dup = ~new_run[1:] & (t[1:] == t[:-1])
+    del rising
+    dup = np.zeros(0, dtype=bool) if perm is None else ~new_run[1:] & (t[1:] == t[:-1])
     if dup.any():
         at = np.flatnonzero(dup)[:5] + 1
         rows = at if perm is None else perm[at]
@@ -402,8 +409,11 @@ def _label_chunk(
     # H bars after hi sets the uniqueness of events before hi.
     a, b = max(0, lo - hmax), min(n, hi + hmax)
     m = b - a
-    cw = np.ones(m + hmax)
-    cw[: min(n, b + hmax) - a] = data.close[a : min(n, b + hmax)]
+    if b + hmax <= n:
+        cw = data.close[a : b + hmax]
+    else:  # the last chunk: pad past the end (those bars lie beyond every segment)
+        cw = np.ones(m + hmax)
+        cw[: n - a] = data.close[a:]
     first, last = np.searchsorted(data.starts, [a, b - 1], side="right") - 1
     pieces = np.clip(data.starts[first : last + 2], a, b)
     seg_end = np.repeat(data.starts[first + 1 : last + 2], np.diff(pieces))
