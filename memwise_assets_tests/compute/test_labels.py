@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -293,3 +294,53 @@ def test_timestamp_column_and_no_contract() -> None:
     bars = bars.drop_duplicates(["symbol", "date"]).rename(columns={"date": "timestamp"})
     config = LabelingConfig(modes=MODES[:2], vol_span=20, vol_min_periods=5)
     assert_matches(triple_barrier_labels(bars, config), reference_labels(bars, config), MODES[:2])
+
+
+def test_working_memory_bounded_by_chunk_rows() -> None:
+    rng = np.random.default_rng(0)
+    n_symbols, n_bars = 10, 20_000
+    bars = pd.DataFrame(
+        {
+            "symbol": np.repeat([f"S{i}" for i in range(n_symbols)], n_bars),
+            "date": np.tile(pd.date_range("1990-01-01", periods=n_bars).to_numpy(), n_symbols),
+            "close": 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n_symbols * n_bars))),
+        }
+    )
+    n = len(bars)
+    peaks = {}
+    for chunk in (2_000, n):
+        tracemalloc.start()
+        triple_barrier_labels(bars, LabelingConfig(chunk_rows=chunk))
+        peaks[chunk] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    # Output columns (11 B/row) + the vol (8 B/row) + fixed blocks; nothing rows x horizon.
+    assert peaks[2_000] < 19 * n + 8 * 2**20
+    assert peaks[n] > 2 * peaks[2_000]
+
+
+def test_edge_inputs() -> None:
+    empty = pd.DataFrame({"symbol": [], "date": pd.to_datetime([]), "close": []})
+    got = triple_barrier_labels(empty)
+    assert list(got.columns) == [
+        "symbol",
+        "date",
+        "close",
+        "label_base",
+        "weight_base",
+        "uniq_base",
+        "exit_base",
+    ]
+    assert len(got) == 0
+    # One-row segments, python dates and a tz-aware time column give no events and no error.
+    tiny = pd.DataFrame(
+        {"symbol": ["A", "B"], "date": [pd.Timestamp("2020-01-01").date()] * 2, "close": [1.0, 2]}
+    )
+    assert (triple_barrier_labels(tiny)["exit_base"] == 0).all()
+    bars = random_bars(21, n_symbols=2, rows=200).drop(columns="contract")
+    bars = bars.drop_duplicates(["symbol", "date"])
+    aware = bars.assign(date=bars["date"].dt.tz_localize("America/New_York"))
+    config = LabelingConfig(vol_span=20, vol_min_periods=5)
+    pd.testing.assert_frame_equal(
+        triple_barrier_labels(aware, config).drop(columns="date"),
+        triple_barrier_labels(bars, config).drop(columns="date"),
+    )
