@@ -191,19 +191,17 @@ def _prepare(bars: pd.DataFrame) -> _Sorted:
     return _Sorted(close=close, starts=starts, perm=perm)
 
 
-def _vol_tables(beta: float, minp: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """1 / (sum of weights) and the unbiasing factor by observation count (NaN below minp)."""
-    # Past `tail` observations beta^nobs is below rounding, so a short table serves all.
-    tail = int(min(-40.0 / np.log10(beta), 1 << 20)) + minp + 1
-    k = np.arange(tail + 1, dtype=np.float64)
-    w = -np.expm1(k * np.log(beta)) / (1.0 - beta)
-    w2 = -np.expm1(k * 2.0 * np.log(beta)) / (1.0 - beta * beta)
+def _vol_factors(k: np.ndarray, beta: float, minp: int) -> tuple[np.ndarray, np.ndarray]:
+    """1 / (sum of weights) and the unbiasing factor after k observations (NaN below minp)."""
+    kf = k.astype(np.float64)
+    w = -np.expm1(kf * np.log(beta)) / (1.0 - beta)
+    w2 = -np.expm1(kf * 2.0 * np.log(beta)) / (1.0 - beta * beta)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv_w = 1.0 / w
         unbias = w * w / (w * w - w2)
-    inv_w[:minp] = np.nan
-    unbias[:minp] = np.nan
-    return inv_w, unbias, tail
+    inv_w[k < minp] = np.nan
+    unbias[k < minp] = np.nan
+    return inv_w, unbias
 
 
 def ewm_vol(close: np.ndarray, starts: np.ndarray, span: float, min_periods: int) -> np.ndarray:
@@ -219,11 +217,15 @@ def ewm_vol(close: np.ndarray, starts: np.ndarray, span: float, min_periods: int
     if n == 0:
         return vol
     beta = 1.0 - 1.0 / (1.0 + (span - 1.0) / 2.0)
-    block = int(np.clip(150.0 / -np.log10(beta), 1, 4096))
+    block = int(np.clip(150.0 / -np.log10(beta), 1, 1024))
     pw = beta ** np.arange(block + 1, dtype=np.float64)
     ipw = 1.0 / pw[:block]
     # One observation has no unbiased std (pandas gives NaN there too).
-    inv_w, unbias, tail = _vol_tables(beta, max(int(min_periods), 2))
+    minp = max(int(min_periods), 2)
+    # Past `tail` observations beta^nobs is below rounding: a short table serves all counts
+    # (unless the span is so long that the table would not be short).
+    tail = max(int(-40.0 / np.log10(beta)), minp) + 1
+    table = _vol_factors(np.arange(tail + 1), beta, minp) if tail <= 1 << 20 else None
     step = block * max(1, _VOL_SUPER_BLOCK // block)  # whole blocks: the carry is exact
     state = [0.0, 0.0]
     for lo in range(0, n, step):
@@ -270,13 +272,16 @@ def ewm_vol(close: np.ndarray, starts: np.ndarray, span: float, min_periods: int
             sums.append(g[:m])
         s1, s2 = sums
         nobs = np.arange(lo, hi) - seg_start
-        np.minimum(nobs, tail, out=nobs)
-        iw = inv_w[nobs]
+        if table is None:
+            iw, unbias = _vol_factors(nobs, beta, minp)
+        else:
+            np.minimum(nobs, tail, out=nobs)
+            iw, unbias = table[0][nobs], table[1][nobs]
         s1 *= iw
         s2 *= iw
         s1 *= s1
         s2 -= s1
-        s2 *= unbias[nobs]
+        s2 *= unbias
         np.maximum(s2, 0.0, out=s2)  # NaN (too few observations) stays NaN
         np.sqrt(s2, out=vol[lo:hi])
     return vol

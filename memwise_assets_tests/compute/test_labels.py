@@ -237,7 +237,7 @@ def test_ewm_vol_matches_pandas() -> None:
     close = 100 * np.exp(np.cumsum(rng.normal(0, rng.choice([1e-4, 1e-2], lengths.sum()))))
     close[300:500] = close[300]
     starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    for span, min_periods in ((100, 20), (3, 0), (10, 1), (2000, 5)):
+    for span, min_periods in ((100, 20), (3, 0), (10, 1), (2000, 5), (2e6, 3), (2, 100)):
         got = ewm_vol(close, starts, span, min_periods)
         want = np.concatenate(
             [
