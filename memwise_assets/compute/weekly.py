@@ -1,9 +1,10 @@
 """Weekly (W-FRI) bars and features of many symbols in one vectorised pass, and their
 attachment to daily rows without look-ahead.
 
-Rows are keyed by (symbol code, day number) in int64 and sorted once; weeks are segments of
-that order, reduced with `ufunc.reduceat`; rolling windows and the RSI's exponential mean
-are segment-aware scans over the weekly arrays, so no symbol is ever copied out on its own.
+Rows are ordered once by (symbol code, day number), with a radix sort when both fit in 16
+bits; weeks are runs of that order, reduced with `ufunc.reduceat`; rolling windows and the
+RSI's exponential mean are scans by doubling over the weekly arrays of all symbols at once,
+masked by each row's position within its symbol, so no symbol is ever copied out on its own.
 """
 
 from __future__ import annotations
@@ -53,10 +54,15 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
         )
 
 
-def _numeric(frame: pd.DataFrame, name: str, what: str) -> np.ndarray:
-    dtype = frame[name].dtype
-    if not isinstance(dtype, np.dtype) or dtype.kind not in "fiu":
-        raise ValueError(f"{what} column {name!r} must be float or integer; got {dtype}")
+def _require_numeric(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
+    for name in names:
+        dtype = frame[name].dtype
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "fiu":
+            raise ValueError(f"{what} column {name!r} must be float or integer; got {dtype}")
+
+
+def _float64(frame: pd.DataFrame, name: str) -> np.ndarray:
+    # No copy for float64 columns; float32 and integers widen here, one column at a time.
     return frame[name].to_numpy(dtype=np.float64)
 
 
@@ -165,7 +171,7 @@ def _first_valid(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
     return np.append(values, np.nan)[np.where(first <= ends, first, len(values))]
 
 
-def _check_closes(daily: pd.DataFrame, close: np.ndarray, keyed: _Keyed) -> None:
+def _check_closes(daily: pd.DataFrame, close: np.ndarray) -> None:
     bad = np.flatnonzero(~(close > 0))
     if bad.size:
         symbols = daily["symbol"].to_numpy()[bad[:_EXAMPLES]]
@@ -183,11 +189,10 @@ def weekly_bars(daily: pd.DataFrame) -> pd.DataFrame:
     """Weekly OHLCV bars per symbol, weeks labelled by their Friday (W-FRI), sorted."""
     what = "daily bars"
     _require(daily, DAILY_COLUMNS, what)
-    for name in ("open", "high", "low", "volume"):
-        _numeric(daily, name, what)
-    close = _numeric(daily, "close", what)
+    _require_numeric(daily, DAILY_COLUMNS[2:], what)
+    close = _float64(daily, "close")
     keyed = _key(daily["symbol"], daily["date"], what, "date")
-    _check_closes(daily, close, keyed)
+    _check_closes(daily, close)
     n, order = len(keyed.days), keyed.order
     week = _week_ends(keyed.days)
     starts = _segment_starts(keyed.codes, week)
@@ -197,7 +202,7 @@ def weekly_bars(daily: pd.DataFrame) -> pd.DataFrame:
         "week_end": week[starts].astype("datetime64[D]").astype(keyed.date_dtype),
     }
     del week
-    opens = _numeric(daily, "open", what)
+    opens = _float64(daily, "open")
     if np.isnan(opens).any():
         columns["open"] = _first_valid(_sorted(opens, order), starts, ends)
     else:
@@ -207,10 +212,10 @@ def weekly_bars(daily: pd.DataFrame) -> pd.DataFrame:
     else:
         # One sorted column alive at a time. fmax/fmin skip NaN as pandas' max/min do;
         # NaN volume counts as 0 as in pandas' sum().
-        columns["high"] = np.fmax.reduceat(_sorted(_numeric(daily, "high", what), order), starts)
-        columns["low"] = np.fmin.reduceat(_sorted(_numeric(daily, "low", what), order), starts)
+        columns["high"] = np.fmax.reduceat(_sorted(_float64(daily, "high"), order), starts)
+        columns["low"] = np.fmin.reduceat(_sorted(_float64(daily, "low"), order), starts)
         columns["close"] = close[ends if order is None else order[ends]]
-        volume = _sorted(_numeric(daily, "volume", what), order)
+        volume = _sorted(_float64(daily, "volume"), order)
         if np.isnan(volume).any():
             volume = np.nan_to_num(volume, nan=0.0)
         columns["volume"] = np.add.reduceat(volume, starts)
@@ -323,11 +328,11 @@ class _Segments:
 def features_from_weekly_bars(bars: pd.DataFrame) -> pd.DataFrame:
     """Weekly features (FEATURE_COLUMNS) from weekly bars as `weekly_bars` returns them."""
     what = "weekly bars"
-    _require(bars, ("symbol", "week_end", "high", "low", "close", "volume"), what)
+    prices = ("high", "low", "close", "volume")
+    _require(bars, ("symbol", "week_end", *prices), what)
+    _require_numeric(bars, prices, what)
     keyed = _key(bars["symbol"], bars["week_end"], what, "week_end")
-    high, low, close, volume = (
-        _sorted(_numeric(bars, c, what), keyed.order) for c in ("high", "low", "close", "volume")
-    )
+    high, low, close, volume = (_sorted(_float64(bars, c), keyed.order) for c in prices)
     seg = _Segments(keyed.codes)
     # Features land in one float64 block that pandas wraps without a consolidating copy.
     block = np.empty((len(FEATURE_COLUMNS), len(close)), dtype=np.float64)
@@ -442,8 +447,7 @@ def attach_weekly_features(
         columns = [c for c in features.columns if c not in ("symbol", "week_end")]
     names = list(columns)
     _require(features, names, "weekly features")
-    for name in names:
-        _numeric(features, name, "weekly features")
+    _require_numeric(features, names, "weekly features")
     d_codes, d_categories = _symbol_codes(daily["symbol"], "daily bars")
     d_days, _ = _day_numbers(daily["date"], "daily bars")
     f = _key(features["symbol"], features["week_end"], "weekly features", "week_end")
@@ -461,7 +465,7 @@ def attach_weekly_features(
     # index -1 lands on the NaN appended to each column.
     block = np.empty((len(names), len(take)), dtype=np.float64)
     for i, name in enumerate(names):
-        values = np.append(features[name].to_numpy(dtype=np.float64), np.nan)
+        values = np.append(_float64(features, name), np.nan)
         np.take(values, take, out=block[i])
     attached = pd.DataFrame(block.T, columns=names, index=daily.index, copy=False)
     kept = daily.drop(columns=[c for c in names if c in daily.columns])
