@@ -231,3 +231,20 @@ def test_memory_stays_within_three_times_the_input() -> None:
     assert len(attached) == len(daily)
     assert attached["rsi_14w"].notna().mean() > 0.97
     assert peak_mb <= 3 * input_mb, f"peak {peak_mb:.0f} MB for a {input_mb:.0f} MB input"
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "ns"])
+def test_any_date_unit_and_time_of_day_keep_the_calendar_day(unit: str) -> None:
+    daily = ragged_daily(seed=4, n_symbols=3, n_days=200)
+    stamped = daily.assign(
+        date=(daily["date"] + pd.Timedelta(hours=16)).astype(f"datetime64[{unit}]")
+    )
+    ours = weekly_features(stamped)
+    theirs = weekly_features(daily)
+    assert ours["week_end"].dtype == np.dtype(f"datetime64[{unit}]")
+    np.testing.assert_array_equal(ours["week_end"], theirs["week_end"])
+    np.testing.assert_array_equal(ours["rsi_14w"], theirs["rsi_14w"])
+    attached = attach_weekly_features(stamped, ours)
+    np.testing.assert_array_equal(
+        attached["ret_4w"], attach_weekly_features(daily, theirs)["ret_4w"]
+    )
