@@ -151,12 +151,14 @@ def _prepare(bars: pd.DataFrame) -> _Sorted:
         )
     time_col, t = _time_keys(bars)
     close = bars["close"].to_numpy(dtype=np.float64, na_value=np.nan)
+    keys = ["symbol", "contract"] if "contract" in bars.columns else ["symbol"]
     bad = ~(close > 0)
     if bad.any():
         first = np.flatnonzero(bad)[:5]
+        shown = bars.iloc[first][[*keys, time_col, "close"]].to_dict("records")
         raise ValueError(
             f"bars.close: expected positive closes, got {int(bad.sum())} non-positive or NaN, "
-            f"e.g. rows {first.tolist()} = {close[first].tolist()}"
+            f"e.g. rows {first.tolist()}: {shown}"
         )
     code = _segment_codes(bars)
     n = len(code)
@@ -182,7 +184,7 @@ def _prepare(bars: pd.DataFrame) -> _Sorted:
     if dup.any():
         at = np.flatnonzero(dup)[:5] + 1
         rows = at if perm is None else perm[at]
-        shown = bars.iloc[rows][["symbol", time_col]].to_dict("records")
+        shown = bars.iloc[rows][[*keys, time_col]].to_dict("records")
         raise ValueError(
             f"bars: expected one row per (segment, {time_col}), got {int(dup.sum())} "
             f"duplicates, e.g. {shown}"
