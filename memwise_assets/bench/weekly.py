@@ -253,7 +253,9 @@ def _cases(data_dir: Path | None, quick: bool) -> list[tuple[str, pd.DataFrame]]
     return frames
 
 
-def _row(case: str, impl: str, daily: pd.DataFrame, seconds: float, peak: float, note: str):
+def _row(
+    case: str, impl: str, daily: pd.DataFrame, seconds: float, peak: float, note: str
+) -> BenchRow:
     n_symbols = daily["symbol"].nunique()
     rows = len(daily)
     return BenchRow(
