@@ -1,18 +1,23 @@
-"""The spaCy pipeline that splits sentences and counts tokens, loaded once per process."""
+"""The spaCy pipeline that splits sentences and counts tokens, loaded once per process.
+
+Texts go to spaCy one line (paragraph, table row, heading) at a time: a sentence never
+spans two lines, docs stay small, and spaCy's tokenizer caches far more of each filing's
+words than with long docs (its cache stops at a doc's first special case, such as "'s").
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
-# Small docs keep spaCy's per-token arrays (about 100 bytes a token) far below the file size.
-CHUNK_CHARS = 20_000
+# Longer lines (rare: unbroken plain-text tables) are cut at spaces to bound a doc's memory.
+MAX_DOC_CHARS = 100_000
 _SENT_SETTERS = ("sentencizer", "senter", "parser")
 
 
@@ -27,65 +32,34 @@ def load_nlp(model: str | None = None) -> Language:
     return nlp
 
 
-def _chunks(text: str) -> Iterator[str]:
-    """Pieces of at most ~CHUNK_CHARS cut at line ends (a line end is a sentence end anyway)."""
-    start, size = 0, len(text)
-    while start < size:
-        stop = start + CHUNK_CHARS
-        if stop >= size:
-            yield text[start:]
-            return
-        cut = text.rfind("\n", start, stop)
-        if cut <= start:
-            # One huge line: cut at a space rather than hand spaCy an unbounded doc.
-            cut = text.rfind(" ", start, stop)
-            cut = stop if cut <= start else cut
-        yield text[start:cut]
-        start = cut + 1
+def _docs_text(text: str) -> Iterator[str]:
+    """The non-empty lines of a text, over-long ones cut at a space."""
+    for line in text.split("\n"):
+        while len(line) > MAX_DOC_CHARS:
+            cut = line.rfind(" ", 0, MAX_DOC_CHARS)
+            cut = MAX_DOC_CHARS if cut <= 0 else cut
+            yield line[:cut]
+            line = line[cut + 1 :]
+        if line:
+            yield line
 
 
-def _word_starts(space: np.ndarray, boundary: np.ndarray) -> tuple[int, int]:
-    """(sentences, tokens): a word starts a sentence after a boundary or a line break."""
-    words = np.flatnonzero(~space)
-    if words.size == 0:
-        return 0, 0
-    # Whitespace tokens are the line breaks: runs of spaces were collapsed in the lines.
-    marks = np.cumsum(boundary | space)
-    before = np.concatenate(([-1], marks[words[:-1]]))
-    starts = (marks[words] - before) > 0
-    starts[0] = True
-    return int(starts.sum()), int(words.size)
+def _sentencizer_starts(orth: np.ndarray, punct: np.ndarray, first: np.ndarray, ids) -> int:
+    """Sentence starts spaCy's Sentencizer would set, computed on whole token arrays.
 
-
-def _count(doc: Any) -> tuple[int, int]:
-    """(sentences, tokens) of a doc whose sentences the pipeline has set."""
-    from spacy.attrs import IS_SPACE, SENT_START
-
-    if len(doc) == 0:
-        return 0, 0
-    arr = doc.to_array([IS_SPACE, SENT_START])
-    return _word_starts(arr[:, 0].astype(bool), arr[:, 1].astype(np.int64) == 1)
-
-
-def _count_sentencizer(doc: Any, punct_ids: np.ndarray) -> tuple[int, int]:
-    """`_count` with spaCy's Sentencizer rule applied to the token arrays, not per token.
-
-    The rule: a token that is neither punctuation nor a sentence-final character starts a
-    sentence when such a character came since the last token of that kind.
+    Its rule: a token that is neither punctuation nor a sentence-final character starts a
+    sentence when a final character came since the doc start or the last such token.
     """
-    from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH
-
-    if len(doc) == 0:
-        return 0, 0
-    arr = doc.to_array([ORTH, IS_PUNCT, IS_SPACE])
-    final = np.isin(arr[:, 0], punct_ids)
-    plain = ~(arr[:, 1].astype(bool) | final)
+    final = np.isin(orth, ids)
+    plain = ~(punct | final)
     seen = np.cumsum(final)
-    plain_at = np.flatnonzero(plain)
-    before = np.concatenate(([0], seen[plain_at[:-1]]))
-    boundary = np.zeros(len(doc), dtype=bool)
-    boundary[plain_at[(seen[plain_at] - before) > 0]] = True
-    return _word_starts(arr[:, 2].astype(bool), boundary)
+    refs = np.flatnonzero(plain | first)
+    # The count of final characters strictly before each reference point.
+    before = seen[refs] - final[refs]
+    candidates = np.flatnonzero(plain[refs] & ~first[refs])
+    k = candidates[candidates > 0]
+    started = (seen[refs[k]] - before[k - 1]) > 0
+    return int(first.sum() + started.sum())
 
 
 def _fast_path(nlp: Language) -> np.ndarray | None:
@@ -96,25 +70,44 @@ def _fast_path(nlp: Language) -> np.ndarray | None:
     return np.array([nlp.vocab.strings.add(c) for c in chars], dtype=np.uint64)
 
 
+def _count_fast(text: str, nlp: Language, ids: np.ndarray) -> tuple[int, int]:
+    from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH
+
+    arrays = [d.to_array([ORTH, IS_PUNCT, IS_SPACE]) for d in map(nlp.tokenizer, _docs_text(text))]
+    arrays = [a for a in arrays if len(a)]
+    if not arrays:
+        return 0, 0
+    arr = np.concatenate(arrays)
+    first = np.zeros(len(arr), dtype=bool)
+    first[np.cumsum([0] + [len(a) for a in arrays[:-1]])] = True
+    sentences = _sentencizer_starts(arr[:, 0], arr[:, 1].astype(bool), first, ids)
+    return sentences, int(len(arr) - arr[:, 2].sum())
+
+
+def _count_pipeline(text: str, nlp: Language) -> tuple[int, int]:
+    from spacy.attrs import IS_SPACE, SENT_START
+
+    sentences = tokens = 0
+    for doc in nlp.pipe(_docs_text(text), batch_size=256):
+        if len(doc):
+            arr = doc.to_array([SENT_START, IS_SPACE])
+            sentences += int((arr[:, 0].astype(np.int64) == 1).sum())
+            tokens += int(len(doc) - arr[:, 1].sum())
+    return sentences, tokens
+
+
 def count_texts(
     texts: Sequence[str], nlp: Language, *, vectorised: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sentence and token counts (int32) per text, all texts' chunks in one stream.
+    """Sentence and token counts (int32) per text; sentences never cross a line break.
 
     With the default blank + sentencizer pipeline (and `vectorised`), only the tokenizer
     runs and the sentencizer's rule is applied to whole token arrays: same counts, faster.
     """
-    # A generator: chunks are cut as spaCy asks for them, never all held at once.
-    pieces = ((piece, k) for k, text in enumerate(texts) for piece in _chunks(text))
-    sentences = np.zeros(len(texts), dtype=np.int64)
-    tokens = np.zeros(len(texts), dtype=np.int64)
-    punct_ids = _fast_path(nlp) if vectorised else None
-    if punct_ids is not None:
-        tokenize = nlp.tokenizer
-        counted = ((_count_sentencizer(tokenize(p), punct_ids), k) for p, k in pieces)
-    else:
-        counted = ((_count(d), k) for d, k in nlp.pipe(pieces, as_tuples=True, batch_size=32))
-    for (s, t), owner in counted:
-        sentences[owner] += s
-        tokens[owner] += t
-    return sentences.astype(np.int32), tokens.astype(np.int32)
+    ids = _fast_path(nlp) if vectorised else None
+    counts = [
+        _count_fast(t, nlp, ids) if ids is not None else _count_pipeline(t, nlp) for t in texts
+    ]
+    sentences = np.array([s for s, _ in counts], dtype=np.int32).reshape(-1)
+    tokens = np.array([t for _, t in counts], dtype=np.int32).reshape(-1)
+    return sentences, tokens
