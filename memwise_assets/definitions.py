@@ -18,6 +18,7 @@ from memwise_assets.defs.filings.sensors import (
 )
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.labels.assets import weighted_labels
+from memwise_assets.defs.labels.intraday import intraday_bars, intraday_labels
 from memwise_assets.defs.prices.assets import daily_bars
 from memwise_assets.defs.prices.schedules import daily_prices_after_close, daily_prices_job
 from memwise_assets.defs.resources import MemoryResource
@@ -28,6 +29,8 @@ ASSETS = [
     weekly_features,
     daily_with_weekly_features,
     weighted_labels,
+    intraday_bars,
+    intraday_labels,
     sec_filing_sections,
 ]
 

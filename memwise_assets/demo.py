@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import dagster as dg
@@ -31,10 +32,15 @@ class AssetRow:
 
 
 def demo_home(explicit: str | None = None) -> Path:
-    """$DAGSTER_HOME when set, else ./.memwise_home (created, absolute)."""
+    """$DAGSTER_HOME when set, else ./.memwise_home (created, absolute, with dagster.yaml)."""
     home = Path(explicit or os.environ.get("DAGSTER_HOME") or ".memwise_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists():
+        # An existing configuration is the user's; a new home gets memwise's.
+        shipped = resources.files("memwise_assets") / "data" / "dagster.yaml"
+        instance_yaml.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
     return home
 
 
@@ -65,7 +71,13 @@ def run_demo(
         ),
         (
             "weekly features and labels",
-            ["weekly_features", "daily_with_weekly_features", "weighted_labels"],
+            [
+                "weekly_features",
+                "daily_with_weekly_features",
+                "weighted_labels",
+                "intraday_bars",
+                "intraday_labels",
+            ],
             {},
         ),
         (

@@ -10,6 +10,7 @@ from memwise_assets.defs.filings.checks import FILING_CHECKS, filing_check_resul
 from memwise_assets.defs.filings.partitions import filing_partitions
 from memwise_assets.defs.filings.processing import FilingOutcome, process_filings
 from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.markdown import md_table
 from memwise_assets.defs.resources import MemoryResource
 
 # Filings per run of a backfill: big enough to keep workers busy, small enough that a
@@ -100,13 +101,7 @@ def sec_filing_sections(
 
 
 def _table(outcomes: list[FilingOutcome]) -> str:
-    rows = [_outcome_row(o) for o in outcomes]
-    header = list(rows[0]) if rows else ["filing"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [str(row[h]).replace("|", "/").replace("\n", " ")[:200] for h in header]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return md_table([_outcome_row(o) for o in outcomes])
 
 
 def sections_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

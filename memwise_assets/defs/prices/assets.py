@@ -1,5 +1,6 @@
 """`daily_bars`: daily OHLCV per symbol from the configured price source."""
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Literal
 
@@ -16,6 +17,7 @@ from memwise_assets.compute.prices import (
     YFinancePriceSource,
 )
 from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
+from memwise_assets.defs.markdown import md_table
 from memwise_assets.defs.prices.checks import PRICE_CHECKS, price_check_results
 from memwise_assets.defs.prices.partitions import daily_partitions
 from memwise_assets.defs.resources import MemoryResource
@@ -87,25 +89,30 @@ def daily_bars(
         result = price_source(config).fetch(
             config.tickers, start.to_pydatetime(), end.to_pydatetime()
         )
-        frame = result.frame
         if config.alpha_vantage_fill:
             api_key = dg.EnvVar("ALPHAVANTAGE_API_KEY").get_value()
             if not api_key:
                 raise dg.Failure("alpha_vantage_fill needs the ALPHAVANTAGE_API_KEY variable")
-            frame = AlphaVantageSource(api_key).fill_gaps(frame, config.tickers, start, end)
+            filled = AlphaVantageSource(api_key).fill_gaps(result.frame, config.tickers, start, end)
+            result = dataclasses.replace(result, frame=filled.frame)
         step.mark("fetch-complete")
-        failed = sorted(result.failed)
-        returned = sorted(set(frame["symbol"].astype(str).unique())) if len(frame) else []
-        if failed:
-            context.log.warning(f"{len(failed)} tickers failed: {', '.join(failed[:20])}")
+        summary = result.summary()
+        if result.failed:
+            context.log.warning(
+                f"{len(result.failed)} tickers failed: {', '.join(result.failed[:20])}"
+            )
         yield dg.Output(
-            frame,
+            result.frame,
             metadata={
-                "memwise/tickers_requested": len(config.tickers),
-                "memwise/tickers_returned": len(returned),
-                "memwise/tickers_failed": len(failed),
-                "memwise/failed_tickers": ", ".join(failed) or "none",
+                "memwise/tickers_requested": int(summary["tickers_requested"]),
+                "memwise/tickers_returned": int(summary["tickers_returned"]),
+                "memwise/tickers_empty": int(summary["tickers_empty"]),
+                "memwise/tickers_failed": int(summary["tickers_failed"]),
+                "memwise/failed_tickers": ", ".join(result.failed) or "none",
                 "memwise/source": config.source,
+                "memwise/ticker_report": dg.MetadataValue.md(
+                    md_table(result.report_frame().to_dict("records"))
+                ),
             },
         )
-    yield from price_check_results(frame, config.tickers, failed)
+    yield from price_check_results(result.frame, config.tickers, [*result.failed, *result.empty])
