@@ -9,6 +9,7 @@ entry owns a title and a page number, a real heading owns its whole section.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -24,9 +25,9 @@ _PART = re.compile(r"^part\s+(?P<num>iv|i{1,3}|[1-4])\b(?P<rest>.*)$", re.I)
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 _DELIMS = " .:-–—"
 _CROSS_REF = re.compile(r"\bof this (?:report|annual report|form|quarterly report)\b", re.I)
-_NOT_APPLICABLE = re.compile(
-    r"^\W*(?:not applicable|none|n/a|\[?reserved\]?|omitted|inapplicable)\b", re.I
-)
+# "None." alone says nothing applies; "None of our directors ..." is an answer.
+_NOTHING = re.compile(r"^\W*(?:none|n/?a|\[?reserved\]?|omitted|not applicable)\W*$", re.I)
+_NOT_APPLICABLE = re.compile(r"^\W*(?:not applicable|inapplicable|omitted)\b", re.I)
 _MAX_HEADING_CHARS = 300
 _MAX_TITLE_CHARS = 200
 
@@ -111,23 +112,27 @@ def _candidates(lines: list[str], order: tuple[str, ...], quarterly: bool) -> li
     return nodes
 
 
-def _chain(nodes: list[_Node], owned: list[int]) -> list[_Node]:
-    """The ordered chain of nodes with the most owned text (dynamic programming)."""
-    best: list[int] = []
-    back: list[int] = []
-    for j, node in enumerate(nodes):
-        gain = owned[j] + 1
-        score, prev = gain, -1
-        for i in range(j):
-            fits = nodes[i].line < node.line and nodes[i].hi < node.lo
-            if fits and best[i] + gain >= score:
-                score, prev = best[i] + gain, i
-        best.append(score)
-        back.append(prev)
+def _chain(nodes: list[_Node], owned: list[int], n_items: int) -> list[_Node]:
+    """The ordered chain of nodes with the most owned text (dynamic programming).
+
+    Nodes come in line order; `ending[i]` is the best chain so far whose last Item has
+    canonical index i, so each node looks at no more than `n_items` earlier states.
+    """
+    ending: list[tuple[int, int, int]] = [(0, -1, -1)] * n_items  # (score, line, node)
+    back: list[int] = [-1] * len(nodes)
+    best: list[int] = [0] * len(nodes)
+    for line, group in itertools.groupby(range(len(nodes)), key=lambda j: nodes[j].line):
+        same_line = list(group)
+        # Nodes of one line are alternatives, never links of the same chain: read state first.
+        for j in same_line:
+            score, _, prev = max(ending[: nodes[j].lo], default=(0, -1, -1))
+            best[j], back[j] = score + owned[j] + 1, prev
+        for j in same_line:
+            # Ties go to the later heading: the body comes after the table of contents.
+            ending[nodes[j].hi] = max(ending[nodes[j].hi], (best[j], line, j))
     if not nodes:
         return []
-    # Ties go to the later chain: the body comes after the table of contents.
-    j = max(range(len(nodes)), key=lambda k: (best[k], k))
+    j = max(ending)[2]
     chain = []
     while j >= 0:
         chain.append(nodes[j])
@@ -147,9 +152,8 @@ def _owned(nodes: list[_Node], lines: list[str]) -> list[int]:
 
 
 def _source(title: str, text: str) -> str:
-    if len(text) < 200 and _NOT_APPLICABLE.match(text or title):
-        return "not-applicable"
-    if not text and _NOT_APPLICABLE.match(title):
+    """'not-applicable' for Items that only say so (or "[Reserved]" with no text), else 'body'."""
+    if _NOTHING.match(text or title) or (len(text) < 120 and _NOT_APPLICABLE.match(text)):
         return "not-applicable"
     return "body"
 
@@ -157,8 +161,9 @@ def _source(title: str, text: str) -> str:
 def find_sections(lines: list[str], form: str) -> list[Section]:
     """Item sections of a 10-K or 10-Q in document order; [] when no heading is found."""
     quarterly = form == "10-Q"
-    nodes = _candidates(lines, ITEMS_10Q if quarterly else ITEMS_10K, quarterly)
-    chain = _chain(nodes, _owned(nodes, lines))
+    order = ITEMS_10Q if quarterly else ITEMS_10K
+    nodes = _candidates(lines, order, quarterly)
+    chain = _chain(nodes, _owned(nodes, lines), len(order))
     candidate_lines = {node.line for node in nodes}
     sections: list[Section] = []
     for k, node in enumerate(chain):
