@@ -18,6 +18,7 @@ from memwise_assets.memory.ledger import (
     Reservation,
 )
 from memwise_assets.memory.monitor import MemoryLimitExceeded, MemoryMonitor
+from memwise_assets.memory.pool import WorkerPool
 from memwise_assets.memory.probe import (
     available_mb,
     cgroup_limit_mb,
@@ -38,6 +39,7 @@ __all__ = [
     "Reservation",
     "ResourceEstimate",
     "SessionCache",
+    "WorkerPool",
     "available_mb",
     "cgroup_limit_mb",
     "current_rss_mb",
