@@ -60,6 +60,25 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    import os
+
+    import dagster as dg
+
+    from memwise_assets.report import build_report
+
+    home = Path(args.home or os.environ.get("DAGSTER_HOME") or ".memwise_home").resolve()
+    if not ((home / "dagster.yaml").is_file() or (home / "history").is_dir()):
+        raise UserError(f"no Dagster instance at {home}; run `memwise demo` first (or give --home)")
+    out = Path(args.out) if args.out else home / "memwise" / "report"
+    # The instance's dagster.yaml may name its storage through $DAGSTER_HOME.
+    os.environ["DAGSTER_HOME"] = str(home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        page = build_report(instance, out, limit=args.limit)
+    print(f"memory report: {page.parent}  (open {page})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memwise", description="Memory-safe Dagster assets for quant research data."
@@ -77,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="Small sizes, for a smoke run.")
     bench.add_argument("--json", help="Also write the rows to this JSON file.")
     bench.set_defaults(func=_bench)
+    report = sub.add_parser("report", help="Write the memory report (HTML and PNG plots).")
+    report.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
+    report.add_argument("--out", help="Folder to write to (default <home>/memwise/report).")
+    report.add_argument(
+        "--limit", type=int, default=20, help="Recent materializations per asset and runs shown."
+    )
+    report.set_defaults(func=_report)
     return parser
 
 

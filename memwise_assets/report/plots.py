@@ -1,0 +1,235 @@
+"""The report's figures, drawn with matplotlib's Agg canvas (no display, no global pyplot state)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from memwise_assets.report.collect import ReportData, RunFigures, StepFigures
+
+DPI = 90
+# Colours by role, so every figure reads the same way.
+PEAK = "#1f77b4"
+INCREASE = "#2ca02c"
+ESTIMATE = "#ff7f0e"
+LIMIT = "#d62728"
+LEDGER = "#9467bd"
+MAX_LEDGER_RUNS = 6
+
+
+def _grid(count: int, columns: int = 2) -> tuple[int, int]:
+    columns = min(columns, max(count, 1))
+    return math.ceil(max(count, 1) / columns), columns
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI, format="png")
+    return path
+
+
+def _log_axis(axis: Any) -> None:
+    # Labels at 1-2-5 steps in plain numbers: one decade of MB still gets several labels.
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _positive(values: Sequence[float]) -> list[float]:
+    # Log axes cannot show 0; a step that added nothing is drawn at 0.01 MB.
+    return [max(v, 0.01) for v in values]
+
+
+def asset_memory(data: ReportData, path: Path) -> Path:
+    """Per asset over its recent steps: peak RSS, RSS increase, estimate and limit (log MB)."""
+    rows, cols = _grid(len(data.assets))
+    fig = Figure(figsize=(6 * cols, 3.2 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, (asset, steps) in zip(axes, data.assets.items(), strict=False):
+        x = np.arange(1, len(steps) + 1)
+        ax.plot(x, _positive([s.peak_rss_mb for s in steps]), "o-", color=PEAK, label="peak RSS")
+        ax.plot(
+            x, _positive([s.rss_increase_mb for s in steps]), "s-", color=INCREASE, label="increase"
+        )
+        ax.plot(
+            x, _positive([s.estimate_mb for s in steps]), "x--", color=ESTIMATE, label="estimate"
+        )
+        ax.plot(x, [s.limit_mb for s in steps], "_:", color=LIMIT, markersize=12, label="limit")
+        ax.set_yscale("log")
+        _log_axis(ax.yaxis)
+        ax.set_title(asset, fontsize=10)
+        ax.set_xlabel("materialization (oldest to newest)", fontsize=8)
+        ax.set_ylabel("MB", fontsize=8)
+        ax.set_xticks(x if len(x) <= 12 else x[:: math.ceil(len(x) / 12)])
+        ax.grid(True, which="major", alpha=0.3)
+        ax.tick_params(labelsize=8)
+    for ax in axes[len(data.assets) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle("Memory per asset: peak RSS, increase over start, estimate, limit")
+    return _save(fig, path)
+
+
+def asset_time(data: ReportData, path: Path) -> Path:
+    """Per asset over its recent steps: seconds and input MB."""
+    rows, cols = _grid(len(data.assets))
+    fig = Figure(figsize=(6 * cols, 2.6 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, (asset, steps) in zip(axes, data.assets.items(), strict=False):
+        x = np.arange(1, len(steps) + 1)
+        ax.bar(x, [s.seconds for s in steps], color=PEAK, alpha=0.7, label="seconds")
+        ax.set_ylabel("seconds", fontsize=8)
+        ax.set_title(asset, fontsize=10)
+        ax.tick_params(labelsize=8)
+        twin = ax.twinx()
+        twin.plot(x, [s.input_mb for s in steps], "o-", color=ESTIMATE, label="input MB")
+        twin.set_ylabel("input MB", fontsize=8)
+        twin.tick_params(labelsize=8)
+        twin.set_ylim(bottom=0)
+    for ax in axes[len(data.assets) :]:
+        ax.set_visible(False)
+    fig.suptitle("Seconds (bars) and input MB (line) per materialization")
+    return _save(fig, path)
+
+
+def estimate_quality(data: ReportData, path: Path) -> Path:
+    """Estimate vs actual RSS increase of every step; points above the diagonal under-estimated."""
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    scatter, bars = fig.subplots(1, 2, width_ratios=[1, 1.3])
+    low, high = math.inf, 0.0
+    for index, (asset, steps) in enumerate(data.assets.items()):
+        est = _positive([s.estimate_mb for s in steps])
+        act = _positive([s.rss_increase_mb for s in steps])
+        scatter.scatter(est, act, s=22, label=asset, color=f"C{index % 10}")
+        low, high = min(low, *est, *act), max(high, *est, *act)
+    span = [low / 1.5, high * 1.5]
+    scatter.plot(span, span, "k--", linewidth=1, label="actual = estimate")
+    scatter.set_xscale("log")
+    scatter.set_yscale("log")
+    _log_axis(scatter.xaxis)
+    _log_axis(scatter.yaxis)
+    scatter.set_xlabel("estimate that admitted the step (MB)")
+    scatter.set_ylabel("actual RSS increase (MB)")
+    scatter.set_title("Above the line: under-estimated", fontsize=10)
+    scatter.legend(fontsize=7)
+    scatter.grid(True, alpha=0.3)
+    names = list(data.assets)
+    for index, asset in enumerate(names):
+        headroom = [s.headroom_mb for s in data.assets[asset]]
+        parts = bars.boxplot(
+            [headroom], positions=[index], vert=False, widths=0.5, patch_artist=True
+        )
+        for box in parts["boxes"]:
+            box.set_facecolor(f"C{index % 10}")
+            box.set_alpha(0.6)
+    bars.axvline(0, color=LIMIT, linewidth=1)
+    bars.set_yticks(range(len(names)), names, fontsize=8)
+    bars.set_xlabel("headroom = estimate - actual increase (MB); left of red: under-estimated")
+    bars.set_title("Headroom per asset", fontsize=10)
+    bars.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def run_steps(runs: Sequence[RunFigures], path: Path) -> Path:
+    """Each run's steps: peak RSS (bar) and the increase above the step's start (dark part)."""
+    shown = [r for r in runs if r.steps]
+    labels = [s.asset for r in shown for s in r.steps]
+    fig = Figure(figsize=(11, 1.2 + 0.28 * max(len(labels), 1)), layout="constrained")
+    ax = fig.subplots()
+    y = 0
+    ticks, names = [], []
+    for index, run in enumerate(shown):
+        for step in run.steps:
+            base = step.peak_rss_mb - step.rss_increase_mb
+            ax.barh(y, base, color=PEAK, alpha=0.35 if index % 2 else 0.55)
+            ax.barh(y, step.rss_increase_mb, left=base, color=INCREASE)
+            ax.text(step.peak_rss_mb, y, f" {step.peak_rss_mb:,.0f}", va="center", fontsize=7)
+            ticks.append(y)
+            names.append(f"{run.run_id[:8]}  {step.asset}")
+            y += 1
+        y += 0.6
+    ax.set_yticks(ticks, names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("process RSS at the step's peak (MB); green: added by the step")
+    ax.set_title("Steps' peaks per run (oldest run on top)", fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def _ledger_series(
+    run: RunFigures, ledger: Sequence[dict[str, Any]]
+) -> tuple[list[float], list[float]]:
+    """(seconds since run start, admitted MB) at the run's start and after each event in it."""
+    if run.start is None:
+        return [], []
+    end = run.end if run.end is not None else math.inf
+    # The ledger is host-wide: the total already admitted when the run began, and other
+    # runs' events inside its window, count as they did for this run's admissions.
+    before = [e for e in ledger if e["ts"] < run.start]
+    inside = [e for e in ledger if run.start <= e["ts"] <= end]
+    if not inside:
+        return [], []
+    times = [0.0] + [e["ts"] - run.start for e in inside]
+    totals = [before[-1]["total_mb"] if before else 0.0] + [e["total_mb"] for e in inside]
+    if run.end is not None:
+        times.append(run.end - run.start)
+        totals.append(totals[-1])
+    return times, totals
+
+
+def ledger_runs(runs: Sequence[RunFigures], ledger: Sequence[dict[str, Any]], path: Path) -> Path:
+    """The ledger's admitted total over each recent run's time (seconds since the run began)."""
+    series = [(r, *_ledger_series(r, ledger)) for r in runs]
+    shown = [(r, t, v) for r, t, v in series if t][-MAX_LEDGER_RUNS:]
+    rows, cols = _grid(len(shown), 3)
+    fig = Figure(figsize=(4.2 * cols, 2.8 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    pool = ledger[-1]["pool_mb"] if ledger else float("nan")
+    for ax, (run, times, totals) in zip(axes, shown, strict=False):
+        ax.step(times, totals, where="post", color=LEDGER)
+        ax.fill_between(times, totals, step="post", color=LEDGER, alpha=0.2)
+        ax.set_title(f"run {run.run_id[:8]}: peak {max(totals):,.0f} MB admitted", fontsize=9)
+        ax.set_xlabel("seconds since run start", fontsize=8)
+        ax.set_ylabel("admitted MB", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    if not shown:
+        axes[0].text(0.5, 0.5, "no ledger history", ha="center", va="center")
+        axes[0].set_axis_off()
+    for ax in axes[max(len(shown), 1) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"Memory ledger: total admitted on the host during each run (pool {pool:,.0f} MB)")
+    return _save(fig, path)
+
+
+def stages(latest: Sequence[StepFigures], path: Path) -> Path:
+    """Memory above start at each named stage of each asset's latest step, with its estimate."""
+    rows, cols = _grid(len(latest), 3)
+    fig = Figure(figsize=(4.2 * cols, 2.8 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, step in zip(axes, latest, strict=False):
+        names = [str(s.get("stage", "")) for s in step.samples]
+        deltas = [float(s.get("delta_mb", 0.0)) for s in step.samples]
+        x = np.arange(len(names))
+        ax.plot(x, deltas, "o-", color=INCREASE, label="RSS above start")
+        ax.axhline(step.estimate_mb, color=ESTIMATE, linestyle="--", label="estimate")
+        # Marks are samples; the step's true peak (VmHWM) may fall between two of them.
+        ax.axhline(step.rss_increase_mb, color=INCREASE, linestyle=":", label="step peak")
+        ax.set_xticks(x, names, rotation=35, ha="right", fontsize=7)
+        ax.set_title(step.asset, fontsize=9)
+        ax.set_ylabel("MB", fontsize=8)
+        ax.set_ylim(bottom=min(0.0, *deltas) if deltas else 0.0)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(True, alpha=0.3)
+    if latest:
+        axes[0].legend(fontsize=7)
+    for ax in axes[len(latest) :]:
+        ax.set_visible(False)
+    fig.suptitle("Latest step of each asset: memory by stage vs the estimate that admitted it")
+    return _save(fig, path)
