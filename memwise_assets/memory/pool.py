@@ -223,11 +223,12 @@ def _running(proc: psutil.Process) -> bool:
 class WorkerPool:
     """Persistent worker processes; each task gets its own wall-clock timeout and RSS cap.
 
-    `initializer(*initargs)` runs once in each new worker (warm caches there). A task's
-    timeout counts from when a ready worker receives it, so worker start-up is not charged
-    to it. Results come back as `IsolatedResult` (ok | timeout | memory | error), with
-    peak_mb the worker's RSS peak during the task (its kernel high-water mark, reset per
-    task, and the parent's samples of the worker's process tree).
+    `initializer(*initargs)` runs once in each new worker (warm caches there). Workers
+    start on demand, one per slot, and a killed or recycled one is replaced by the next
+    task of its slot. A task's timeout counts from when a ready worker receives it, so
+    worker start-up is not charged to it. Results come back as `IsolatedResult` (ok |
+    timeout | memory | error), with peak_mb the worker's RSS peak during the task (its
+    kernel high-water mark, reset per task, and the parent's samples of its process tree).
     """
 
     def __init__(
@@ -362,8 +363,8 @@ class WorkerPool:
             self._live.pop(slot, None)
 
     def _serve(self, slot: int) -> None:
-        # Started at once, so the initializer runs while the first tasks are queued.
-        worker = self._spawn(slot)
+        # Workers start with the first task of their slot: a batch of one filing warms one.
+        worker: _Worker | None = None
         try:
             while True:
                 task = self._queue.get()
@@ -393,7 +394,7 @@ class WorkerPool:
                     not reusable or worker.tasks >= self.max_tasks_per_worker
                 ):
                     self._retire(slot, worker)
-                    worker = None if self._closed else self._spawn(slot)
+                    worker = None
         finally:
             if worker is not None:
                 self._retire(slot, worker)

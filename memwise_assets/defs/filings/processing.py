@@ -1,9 +1,14 @@
-"""Run each filing of a step in its own worker under its own estimate, cap and timeout."""
+"""Run each filing of a step under its own estimate, cap and timeout.
+
+SMALL and MEDIUM filings go to the process's pool of warm workers (spaCy loaded once per
+worker); LARGE ones run in a fresh isolated process, one at a time.
+"""
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,8 +17,9 @@ import pandas as pd
 
 from memwise_assets.defs.filings.landing import resolve_filing
 from memwise_assets.defs.filings.resources import FilingsResource
-from memwise_assets.defs.filings.worker import sections_in_worker
+from memwise_assets.defs.filings.worker import filing_pool, sections_in_worker
 from memwise_assets.defs.resources import MemoryResource, StepMemory
+from memwise_assets.memory import IsolatedResult, WorkerPool
 
 if TYPE_CHECKING:
     from memwise_assets.defs.filings.assets import FilingsConfig
@@ -21,8 +27,8 @@ if TYPE_CHECKING:
 _MB = 1024.0 * 1024.0
 ITEM_INPUT_KEY = "memwise/item_input_mb"
 ITEM_PEAK_KEY = "memwise/item_peak_mb"
-# Two workers on this class of machine: parsing is CPU-bound and the ledger, not the
-# thread count, is what keeps memory in check.
+# Two at a time on this class of machine (as many as the pool's workers): parsing is
+# CPU-bound and the ledger, not the thread count, is what keeps memory in check.
 WORKERS = 2
 
 
@@ -41,6 +47,7 @@ class FilingOutcome:
     seconds: float
     frame: pd.DataFrame | None
     reason: str | None = None
+    runner: str = "-"
 
     @property
     def items(self) -> int:
@@ -61,15 +68,16 @@ def process_filings(
     keys: list[str],
     step: StepMemory,
 ) -> list[FilingOutcome]:
-    """Process `keys` (shared workers; LARGE filings one at a time), dead-lettering failures."""
+    """Process `keys` (warm pool; LARGE filings isolated one at a time); dead-letter failures."""
     dead_letters = filings.dead_letters()
     large_lock = threading.Lock()
     done = 0
     done_lock = threading.Lock()
+    pool: WorkerPool | None = None
 
     def one(key: str) -> FilingOutcome:
         nonlocal done
-        outcome = _process_one(context, memory, filings, config, key, large_lock)
+        outcome = _process_one(context, memory, filings, config, key, pool, large_lock)
         if outcome.frame is None:
             attempts = dead_letters.add(
                 key,
@@ -86,14 +94,29 @@ def process_filings(
             done += 1
             context.log.info(
                 f"[{done}/{len(keys)}] {key}: {outcome.status}, {outcome.items} items, "
-                f"{outcome.size_mb:.1f} MB ({outcome.category}), peak {outcome.peak_mb:.0f} MB, "
-                f"{outcome.seconds:.1f} s"
+                f"{outcome.size_mb:.1f} MB ({outcome.category}, {outcome.runner}), "
+                f"peak {outcome.peak_mb:.0f} MB, {outcome.seconds:.1f} s"
             )
         step.mark(f"filing-{done}-of-{len(keys)}")
         return outcome
 
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(keys)) or 1) as pool:
-        return list(pool.map(one, keys))
+    with ExitStack() as stack:
+        if _any_pooled(memory, filings, keys):
+            pool = stack.enter_context(filing_pool(filings.spacy_model))
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(keys)) or 1) as threads:
+            return list(threads.map(one, keys))
+
+
+def _any_pooled(memory: MemoryResource, filings: FilingsResource, keys: list[str]) -> bool:
+    """Whether any filing goes to the pool (so a batch of LARGE ones starts no workers)."""
+    for key in keys:
+        try:
+            size_mb = resolve_filing(filings.landing, key).stat().st_size / _MB
+        except (OSError, ValueError):
+            continue
+        if memory.size_estimate(size_mb).pool != "isolated":
+            return True
+    return False
 
 
 def _process_one(
@@ -102,6 +125,7 @@ def _process_one(
     filings: FilingsResource,
     config: FilingsConfig,
     key: str,
+    pool: WorkerPool | None,
     large_lock: threading.Lock,
 ) -> FilingOutcome:
     try:
@@ -121,19 +145,19 @@ def _process_one(
     mb = config.memory_multiplier * estimate.mb
     cap = config.memory_cap_overrides_mb.get(key, mb)
     timeout_s = config.timeout_overrides_s.get(key, config.timeout_multiplier * static.timeout_s)
-    isolated = static.pool == "isolated"
+    isolated = static.pool == "isolated" or pool is None
     args: tuple[Any, ...] = (str(path), config.form, filings.spacy_model)
+    label = f"{context.run_id[:8]}:filing:{key}"
     try:
-        with memory.admit(cap, label=f"{context.run_id[:8]}:filing:{key}"):
-            if isolated:
-                with large_lock:
-                    result = memory.run_isolated(
-                        sections_in_worker, *args, timeout_s=timeout_s, memory_cap_mb=cap
-                    )
-            else:
+        if isolated or pool is None:  # implied by isolated; spelt out for the type checker
+            # Lock before admission: a LARGE filing waiting its turn holds no memory.
+            with large_lock, memory.admit(cap, label=label):
                 result = memory.run_isolated(
                     sections_in_worker, *args, timeout_s=timeout_s, memory_cap_mb=cap
                 )
+        else:
+            with memory.admit(cap, label=label):
+                result = _in_pool(pool, args, timeout_s, cap)
     except dg.RetryRequested:
         return FilingOutcome(
             key,
@@ -181,4 +205,16 @@ def _process_one(
         seconds=result.seconds,
         frame=result.value if result.ok else None,
         reason=reason,
+        runner="isolated" if isolated else "pool",
     )
+
+
+def _in_pool(
+    pool: WorkerPool, args: tuple[Any, ...], timeout_s: float, cap: float
+) -> IsolatedResult:
+    """One filing on a warm worker; a pool that cannot start workers is that filing's error."""
+    future = pool.submit(sections_in_worker, *args, timeout_s=timeout_s, memory_cap_mb=cap)
+    try:
+        return future.result()
+    except Exception as exc:
+        return IsolatedResult("error", None, f"worker pool: {type(exc).__name__}: {exc}", 0.0, 0.0)
