@@ -22,11 +22,11 @@ def _say(line: str) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from memwise_assets.demo import demo_home, format_table, run_demo
+    from memwise_assets.demo import DEMO_END, DEMO_START, demo_home, format_table, run_demo
 
     home = demo_home(args.home)
     _say(f"memwise demo: Dagster home {home}")
-    rows = run_demo(home, start=args.start, end=args.end, say=_say)
+    rows = run_demo(home, start=args.start or DEMO_START, end=args.end or DEMO_END, say=_say)
     print(format_table(rows))
     failed = [r.asset for r in rows if not r.within_limit]
     if failed:
@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="Materialize every asset on the offline sample.")
     demo.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
-    demo.add_argument("--start", default="2023-01-03", help="First daily partition.")
-    demo.add_argument("--end", default="2024-12-31", help="Last daily partition.")
+    demo.add_argument("--start", help="First daily partition (default 2024-01-02).")
+    demo.add_argument("--end", help="Last daily partition (default 2024-12-31).")
     demo.set_defaults(func=_demo)
     bench = sub.add_parser("bench", help="Run the benchmarks against their peers.")
     bench.add_argument("--case", action="append", help="Only this domain (repeatable).")

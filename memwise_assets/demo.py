@@ -15,7 +15,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-DEMO_START = "2023-01-03"
+DEMO_START = "2024-01-02"
 DEMO_END = "2024-12-31"
 
 

@@ -101,18 +101,19 @@ def daily_bars(
             context.log.warning(
                 f"{len(result.failed)} tickers failed: {', '.join(result.failed[:20])}"
             )
-        yield dg.Output(
-            result.frame,
-            metadata={
-                "memwise/tickers_requested": int(summary["tickers_requested"]),
-                "memwise/tickers_returned": int(summary["tickers_returned"]),
-                "memwise/tickers_empty": int(summary["tickers_empty"]),
-                "memwise/tickers_failed": int(summary["tickers_failed"]),
-                "memwise/failed_tickers": ", ".join(result.failed) or "none",
-                "memwise/source": config.source,
-                "memwise/ticker_report": dg.MetadataValue.md(
-                    md_table(result.report_frame().to_dict("records"))
-                ),
-            },
-        )
+        metadata: dict[str, object] = {
+            "memwise/tickers_requested": int(summary["tickers_requested"]),
+            "memwise/tickers_returned": int(summary["tickers_returned"]),
+            "memwise/tickers_empty": int(summary["tickers_empty"]),
+            "memwise/tickers_failed": int(summary["tickers_failed"]),
+            "memwise/failed_tickers": ", ".join(result.failed) or "none",
+            "memwise/source": config.source,
+        }
+        if result.failed or result.empty:
+            # Every partition of a backfill repeats its metadata: the table only when it says
+            # something the counts do not.
+            metadata["memwise/ticker_report"] = dg.MetadataValue.md(
+                md_table(result.report_frame().to_dict("records"))
+            )
+        yield dg.Output(result.frame, metadata=metadata)
     yield from price_check_results(result.frame, config.tickers, [*result.failed, *result.empty])
