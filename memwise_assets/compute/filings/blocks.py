@@ -113,9 +113,8 @@ def lines_lxml(doc: Document) -> list[str]:
     """Lines of an HTML document through lxml's event parser, fed in 64 KB slices."""
     builder = LineBuilder()
     parser = etree.HTMLParser(target=builder, encoding=doc.encoding, huge_tree=True)
-    view = memoryview(doc.data)
-    for i in range(doc.start, doc.end, _FEED_BYTES):
-        parser.feed(bytes(view[i : min(i + _FEED_BYTES, doc.end)]))
+    for chunk in doc.chunks(_FEED_BYTES):
+        parser.feed(chunk)
     return parser.close()
 
 

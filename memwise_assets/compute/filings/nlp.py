@@ -8,6 +8,7 @@ words than with long docs (its cache stops at a doc's first special case, such a
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 # Longer lines (rare: unbroken plain-text tables) are cut at spaces to bound a doc's memory.
 MAX_DOC_CHARS = 100_000
 _SENT_SETTERS = ("sentencizer", "senter", "parser")
+_GROUP_LINES = 512
 
 
 @functools.lru_cache(maxsize=4)
@@ -73,15 +75,20 @@ def _fast_path(nlp: Language) -> np.ndarray | None:
 def _count_fast(text: str, nlp: Language, ids: np.ndarray) -> tuple[int, int]:
     from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH
 
-    arrays = [d.to_array([ORTH, IS_PUNCT, IS_SPACE]) for d in map(nlp.tokenizer, _docs_text(text))]
-    arrays = [a for a in arrays if len(a)]
-    if not arrays:
-        return 0, 0
-    arr = np.concatenate(arrays)
-    first = np.zeros(len(arr), dtype=bool)
-    first[np.cumsum([0] + [len(a) for a in arrays[:-1]])] = True
-    sentences = _sentencizer_starts(arr[:, 0], arr[:, 1].astype(bool), first, ids)
-    return sentences, int(len(arr) - arr[:, 2].sum())
+    sentences = tokens = 0
+    lines = _docs_text(text)
+    # Groups of lines: whole-array work per group, token arrays never as big as the text.
+    while group := list(itertools.islice(lines, _GROUP_LINES)):
+        arrays = [nlp.tokenizer(line).to_array([ORTH, IS_PUNCT, IS_SPACE]) for line in group]
+        arrays = [a for a in arrays if len(a)]
+        if not arrays:
+            continue
+        arr = np.concatenate(arrays)
+        first = np.zeros(len(arr), dtype=bool)
+        first[np.cumsum([0] + [len(a) for a in arrays[:-1]])] = True
+        sentences += _sentencizer_starts(arr[:, 0], arr[:, 1].astype(bool), first, ids)
+        tokens += int(len(arr) - arr[:, 2].sum())
+    return sentences, tokens
 
 
 def _count_pipeline(text: str, nlp: Language) -> tuple[int, int]:

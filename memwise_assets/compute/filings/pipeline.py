@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -32,9 +31,10 @@ log = logging.getLogger(__name__)
 
 COLUMNS = "filing_id form item title text n_chars n_sentences n_tokens source boundary".split()
 SOURCES = ("body", "not-applicable", "cross-reference", "incorporated-by-reference")
-BOUNDARIES = ("heading", "combined", "page")
-# Only documents that mention a cross-reference index are worth decoding for xref.py.
-_XREF_HINT = re.compile(rb"cross[\s\-\xad&#;a-z0-9]{0,12}reference", re.I)
+BOUNDARIES = ("heading", "combined", "page", "index")
+# Only documents that say "cross-reference" are worth decoding for xref.py; this must
+# stay looser than its own pre-check ("cross" within 9 characters before "eference").
+_XREF_NEAR = 24
 
 Engine = Literal["lxml", "bs4"]
 
@@ -52,8 +52,19 @@ def document_lines(doc: Document, engine: Engine = "lxml") -> list[str]:
     return strip_furniture(lines)
 
 
+def _mentions_cross_reference(doc: Document) -> bool:
+    # bytes.find runs at memory speed; a case-insensitive regex would cost every filing.
+    for needle in (b"eference", b"EFERENCE"):
+        at = doc.data.find(needle, doc.start, doc.end)
+        while at != -1:
+            if b"cross" in doc.data[max(doc.start, at - _XREF_NEAR) : at].lower():
+                return True
+            at = doc.data.find(needle, at + len(needle), doc.end)
+    return False
+
+
 def _xref_sections(doc: Document) -> list[Section] | None:
-    if not doc.is_html or _XREF_HINT.search(doc.data, doc.start, doc.end) is None:
+    if not doc.is_html or not _mentions_cross_reference(doc):
         return None
     found = cross_reference_sections(doc.text())
     if not found:
@@ -111,14 +122,17 @@ def filing_sections(
     if chosen not in FORMS:
         given = f"form={form!r}" if form is not None else f"found {doc.form or 'none'}"
         raise FilingError("unknown-form", f"{path}: expected a 10-K or 10-Q; {given}")
+    fid = _id_for(path, data)
     sections = _xref_sections(doc) if chosen == "10-K" else None
     if sections is None:
+        # The parser streams the document back from disk: the whole file need not stay.
+        del data
+        doc = doc.released()
         sections = find_sections(document_lines(doc, engine), chosen)
+    del doc
     if not sections:
         raise FilingError(
             "no-items", f"{path}: no Item headings (expected e.g. 'Item 1.' or 'ITEM 7A')"
         )
-    fid = _id_for(path, data)
-    del data, doc
     log.debug("%s: %d items", fid, len(sections))
     return _frame(fid, chosen, sections, nlp if nlp is not None else load_nlp())

@@ -10,7 +10,8 @@ import codecs
 import gzip
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from memwise_assets.compute.filings.errors import FilingError
@@ -33,7 +34,11 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass(frozen=True)
 class Document:
-    """The primary 10-K/10-Q document of a filing file: a span of its bytes."""
+    """The primary 10-K/10-Q document of a filing file: a span of its bytes.
+
+    `data` holds the file's bytes until `released()`; after that the span is read back
+    from `path` (only ever set for uncompressed files) as it is consumed.
+    """
 
     name: str
     data: bytes
@@ -42,14 +47,37 @@ class Document:
     is_html: bool
     encoding: str
     form: str | None
+    path: Path | None = None
 
     @property
     def nbytes(self) -> int:
         return self.end - self.start
 
+    def released(self) -> Document:
+        """This document without its bytes in memory, when they can be re-read from disk."""
+        return replace(self, data=b"") if self.path is not None else self
+
+    def chunks(self, size: int) -> Iterator[bytes]:
+        """The document's bytes in slices of at most `size`."""
+        if self.data or self.path is None:
+            view = memoryview(self.data)
+            for i in range(self.start, self.end, size):
+                yield bytes(view[i : min(i + size, self.end)])
+            return
+        with open(self.path, "rb") as handle:
+            handle.seek(self.start)
+            left = self.nbytes
+            while left > 0:
+                piece = handle.read(min(size, left))
+                if not piece:
+                    return
+                left -= len(piece)
+                yield piece
+
     def text(self) -> str:
         """The document decoded to str (costs 1-4x its size: only when really needed)."""
-        return self.data[self.start : self.end].decode(self.encoding, errors="replace")
+        raw = self.data[self.start : self.end] if self.data else b"".join(self.chunks(1 << 20))
+        return raw.decode(self.encoding, errors="replace")
 
 
 def normalise_form(value: str | bytes | None) -> str | None:
@@ -94,7 +122,8 @@ def filing_id(path: str | Path) -> str:
 
 
 def _check_text(data: bytes, path: str | Path) -> None:
-    if not data.strip():
+    # isspace() stops at the first visible byte; strip() would copy the whole file.
+    if not data or data.isspace():
         raise FilingError("empty", f"{path} is empty; expected a 10-K or 10-Q document")
     head = data[:_HEAD_BYTES]
     junk = len(head) - len(head.translate(None, _CONTROL))
@@ -174,7 +203,17 @@ def open_document(path: str | Path, data: bytes | None = None) -> Document:
             "truncated", f"{path} ends before its document does (no closing </html> or </TEXT>)"
         )
     form = _form_from(data, start, end, doc_type)
-    return Document(_stem(path), data, start, end, is_html, _encoding(data, start, end), form)
+    encoding = _encoding(data, start, end)
+    # Same size on disk means these bytes are the file itself, not a gunzipped copy.
+    on_disk = Path(path) if _file_size(path) == len(data) else None
+    return Document(_stem(path), data, start, end, is_html, encoding, form, on_disk)
+
+
+def _file_size(path: str | Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return -1
 
 
 def detect_form(path: str | Path) -> str:
