@@ -223,3 +223,14 @@ def test_cross_reference_sections_are_used_and_cleaned(tmp_path, monkeypatch) ->
     calls.clear()
     filing_sections(DATA / "apple_10-K_2024.htm")
     assert calls == []
+
+
+def test_a_failing_cross_reference_reader_falls_back_to_headings(tmp_path, monkeypatch) -> None:
+    def broken(html: str) -> None:
+        raise RuntimeError("index reader bug")
+
+    monkeypatch.setattr(filings_pipeline, "cross_reference_sections", broken)
+    html = TEN_K.replace("<p>PART I</p>", "<p>PART I</p><p>(No cross-reference index.)</p>")
+    df = filing_sections(_write(tmp_path, "x.htm", html))
+    assert list(df.item.astype(str)) == ["1", "1A", "2", "3", "4", "7", "7A", "8"]
+    assert (df.source != "cross-reference").all()

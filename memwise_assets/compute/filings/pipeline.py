@@ -17,7 +17,7 @@ from memwise_assets.compute.filings.sections import ITEMS_10K, ITEMS_10Q, Sectio
 from memwise_assets.compute.filings.source import (
     FORMS,
     Document,
-    _id_for,
+    id_for,
     normalise_form,
     open_document,
     read_bytes,
@@ -66,7 +66,14 @@ def _mentions_cross_reference(doc: Document) -> bool:
 def _xref_sections(doc: Document) -> list[Section] | None:
     if not doc.is_html or not _mentions_cross_reference(doc):
         return None
-    found = cross_reference_sections(doc.text())
+    try:
+        found = cross_reference_sections(doc.text())
+    except Exception:
+        # A layout the index reader trips on still has the ordinary Item path.
+        log.warning(
+            "%s: cross-reference reader failed; using Item headings", doc.name, exc_info=True
+        )
+        return None
     if not found:
         return None
     sections = []
@@ -120,9 +127,10 @@ def filing_sections(
     doc = open_document(path, data)
     chosen = normalise_form(form) if form is not None else doc.form
     if chosen not in FORMS:
-        given = f"form={form!r}" if form is not None else f"found {doc.form or 'none'}"
+        found = repr(doc.form.lstrip("?")) if doc.form else "no form type"
+        given = f"form={form!r}" if form is not None else f"found {found}"
         raise FilingError("unknown-form", f"{path}: expected a 10-K or 10-Q; {given}")
-    fid = _id_for(path, data)
+    fid = id_for(path, data)
     sections = _xref_sections(doc) if chosen == "10-K" else None
     if sections is None:
         # The parser streams the document back from disk: the whole file need not stay.

@@ -111,14 +111,15 @@ def _stem(path: str | Path) -> str:
     return _ID_UNSAFE.sub("-", stem).strip("-") or "filing"
 
 
-def _id_for(path: str | Path, data: bytes) -> str:
+def id_for(path: str | Path, data: bytes) -> str:
+    """`filing_id` of a file whose (decompressed) bytes are already in hand."""
     # The name makes ids readable, the content hash makes a changed file a new filing.
     return f"{_stem(path)}-{hashlib.blake2b(data, digest_size=5).hexdigest()}"
 
 
 def filing_id(path: str | Path) -> str:
     """Stable id: the file name stem plus a short hash of the (decompressed) content."""
-    return _id_for(path, read_bytes(path))
+    return id_for(path, read_bytes(path))
 
 
 def _check_text(data: bytes, path: str | Path) -> None:
