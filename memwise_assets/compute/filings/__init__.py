@@ -1,4 +1,18 @@
-"""SEC 10-K/10-Q filings to one clean row per Item: parse, sectionize, count with spaCy."""
+"""SEC 10-K/10-Q filings to one clean row per Item: parse, sectionize, count with spaCy.
+
+`filing_sections(path)` columns: filing_id, form ('10-K' | '10-Q'), item ('1' ... '16',
+'4A' where a filer numbers its executive officers so; 'P1-1' ... 'P2-6' for 10-Qs),
+title, text (lines joined by '\\n', whitespace collapsed, case and numbers kept), n_chars,
+n_sentences, n_tokens (int32), source and boundary (categories):
+
+- source: 'body' (the text under the Item's heading), 'not-applicable' (the Item only
+  says "Not applicable", "None" or "[Reserved]"), or what the cross-reference reader
+  (`xref.py`) reports for annual-report layouts: 'cross-reference',
+  'incorporated-by-reference', 'not-applicable'.
+- boundary: 'heading' (text runs from the Item's heading to the next Item's), 'combined'
+  (a shared heading such as "Items 1 and 2.": each Item carries the same text), or the
+  cross-reference reader's 'page' / 'index'.
+"""
 
 from memwise_assets.compute.filings.errors import FilingError
 from memwise_assets.compute.filings.nlp import load_nlp
