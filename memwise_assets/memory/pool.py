@@ -130,6 +130,7 @@ class _Worker:
         self.pid = int(self.process.pid or 0)
         self.tasks = 0
         self.ready = False
+        self.closing = False  # killed by close(kill=True), not by its task
 
     def wait_ready(self, timeout_s: float) -> str | None:
         """None once the initializer has run, else why the worker cannot serve."""
@@ -194,6 +195,9 @@ class _Worker:
         if status is not None:
             _log.warning("pool task %s ended as %s: %s", task.label, status, error)
             return IsolatedResult(status, None, error, peak, seconds), False
+        if self.closing:
+            error = "the pool was closed with kill=True while this task ran"
+            return IsolatedResult("error", None, error, peak, seconds), False
         exitcode = self.process.exitcode
         return _classify_death(exitcode, task.memory_cap_mb, peak, oom_before, seconds), False
 
@@ -320,12 +324,20 @@ class WorkerPool:
             self._queue.put(_Task(future, payload, float(timeout_s), memory_cap_mb, repr(fn)))
         return future
 
-    def close(self, cancel_futures: bool = False) -> None:
-        """Finish queued tasks (or cancel them), stop every worker, wait for the threads."""
+    def close(self, cancel_futures: bool = False, kill: bool = False) -> None:
+        """Finish queued tasks (or cancel them), stop every worker, wait for the threads.
+
+        `kill=True` (an interrupted caller) also cancels the queue and kills the workers
+        at once: their running tasks come back as errors instead of being waited for.
+        """
         with self._lock:
+            if kill:
+                for worker in self._live.values():
+                    worker.closing = True
+                    _kill_tree(worker.pid)
             if not self._closed:
                 self._closed = True
-                if cancel_futures:
+                if cancel_futures or kill:
                     with contextlib.suppress(queue.Empty):
                         while True:
                             task = self._queue.get_nowait()

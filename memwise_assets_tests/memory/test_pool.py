@@ -158,6 +158,21 @@ def test_close_stops_every_worker_and_refuses_new_work() -> None:
     pool.close()  # twice is fine
 
 
+def test_close_with_kill_stops_running_tasks_at_once() -> None:
+    pool = WorkerPool(workers=1)
+    assert pool.submit(workers.add, 1, 1, timeout_s=30).result().value == 2
+    running = pool.submit(workers.sleep_for, 60, timeout_s=120)
+    queued = pool.submit(workers.add, 1, 2, timeout_s=30)
+    time.sleep(0.3)
+    started = time.monotonic()
+    pool.close(kill=True)
+    assert time.monotonic() - started < 5
+    result = running.result()
+    assert result.status == "error" and "closed with kill=True" in result.error
+    assert queued.cancelled()
+    assert pool.pids == [] and _our_descendants() == []
+
+
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="workers"):
         WorkerPool(workers=0)

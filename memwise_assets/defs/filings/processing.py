@@ -74,10 +74,13 @@ def process_filings(
     done = 0
     done_lock = threading.Lock()
     pool: WorkerPool | None = None
+    interrupted = threading.Event()
 
     def one(key: str) -> FilingOutcome:
         nonlocal done
         outcome = _process_one(context, memory, filings, config, key, pool, large_lock)
+        if interrupted.is_set():
+            return outcome  # killed by the interruption: not the filing's fault
         if outcome.frame is None:
             attempts = dead_letters.add(
                 key,
@@ -104,7 +107,16 @@ def process_filings(
         if _any_pooled(memory, filings, keys):
             pool = stack.enter_context(filing_pool(filings.spacy_model))
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(keys)) or 1) as threads:
-            return list(threads.map(one, keys))
+            try:
+                return list(threads.map(one, keys))
+            except BaseException:
+                # Interrupted (run terminated): drop queued filings, kill running ones now
+                # rather than wait for them, and dead-letter none of them.
+                interrupted.set()
+                threads.shutdown(wait=False, cancel_futures=True)
+                if pool is not None:
+                    pool.close(kill=True)
+                raise
 
 
 def _any_pooled(memory: MemoryResource, filings: FilingsResource, keys: list[str]) -> bool:

@@ -56,10 +56,18 @@ def filing_pool(model: str | None) -> Iterator[WorkerPool]:
         _users[model] = _users.get(model, 0) + 1
     try:
         yield pool
-    finally:
+    except BaseException:
+        # An interrupted step (run terminated, Ctrl-C) must not wait for running filings.
         with _lock:
             _users[model] -= 1
-            if _users[model] == 0:
+            if _pools.get(model) is pool:
+                del _pools[model]
+        pool.close(kill=True)
+        raise
+    else:
+        with _lock:
+            _users[model] -= 1
+            if _users[model] == 0 and _pools.get(model) is pool:
                 timer = threading.Timer(IDLE_CLOSE_S, _close_if_idle, (model, pool))
                 timer.daemon = True
                 _timers[model] = timer
