@@ -100,8 +100,8 @@ def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
 def test_batch_over_a_partition_range_stores_one_parquet_per_filing(
     tmp_path: Path, landing: Path
 ) -> None:
-    instance = _instance()
-    result = _run_range(instance, _resources(tmp_path, landing), KEYS[0], KEYS[-1])
+    resources = _resources(tmp_path, landing)
+    result = _run_range(_instance(), resources, KEYS[0], KEYS[-1])
     assert result.success
     partitions = sorted(m.partition for m in result.asset_materializations_for_node(ASSET))
     assert partitions == KEYS
@@ -122,12 +122,7 @@ def test_batch_over_a_partition_range_stores_one_parquet_per_filing(
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert set(checks) == {"core_10k_items_present", "no_duplicate_items"}
     assert checks["no_duplicate_items"]
-    assert (
-        FilingsResource(dead_letter_path=str(tmp_path / "dead_letters.sqlite"))
-        .dead_letters()
-        .list()
-        == []
-    )
+    assert resources["filings"].dead_letters().list() == []  # type: ignore[attr-defined]
 
 
 def test_timeout_and_memory_failures_are_dead_lettered_then_retried(
