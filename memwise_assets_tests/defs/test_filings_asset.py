@@ -120,7 +120,8 @@ def test_batch_over_a_partition_range_stores_one_parquet_per_filing(
     assert meta["memwise/peak_rss_mb"] > 0 and meta["memwise/within_limit"] is True
     assert meta["dagster/row_count"] == meta["memwise/items_found"]
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert set(checks) == {"core_10k_items_present", "no_duplicate_items"}
+    assert set(checks) == {"core_10k_items_present", "no_duplicate_items", "no_dead_letters"}
+    assert checks["no_dead_letters"]
     assert checks["no_duplicate_items"]
     assert resources["filings"].dead_letters().list() == []  # type: ignore[attr-defined]
 
@@ -140,6 +141,13 @@ def test_timeout_and_memory_failures_are_dead_lettered_then_retried(
     meta = _metadata(result)
     assert meta["memwise/dead_letters"] == 2
     assert set(str(meta["memwise/dead_letter_filings"]).split(", ")) == {K2015, K2021}
+    # Dagster marks every partition of the batch materialized; the WARN check says which
+    # of them really went to the dead letters.
+    (dead_check,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "no_dead_letters"
+    ]
+    assert not dead_check.passed
+    assert K2015 in dead_check.metadata["dead_letters"].value
     letters = {row["partition_key"]: row for row in store.list()}
     assert set(letters) == {K2015, K2021}
     timed_out, over_cap = letters[K2021], letters[K2015]

@@ -97,7 +97,7 @@ def sec_filing_sections(
         # Failed filings are left out of the output: their previous sections stay stored.
         value = frames if len(keys) > 1 else frames[keys[0]]
         yield dg.Output(value, metadata=metadata)
-    yield from filing_check_results(frames)
+    yield from filing_check_results(frames, {o.key: f"{o.status}: {o.reason}" for o in dead})
 
 
 def _table(outcomes: list[FilingOutcome]) -> str:

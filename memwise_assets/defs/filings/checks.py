@@ -9,6 +9,7 @@ import pandas as pd
 
 CORE_ITEMS = "core_10k_items_present"
 NO_DUPLICATE_ITEMS = "no_duplicate_items"
+NO_DEAD_LETTERS = "no_dead_letters"
 # Below this an Item is a heading or a stub, not its text.
 NON_TRIVIAL_CHARS = 200
 # Items 1A and 1B entered Form 10-K together (SEC, December 2005): a 10-K that has 1B
@@ -26,6 +27,13 @@ FILING_CHECKS = [
     dg.AssetCheckSpec(
         NO_DUPLICATE_ITEMS, asset="sec_filing_sections", description="Each Item once per filing."
     ),
+    # A batch's one output covers all its partitions, so Dagster marks a dead-lettered
+    # filing's partition materialized too (its previous file is kept): this check says so.
+    dg.AssetCheckSpec(
+        NO_DEAD_LETTERS,
+        asset="sec_filing_sections",
+        description="No filing of the run went to the dead-letter store.",
+    ),
 ]
 
 
@@ -41,8 +49,10 @@ def _missing_core(frame: pd.DataFrame) -> list[str]:
     return sorted(required - present)
 
 
-def filing_check_results(frames: dict[str, pd.DataFrame]) -> Iterator[dg.AssetCheckResult]:
-    """Both checks over every filing the step stored."""
+def filing_check_results(
+    frames: dict[str, pd.DataFrame], dead_letters: dict[str, str]
+) -> Iterator[dg.AssetCheckResult]:
+    """The checks over every filing the step stored, and the ones it dead-lettered."""
     missing: dict[str, list[str]] = {}
     duplicated: dict[str, list[str]] = {}
     for key, frame in frames.items():
@@ -62,4 +72,12 @@ def filing_check_results(frames: dict[str, pd.DataFrame]) -> Iterator[dg.AssetCh
         check_name=NO_DUPLICATE_ITEMS,
         passed=not duplicated,
         metadata={"duplicates": "; ".join(f"{k}: {v}" for k, v in duplicated.items()) or "none"},
+    )
+    yield dg.AssetCheckResult(
+        check_name=NO_DEAD_LETTERS,
+        passed=not dead_letters,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "dead_letters": "; ".join(f"{k}: {v}" for k, v in dead_letters.items()) or "none"
+        },
     )
