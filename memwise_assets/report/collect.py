@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +123,7 @@ def _figures(records: Iterable[dg.EventLogRecord]) -> dict[tuple[str, str], Step
             samples=list(_value(meta, "memwise/samples", []) or []),
         )
     # Every partition of a step carries the step's figures: count them, keep one.
-    return {
-        key: StepFigures(**{**figures.__dict__, "partitions": counts[key]})
-        for key, figures in found.items()
-    }
+    return {key: replace(figures, partitions=counts[key]) for key, figures in found.items()}
 
 
 def asset_history(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int) -> list[StepFigures]:
