@@ -109,13 +109,37 @@ class LineBuilder:
         return self.lines
 
 
+class _SpanReader:
+    """File-like `read(n)` over a document's byte slices, for lxml's pull parser."""
+
+    def __init__(self, doc: Document) -> None:
+        self._chunks = doc.chunks(_FEED_BYTES)
+        self._rest = b""
+
+    def read(self, size: int = -1) -> bytes:
+        out = self._rest or next(self._chunks, b"")
+        if 0 <= size < len(out):
+            out, self._rest = out[:size], out[size:]
+        else:
+            self._rest = b""
+        return out
+
+
 def lines_lxml(doc: Document) -> list[str]:
-    """Lines of an HTML document through lxml's event parser, fed in 64 KB slices."""
+    """Lines of an HTML document through lxml's event parser reading 64 KB slices.
+
+    `etree.parse` on a reader lets libxml2 drop input it has consumed; its push interface
+    (`parser.feed`) keeps the whole document buffered, about 1x the file.
+    """
     builder = LineBuilder()
     parser = etree.HTMLParser(target=builder, encoding=doc.encoding, huge_tree=True)
-    for chunk in doc.chunks(_FEED_BYTES):
-        parser.feed(chunk)
-    return parser.close()
+    try:
+        etree.parse(_SpanReader(doc), parser)
+    except etree.LxmlError:
+        # libxml2 gives up on documents with no markup at all: they have no lines then.
+        pass
+    # close() is idempotent: the parser has called it unless it gave up.
+    return builder.close()
 
 
 def _walk(node: Any, builder: LineBuilder) -> None:
