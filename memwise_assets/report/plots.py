@@ -40,6 +40,10 @@ def _log_axis(axis: Any) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _index_ticks(ax: Any, x: np.ndarray) -> None:
+    ax.set_xticks(x if len(x) <= 12 else x[:: math.ceil(len(x) / 12)])
+
+
 def _positive(values: Sequence[float]) -> list[float]:
     # Log axes cannot show 0; a step that added nothing is drawn at 0.01 MB.
     return [max(v, 0.01) for v in values]
@@ -65,7 +69,7 @@ def asset_memory(data: ReportData, path: Path) -> Path:
         ax.set_title(asset, fontsize=10)
         ax.set_xlabel("materialization (oldest to newest)", fontsize=8)
         ax.set_ylabel("MB", fontsize=8)
-        ax.set_xticks(x if len(x) <= 12 else x[:: math.ceil(len(x) / 12)])
+        _index_ticks(ax, x)
         ax.grid(True, which="major", alpha=0.3)
         ax.tick_params(labelsize=8)
     for ax in axes[len(data.assets) :]:
@@ -84,6 +88,8 @@ def asset_time(data: ReportData, path: Path) -> Path:
         x = np.arange(1, len(steps) + 1)
         ax.bar(x, [s.seconds for s in steps], color=PEAK, alpha=0.7, label="seconds")
         ax.set_ylabel("seconds", fontsize=8)
+        ax.set_xlabel("materialization (oldest to newest)", fontsize=8)
+        _index_ticks(ax, x)
         ax.set_title(asset, fontsize=10)
         ax.tick_params(labelsize=8)
         twin = ax.twinx()
