@@ -234,3 +234,18 @@ def test_a_failing_cross_reference_reader_falls_back_to_headings(tmp_path, monke
     df = filing_sections(_write(tmp_path, "x.htm", html))
     assert list(df.item.astype(str)) == ["1", "1A", "2", "3", "4", "7", "7A", "8"]
     assert (df.source != "cross-reference").all()
+
+
+def test_bench_case_runs_memwise_then_the_bs4_baseline(tmp_path: Path) -> None:
+    from memwise_assets.bench.filings import run
+
+    assert run(None, True) == [] and run(tmp_path, True) == []
+    (tmp_path / "sec").mkdir()
+    (tmp_path / "sec" / "medicis_10-K_1999.htm").write_bytes(
+        (DATA / "medicis-pharmaceutical_10-K_1999.htm").read_bytes()
+    )
+    rows = run(tmp_path, True)
+    assert [r.impl for r in rows] == ["memwise (lxml events)", "bs4 DOM"]
+    assert {r.case for r in rows} == {"filings-sec"}
+    assert all(r.items == pytest.approx(194.952) and r.unit == "KB" for r in rows)
+    assert all("MB/s CPU" in r.note and "1 files" in r.note for r in rows)
