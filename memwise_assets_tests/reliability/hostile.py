@@ -97,3 +97,16 @@ def sections_summary(path: str) -> dict[str, object]:
 def frame_of(n: int, value: float = 1.0) -> pd.DataFrame:
     """A small frame whose contents say which write produced it."""
     return pd.DataFrame({"i": range(n), "v": [value] * n})
+
+
+def write_big_table(path: str, rows: int, ready_file: str) -> None:
+    """Child target: atomically write a large random table to `path` (to be killed mid-way)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from memwise_assets.defs.io_manager import atomic_write_table
+
+    rng = np.random.default_rng(0)
+    table = pa.table({"a": rng.random(rows), "b": rng.integers(0, 1 << 40, rows)})
+    Path(ready_file).write_text(str(os.getpid()))
+    atomic_write_table(table, Path(path))

@@ -1,0 +1,59 @@
+"""A step over its memory limit: cleanups run, it fails with MemoryLimitExceeded, others go on."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from memwise_assets.defs.io_manager import ParquetIOManager
+from memwise_assets.defs.resources import MemoryResource
+
+_MB = 1024 * 1024
+CLEANUPS: list[str] = []
+
+
+@dg.asset
+def hog(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+    """Allocates 300 MB in 10 MB chunks against a 50 MB budget."""
+    with memory.step(context, budget="default", static_estimate_mb=40) as step:
+        spare = [np.ones(20 * _MB // 8)]  # a droppable cache the cleanup frees
+        step.register_cleanup(lambda: (spare.clear(), CLEANUPS.append("spare dropped")))
+        held = []
+        for i in range(30):
+            held.append(np.ones(10 * _MB // 8))
+            step.mark(f"chunk-{i + 1}-of-30")
+        return pd.DataFrame({"n": [len(held)]})
+
+
+@dg.asset
+def bystander(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+    """A small step of the same run that must still materialize."""
+    with memory.step(context, budget="default", static_estimate_mb=8) as step:
+        step.mark("built")
+        return pd.DataFrame({"x": np.arange(10, dtype=np.int16)})
+
+
+def test_overrun_fails_that_step_only_after_cleanups(tmp_path) -> None:
+    CLEANUPS.clear()
+    memory = MemoryResource(home_dir=str(tmp_path / "memwise"), limits_mb={"default": 50})
+    io = ParquetIOManager(base_dir=str(tmp_path / "data"))
+    result = dg.materialize(
+        [hog, bystander], resources={"memory": memory, "io_manager": io}, raise_on_error=False
+    )
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert [e.step_key for e in failures] == ["hog"]
+    error = failures[0].step_failure_data.error
+    chain = [error, *([error.cause] if error.cause else [])]
+    text = " ".join(e.message for e in chain)
+    assert any("MemoryLimitExceeded" in e.cls_name for e in chain if e.cls_name), text
+    # Stage and figures in the message: "at stage 'chunk-k-of-30': X MB in use ... limit Y MB".
+    assert "at stage 'chunk-" in text and "MB in use after cleanup" in text and "limit" in text
+    stage = int(text.split("at stage 'chunk-")[1].split("-of-30")[0])
+    assert 3 <= stage < 30  # stopped near 60 MB above its start, not after 300 MB
+    # The callback ran at the first emergency (freeing the spare), again before the abort.
+    assert CLEANUPS and set(CLEANUPS) == {"spare dropped"}
+    assert (tmp_path / "data" / "bystander.parquet").exists()
+    assert not (tmp_path / "data" / "hog.parquet").exists()
+    assert len(result.asset_materializations_for_node("bystander")) == 1
+    assert result.asset_materializations_for_node("hog") == []
+    assert memory.ledger.snapshot() == []
