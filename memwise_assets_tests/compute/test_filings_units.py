@@ -249,3 +249,18 @@ def test_bench_case_runs_memwise_then_the_bs4_baseline(tmp_path: Path) -> None:
     assert {r.case for r in rows} == {"filings-sec"}
     assert all(r.items == pytest.approx(194.952) and r.unit == "KB" for r in rows)
     assert all("MB/s CPU" in r.note and "1 files" in r.note for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "quote"),
+    [("utf-8", "\u2019"), ("cp1252", "\u2019"), ("latin-1", "'")],
+)
+def test_non_ascii_encodings_decode_the_same_in_both_engines(tmp_path, encoding, quote) -> None:
+    html = (
+        f"<html><body><p>FORM 10-K</p><p>Item 1. Business</p><p>Company{quote}s {FILLER}</p>"
+        f"<p>Item 7. MD&amp;A</p><p>Caf\u00e9 \u00a0sales. {FILLER}</p></body></html>"
+    )
+    path = _write(tmp_path, f"{encoding}.htm", html.encode(encoding))
+    lean, reference = filing_sections(path), filing_sections(path, engine="bs4")
+    assert lean.equals(reference)
+    assert lean.text.str.split(" ").str[0].tolist() == [f"Company{quote}s", "Café"]

@@ -169,7 +169,7 @@ def _encoding(data: bytes, start: int, end: int) -> str:
         decoder.decode(b"", final=True)
         return "utf-8"
     except UnicodeDecodeError:
-        return "cp1252" if _cp1252_ok(data, start, end) else "latin-1"
+        return "cp1252" if _cp1252_ok(data, start, end) else "iso-8859-1"
 
 
 def _cp1252_ok(data: bytes, start: int, end: int) -> bool:
