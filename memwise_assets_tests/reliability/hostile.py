@@ -110,3 +110,50 @@ def write_big_table(path: str, rows: int, ready_file: str) -> None:
     table = pa.table({"a": rng.random(rows), "b": rng.integers(0, 1 << 40, rows)})
     Path(ready_file).write_text(str(os.getpid()))
     atomic_write_table(table, Path(path))
+
+
+def hold_memory(
+    mb: int, ready_file: str, release_file: str, ledger_dir: str | None = None, pool_mb: float = 0
+) -> int:
+    """Child target: really hold `mb` MB (reserved on the ledger if given) until released."""
+    import contextlib
+    import time
+
+    import numpy as np
+
+    reservation: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if ledger_dir is not None:
+        from memwise_assets.memory import MemoryLedger
+
+        ledger = MemoryLedger(ledger_dir, pool_mb=pool_mb, available_fn=lambda: 1e12)
+        reservation = ledger.reserve(mb, timeout_s=10, label=f"holder-{os.getpid()}")
+    with reservation:
+        held = np.ones(mb * 1024 * 1024 // 8)  # np.ones touches every page: real RSS
+        Path(ready_file).write_text(str(os.getpid()))
+        deadline = time.monotonic() + 60
+        while not Path(release_file).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        del held
+    return 0
+
+
+def die_holding_the_ledger_lock(ledger_dir: str, ready_file: str) -> None:
+    """Child target: take the ledger's file lock and SQLite write lock, then get SIGKILLed."""
+    import fcntl
+    import signal
+    import sqlite3
+
+    from memwise_assets.memory import MemoryLedger
+    from memwise_assets.memory.ledger import DB_NAME
+
+    MemoryLedger(ledger_dir, pool_mb=1000, available_fn=lambda: 1e12)
+    lock = open(Path(ledger_dir) / "ledger.lock", "a+b")  # noqa: SIM115 - dies holding it
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    conn = sqlite3.connect(Path(ledger_dir) / DB_NAME, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "INSERT INTO history (ts, event, label, mb, pid, total_mb, pool_mb) "
+        "VALUES (0, 'half-done', 'x', 0, 0, 0, 0)"
+    )
+    Path(ready_file).write_text(str(os.getpid()))
+    os.kill(os.getpid(), signal.SIGKILL)

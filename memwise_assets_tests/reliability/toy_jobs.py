@@ -60,3 +60,30 @@ def kill_job() -> dg.JobDefinition:
         resources={"memory": MemoryResource(), "io_manager": ParquetIOManager()},
     )
     return defs.resolve_job_def("kill_job")
+
+
+def _wide(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+    with memory.step(context, budget="default", static_estimate_mb=400) as step:
+        ballast = np.ones(50 * _MB // 8)
+        time.sleep(0.4)
+        step.mark("held")
+        return pd.DataFrame({"n": [int(ballast.size)]})
+
+
+wide_a = dg.asset(name="wide_a")(_wide)
+wide_b = dg.asset(name="wide_b")(_wide)
+
+
+def run_wide(home: str, pool_mb: float, gate: str) -> bool:
+    """Child target: once `gate` exists, materialize two steps of 400 MB estimates each."""
+    deadline = time.monotonic() + 120
+    while not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    result = dg.materialize(
+        [wide_a, wide_b],
+        resources={
+            "memory": MemoryResource(home_dir=home, pool_mb=pool_mb, admission_timeout_s=60),
+            "io_manager": ParquetIOManager(base_dir=f"{home}/data/{os.getpid()}"),
+        },
+    )
+    return result.success
