@@ -59,12 +59,17 @@ class LineBuilder:
             self.lines.append(PAGE_BREAK)
 
     def start(self, tag: str, attrib: Any) -> None:
+        if self._skip:
+            # Inside a hidden block (iXBRL headers hold thousands of elements): count only.
+            self._open.append(_HIDDEN)
+            self._skip += 1
+            return
         style = attrib.get("style") if attrib else None
         # Substring tests first: the regexes on every styled span would dominate the parse.
         if style:
             low = style.lower()
             style = style if "none" in low or "break" in low else None
-        if self._skip or tag in _SKIP or (style and _DISPLAY_NONE.search(style)):
+        if tag in _SKIP or (style and _DISPLAY_NONE.search(style)):
             self._open.append(_HIDDEN)
             self._skip += 1
             return
