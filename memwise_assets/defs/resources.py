@@ -299,14 +299,23 @@ class MemoryResource(dg.ConfigurableResource):
                 max_retries=self.max_admission_retries, seconds_to_wait=self.retry_wait_s
             ) from exc
 
-    def monitor(self, limit_mb: float, logger: Any = None) -> MemoryMonitor:
-        """A monitor whose thresholds sit `limit_mb` above the current RSS."""
+    def monitor(
+        self, limit_mb: float, logger: Any = None, include_children: bool = True
+    ) -> MemoryMonitor:
+        """A monitor whose thresholds sit `limit_mb` above the current RSS.
+
+        `include_children=False` watches this process alone: for steps whose children
+        (worker pools) hold ledger reservations of their own.
+        """
+        probe = None if include_children else _own_rss_mb
         return MemoryMonitor(
-            current_rss_mb() + limit_mb,
+            current_rss_mb(include_children) + limit_mb,
             interval_s=self.monitor_interval_s,
             warn_fraction=self.warn_fraction,
             emergency_fraction=self.emergency_fraction,
             logger=logger,
+            probe=probe,
+            kernel_peak=True,
         )
 
     def run_isolated(
@@ -329,6 +338,7 @@ class MemoryResource(dg.ConfigurableResource):
         input_mb: float = 0.0,
         static_estimate_mb: float | None = None,
         timeout_s: float | None = None,
+        include_children: bool = True,
     ) -> Iterator[StepMemory]:
         """Estimate, admit and monitor one asset step; the IO manager finishes it.
 
@@ -346,7 +356,9 @@ class MemoryResource(dg.ConfigurableResource):
         stack = ExitStack()
         try:
             waited_s = stack.enter_context(self.admit(estimate.mb, label))
-            monitor = stack.enter_context(self.monitor(limit_mb, logger=context.log))
+            monitor = stack.enter_context(
+                self.monitor(limit_mb, logger=context.log, include_children=include_children)
+            )
             cache = self.session_cache(run_id)
             state = StepMemory(
                 step_key=step_key,
@@ -392,6 +404,10 @@ def finish_step(run_id: str, step_key: str) -> StepMemory | None:
     """Hand the IO manager the step the asset began (None for steps outside `step()`)."""
     with _ACTIVE_LOCK:
         return _ACTIVE.pop((run_id, step_key), None)
+
+
+def _own_rss_mb() -> float:
+    return current_rss_mb(include_children=False)
 
 
 def _safe_step(step_key: str) -> str:

@@ -1,12 +1,14 @@
 """`sec_filing_sections`: one row per Item of each filing, under per-filing admission."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
 from memwise_assets.defs.filings.checks import FILING_CHECKS, filing_check_results
+from memwise_assets.defs.filings.landing import resolve_filing
 from memwise_assets.defs.filings.partitions import filing_partitions
 from memwise_assets.defs.filings.processing import FilingOutcome, process_filings
 from memwise_assets.defs.filings.resources import FilingsResource
@@ -68,7 +70,16 @@ def sec_filing_sections(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """One cleaned row per Item (10-K / 10-Q) of each filing dropped in the landing folder."""
     keys = list(context.partition_keys)
-    with memory.step(context, budget="filings", static_estimate_mb=64) as step:
+    input_mb = landed_mb(filings.landing, keys)
+    # Each filing holds its own reservation while a worker parses it; the step itself only
+    # coordinates, so its monitor and estimate cover this process, not the workers.
+    with memory.step(
+        context,
+        budget="filings",
+        input_mb=input_mb,
+        static_estimate_mb=64,
+        include_children=False,
+    ) as step:
         outcomes = process_filings(context, memory, filings, config, keys, step)
         frames = {o.key: o.frame for o in outcomes if o.frame is not None}
         dead = [o for o in outcomes if o.frame is None]
@@ -98,6 +109,17 @@ def sec_filing_sections(
         value = frames if len(keys) > 1 else frames[keys[0]]
         yield dg.Output(value, metadata=metadata)
     yield from filing_check_results(frames, {o.key: f"{o.status}: {o.reason}" for o in dead})
+
+
+def landed_mb(landing: Path, keys: list[str]) -> float:
+    """Total size in MB of the filings behind `keys` that are in the landing folder."""
+    total = 0
+    for key in keys:
+        try:
+            total += resolve_filing(landing, key).stat().st_size
+        except (OSError, ValueError):
+            continue  # reported per filing by process_filings
+    return total / (1024.0 * 1024.0)
 
 
 def _table(outcomes: list[FilingOutcome]) -> str:
