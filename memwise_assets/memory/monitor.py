@@ -317,6 +317,10 @@ class MemoryMonitor:
             self._final = final
             self._t_end = self._clock()
             self._record("end", final)
+            # The sampler may not have ticked since memory rose (a loaded machine, a short
+            # block): the closing reading gets the same thresholds, so nothing slips out.
+            if exc is None:
+                self._check_thresholds(final)
         if self._use_kernel_peak:
             with _reset_lock:
                 self._kernel_carry = self._peak()
