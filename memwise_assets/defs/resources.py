@@ -198,12 +198,26 @@ class MemoryResource(dg.ConfigurableResource):
                 f"large_above_mb ({self.large_above_mb}) must be >= small_below_mb "
                 f"({self.small_below_mb})"
             )
-        if self.pool_mb is not None and not self.pool_mb > 0:
-            raise ValueError(f"pool_mb must be > 0 MB when set; got {self.pool_mb}")
+        if self.pool_mb is not None and not 0 < self.pool_mb < float("inf"):
+            raise ValueError(f"pool_mb must be a finite number > 0 MB when set; got {self.pool_mb}")
+        if not self.emergency_fraction < float("inf"):
+            raise ValueError(f"emergency_fraction must be finite; got {self.emergency_fraction}")
+        # Dagster would only trip over these at the first retry, long after load time.
+        if not (self.retry_wait_s >= 0 and self.max_admission_retries >= 0):
+            raise ValueError(
+                "retry_wait_s and max_admission_retries must be >= 0; got "
+                f"retry_wait_s={self.retry_wait_s}, max_admission_retries="
+                f"{self.max_admission_retries}"
+            )
         if self.calibration_min_history < 2 or not 0.5 <= self.calibration_quantile < 1:
             raise ValueError(
                 "calibration needs min_history >= 2 and 0.5 <= quantile < 1; got "
                 f"{self.calibration_min_history}, {self.calibration_quantile}"
+            )
+        if self.calibration_window < self.calibration_min_history:
+            raise ValueError(
+                f"calibration_window ({self.calibration_window}) must be >= "
+                f"calibration_min_history ({self.calibration_min_history})"
             )
         return self
 
