@@ -26,7 +26,15 @@ def _demo(args: argparse.Namespace) -> int:
 
     home = demo_home(args.home)
     _say(f"memwise demo: Dagster home {home}")
-    rows = run_demo(home, start=args.start or DEMO_START, end=args.end or DEMO_END, say=_say)
+    from memwise_assets.progress import progress
+
+    rows = run_demo(
+        home,
+        start=args.start or DEMO_START,
+        end=args.end or DEMO_END,
+        say=_say,
+        progress=progress,
+    )
     print(format_table(rows))
     failed = [r.asset for r in rows if not r.within_limit]
     if failed:
@@ -52,7 +60,11 @@ def _bench(args: argparse.Namespace) -> int:
     if data_dir is not None and not data_dir.is_dir():
         raise UserError(f"--data {data_dir} is not a folder; give the folder holding prices/, sec/")
     _say(f"memwise bench: data {data_dir or '(none: synthetic cases only)'}")
-    rows = run_benchmarks(args.case or CASE_MODULES, data_dir=data_dir, quick=args.quick, say=_say)
+    from memwise_assets.progress import progress
+
+    rows = run_benchmarks(
+        args.case or CASE_MODULES, data_dir=data_dir, quick=args.quick, say=_say, progress=progress
+    )
     print(format_rows(rows))
     if args.json:
         write_json(rows, Path(args.json))
@@ -106,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_message(exc: BaseException) -> str:
+    """The first line of the innermost cause: what went wrong, not where Dagster caught it."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = getattr(exc, "description", None) or str(exc)
+    first = text.strip().splitlines()[0] if text and text.strip() else type(exc).__name__
+    return f"{first} ({type(exc).__name__})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -117,8 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one clear line for the user; --verbose shows the rest
         if args.verbose:
             traceback.print_exc()
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"memwise {args.command}: error: {message}", file=sys.stderr)
+        print(f"memwise {args.command}: error: {user_message(exc)}", file=sys.stderr)
         if not args.verbose:
             print("(run again with --verbose for the traceback)", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -49,6 +50,7 @@ def run_demo(
     start: str = DEMO_START,
     end: str = DEMO_END,
     say: Callable[[str], None] = lambda line: None,
+    progress: Callable[..., AbstractContextManager[object]] | None = None,
 ) -> list[AssetRow]:
     """Materialize every asset into `home`; return one row per asset (raises on failure)."""
     # Imported here: DAGSTER_HOME must be set before the definitions pick their paths.
@@ -90,14 +92,15 @@ def run_demo(
     for title, selection, tags in stages:
         began = time.perf_counter()
         say(f"materializing {title}: {', '.join(selection)}")
-        result = dg.materialize(
-            ASSETS,
-            selection=selection,
-            instance=instance,
-            resources=resources,
-            tags=tags,
-            raise_on_error=True,
-        )
+        with (progress or (lambda *_a, **_k: nullcontext()))(title, instance=instance):
+            result = dg.materialize(
+                ASSETS,
+                selection=selection,
+                instance=instance,
+                resources=resources,
+                tags=tags,
+                raise_on_error=True,
+            )
         say(f"  done in {time.perf_counter() - began:.1f} s (run {result.run_id[:8]})")
         for asset in selection:
             rows.append(_row(result, asset))

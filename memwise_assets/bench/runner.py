@@ -6,6 +6,7 @@ import importlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from memwise_assets.bench.harness import BenchRow
@@ -27,6 +28,7 @@ def run_benchmarks(
     data_dir: Path | None = None,
     quick: bool = False,
     say: Callable[[str], None] = lambda line: None,
+    progress: Callable[[str], AbstractContextManager[object]] | None = None,
 ) -> list[BenchRow]:
     """Run the named domains' cases; return every row."""
     rows: list[BenchRow] = []
@@ -38,7 +40,8 @@ def run_benchmarks(
         module = importlib.import_module(f"memwise_assets.bench.{name}")
         began = time.perf_counter()
         say(f"bench {name}: running{' (quick)' if quick else ''}")
-        found = module.run(data_dir, quick)
+        with (progress or (lambda _title: nullcontext()))(f"bench {name}"):
+            found = module.run(data_dir, quick)
         say(f"bench {name}: {len(found)} rows in {time.perf_counter() - began:.1f} s")
         rows.extend(found)
     return rows
