@@ -236,7 +236,7 @@ def test_a_failing_cross_reference_reader_falls_back_to_headings(tmp_path, monke
     assert (df.source != "cross-reference").all()
 
 
-def test_bench_case_runs_memwise_then_the_bs4_baseline(tmp_path: Path) -> None:
+def test_bench_case_runs_memwise_its_pool_then_the_bs4_baseline(tmp_path: Path) -> None:
     from memwise_assets.bench.filings import run
 
     assert run(None, True) == [] and run(tmp_path, True) == []
@@ -245,10 +245,12 @@ def test_bench_case_runs_memwise_then_the_bs4_baseline(tmp_path: Path) -> None:
         (DATA / "medicis-pharmaceutical_10-K_1999.htm").read_bytes()
     )
     rows = run(tmp_path, True)
-    assert [r.impl for r in rows] == ["memwise (lxml events)", "bs4 DOM"]
+    assert [r.impl for r in rows] == ["memwise (lxml events)", "memwise pool x2", "bs4 DOM"]
     assert {r.case for r in rows} == {"filings-sec"}
     assert all(r.items == pytest.approx(194.952) and r.unit == "KB" for r in rows)
-    assert all("MB/s CPU" in r.note and "1 files" in r.note for r in rows)
+    single, pool, bs4 = rows
+    assert all("MB/s CPU" in r.note and "1 files" in r.note for r in (single, bs4))
+    assert "2 warm workers; 1/1 ok" in pool.note
 
 
 @pytest.mark.parametrize(

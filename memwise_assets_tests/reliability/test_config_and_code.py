@@ -86,11 +86,6 @@ def test_labels_config_refuses_absurd_settings_naming_the_field(kwargs: dict, fi
     assert field in str(err.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: FilingsConfig accepts non-positive multipliers and overrides; the step then "
-    "fails as a whole at run time (run_isolated: timeout_s must be > 0)",
-)
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [

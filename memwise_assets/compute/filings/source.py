@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -92,15 +93,37 @@ def normalise_form(value: str | bytes | None) -> str | None:
     return None
 
 
+# Filings compress about 10:1; past this ratio (and a floor for tiny files) a gzip is
+# refused as a likely bomb before it is unpacked into memory.
+MAX_GZIP_RATIO = 100
+_GZIP_FLOOR_BYTES = 64 << 20
+
+
 def read_bytes(path: str | Path) -> bytes:
     """The file's bytes, gunzipped when it is gzip; unreadable files raise FilingError."""
     try:
         data = Path(path).read_bytes()
         if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+            data = _gunzip_bounded(data, path)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise FilingError("unreadable", f"cannot read filing {path}: {exc}") from exc
     return data
+
+
+def _gunzip_bounded(data: bytes, path: str | Path) -> bytes:
+    limit = max(_GZIP_FLOOR_BYTES, MAX_GZIP_RATIO * len(data))
+    chunks, total = [], 0
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        while chunk := stream.read(1 << 20):
+            total += len(chunk)
+            if total > limit:
+                raise FilingError(
+                    "unreadable",
+                    f"filing {path} unpacks to more than {limit >> 20} MB from "
+                    f"{len(data) >> 10} KB (over {MAX_GZIP_RATIO}:1); refusing a likely gzip bomb",
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _stem(path: str | Path) -> str:

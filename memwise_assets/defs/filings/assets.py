@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from memwise_assets.defs.filings.checks import FILING_CHECKS, filing_check_results
 from memwise_assets.defs.filings.landing import resolve_filing
@@ -36,6 +36,18 @@ class FilingsConfig(dg.Config):
     memory_cap_overrides_mb: dict[str, float] = Field(
         default_factory=dict, description="Memory cap in MB for named filings."
     )
+
+    @model_validator(mode="after")
+    def _positive_budgets(self) -> "FilingsConfig":
+        for name in ("memory_multiplier", "timeout_multiplier"):
+            value = getattr(self, name)
+            if not 0 < value < float("inf"):
+                raise ValueError(f"{name} must be a finite number > 0; got {value}")
+        for name in ("timeout_overrides_s", "memory_cap_overrides_mb"):
+            bad = {k: v for k, v in getattr(self, name).items() if not 0 < v < float("inf")}
+            if bad:
+                raise ValueError(f"{name} values must be finite numbers > 0; got {bad}")
+        return self
 
 
 def _outcome_row(outcome: FilingOutcome) -> dict[str, object]:
