@@ -10,7 +10,10 @@ README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8"
 def test_readme_leads_with_the_demo_and_test_commands() -> None:
     head = README[: README.index("## What is in the graph")]
     assert "pip install -e . && memwise demo" in head
-    assert 'pip install -e ".[test,bench,report]" && python -m pytest -q' in head
+    test_command = 'pip install -e ".[test,bench,report,k8s]" && python -m pytest -q'
+    assert test_command in head
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert '-e ".[test,bench,report,k8s]"' in ci and "python -m pytest -q" in ci
 
 
 @pytest.mark.parametrize(
