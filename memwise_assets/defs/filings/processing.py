@@ -170,24 +170,16 @@ def _process_one(
         else:
             with memory.admit(cap, label=label):
                 result = _in_pool(pool, args, timeout_s, cap)
-    except dg.RetryRequested:
-        return FilingOutcome(
-            key,
-            "admission",
-            static.category.name,
-            size_mb,
-            mb,
-            estimate.estimator,
-            timeout_s,
-            0.0,
-            0.0,
-            None,
-            f"not admitted within {memory.admission_timeout_s:.0f} s",
+    except (dg.RetryRequested, dg.Failure) as exc:
+        # Never started: not admitted in time, or more than the host's whole pool.
+        status, reason = (
+            ("admission", f"not admitted within {memory.admission_timeout_s:.0f} s")
+            if isinstance(exc, dg.RetryRequested)
+            else ("memory", exc.description)
         )
-    except dg.Failure as exc:
         return FilingOutcome(
             key,
-            "memory",
+            status,
             static.category.name,
             size_mb,
             mb,
@@ -196,7 +188,7 @@ def _process_one(
             0.0,
             0.0,
             None,
-            exc.description,
+            reason,
         )
     reason = None
     if result.status == "timeout":
