@@ -24,6 +24,7 @@ from memwise_assets.memory.probe import (
     cgroup_limit_mb,
     current_rss_mb,
     peak_rss_mb,
+    release_free_heap,
     reset_peak,
     total_mb,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "estimate_for_size",
     "peak_rss_mb",
     "purge_stale_sessions",
+    "release_free_heap",
     "reset_peak",
     "run_isolated",
     "total_mb",

@@ -6,6 +6,7 @@ bounds what we call available: trusting psutil alone there is how runs get OOM-k
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import time
@@ -207,3 +208,15 @@ def tree_rss_probe(refresh_s: float = 1.0) -> Callable[[], float]:
         return total
 
     return probe
+
+
+def release_free_heap() -> bool:
+    """Hand memory the allocator holds but no longer uses back to the OS (glibc malloc_trim).
+
+    numpy and pandas free large arrays into glibc's arenas, where RSS still counts them;
+    a memory emergency registers this as a cleanup. False where the libc has no malloc_trim.
+    """
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

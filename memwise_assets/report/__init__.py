@@ -31,6 +31,7 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 REPORT_FILE = "index.html"
+REPORT_TAG = "memwise/memory_report"
 
 
 def build_report(
@@ -63,5 +64,8 @@ def build_report(
     tmp.write_text(page, encoding="utf-8")
     # Readers (a browser left open on the page) see the old report or the new one.
     os.replace(tmp, html_path)
+    # The run page in the UI shows tags: each reported run links to the report it is in.
+    for run in data.runs:
+        instance.add_run_tags(run.run_id, {REPORT_TAG: str(html_path)})
     _log.info("memory report of %d assets written to %s", len(data.assets), html_path)
     return html_path

@@ -230,3 +230,15 @@ def test_chromium_renders_the_plots(cli_report: tuple[Path, str], tmp_path: Path
     saturated = float((pixels.max(axis=2) - pixels.min(axis=2) > 80).mean())
     assert non_white > 0.02, f"screenshot nearly blank: {non_white:.2%} non-white"
     assert saturated > 0.0015, f"plots not visible: {saturated:.3%} saturated pixels"
+
+
+def test_each_reported_run_links_to_the_report(home: Path, cli_report: tuple[Path, str]) -> None:
+    out, _ = cli_report
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            runs = instance.get_run_records()
+            assert runs
+            for record in runs:
+                tags = record.dagster_run.tags
+                assert tags["memwise/memory_report"] == str(out / "index.html")

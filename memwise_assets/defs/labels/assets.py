@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
 from memwise_assets.defs.resources import MemoryResource, StepMemory
+from memwise_assets.memory import release_free_heap
 
 _MB = 1024.0 * 1024.0
 # Per chunk row: a dozen float64 working arrays per mode, plus the int/float32 outputs.
@@ -70,6 +71,9 @@ def label_bars(
         context, budget="labels", input_mb=input_mb, static_estimate_mb=64 + 2 * input_mb + chunk_mb
     ) as step:
         step.mark("input-loaded")
+        # Chunks free their working arrays into the allocator; at an emergency, hand that
+        # memory back to the OS before deciding the step is really over its limit.
+        step.register_cleanup(release_free_heap)
 
         def on_chunk(i: int, n_chunks: int, rows_done: int) -> None:
             step.mark(f"chunk-{i + 1}-of-{n_chunks}")
