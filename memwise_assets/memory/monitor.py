@@ -305,12 +305,13 @@ class MemoryMonitor:
     ) -> bool:
         # An async exception already in flight may land inside this method; absorb it
         # here and raise it deliberately below, so it is neither lost nor raised twice.
+        absorbed: MemoryLimitExceeded | None = None
         for _ in range(3):
             try:
                 self._shutdown()
                 break
-            except MemoryLimitExceeded:
-                continue
+            except MemoryLimitExceeded as caught:
+                absorbed = caught
         final = self._probe()
         with self._lock:
             self._sampled_peak = max(self._sampled_peak, final)
@@ -329,6 +330,10 @@ class MemoryMonitor:
         if isinstance(exc, MemoryLimitExceeded):
             self._delivered = True
             return False
+        if absorbed is not None:
+            # Delivered while shutting down: it counts as seen only once it is raised.
+            self._delivered = True
+            raise absorbed from exc
         if self._exceeded is not None and not self._delivered:
             self._delivered = True
             raise self._exceeded from exc

@@ -221,3 +221,25 @@ def test_real_monitor_in_a_worker_thread_records_marks() -> None:
     assert [s["stage"] for s in metrics["samples"]] == ["start", "allocated", "freed", "end"]
     assert metrics["samples"][1]["delta_mb"] >= 190.0
     assert metrics["peak_memory_mb"] - metrics["initial_memory_mb"] >= 190.0
+
+
+def test_emergency_delivered_while_the_monitor_shuts_down_is_still_raised(monkeypatch) -> None:
+    """The async exception may land inside __exit__ itself: it must not be swallowed there."""
+    probe = FakeProbe(100.0)
+    monitor = MemoryMonitor(1000, interval_s=10.0, probe=probe)
+    real_shutdown = monitor._shutdown
+    calls = []
+
+    def shutdown_hit_by_the_async_exception() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryLimitExceeded(
+                "landed in __exit__", stage="s", current_mb=2000, limit_mb=1000
+            )
+        real_shutdown()
+
+    monkeypatch.setattr(monitor, "_shutdown", shutdown_hit_by_the_async_exception)
+    with pytest.raises(MemoryLimitExceeded, match="landed in __exit__"):
+        with monitor:
+            pass
+    assert len(calls) == 2
