@@ -81,7 +81,7 @@ def test_injection_like_tickers_are_refused_naming_them(ticker: str) -> None:
         ("2024-01-01", "2024-01-01", "expected start < end"),
         ("1700-01-01", "1700-02-01", "expected dates within"),
         ("2024-01-01", "9999-01-01", "expected dates within"),
-        ("not a date", "2024-01-01", ""),
+        ("not a date", "2024-01-01", "expected a date like '2024-01-31'; got 'not a date'"),
     ],
 )
 def test_reversed_and_absurd_ranges_are_refused(start: str, end: str, message: str) -> None:
