@@ -232,13 +232,12 @@ def test_chromium_renders_the_plots(cli_report: tuple[Path, str], tmp_path: Path
     assert saturated > 0.0015, f"plots not visible: {saturated:.3%} saturated pixels"
 
 
-def test_each_reported_run_links_to_the_report(home: Path, cli_report: tuple[Path, str]) -> None:
-    out, _ = cli_report
+def test_each_reported_run_links_to_the_report(home: Path, tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(home))
         with dg.DagsterInstance.from_config(str(home)) as instance:
+            page = build_report(instance, tmp_path / "linked")
             runs = instance.get_run_records()
             assert runs
             for record in runs:
-                tags = record.dagster_run.tags
-                assert tags["memwise/memory_report"] == str(out / "index.html")
+                assert record.dagster_run.tags["memwise/memory_report"] == str(page)
