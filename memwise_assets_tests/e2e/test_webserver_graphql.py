@@ -1,6 +1,9 @@
-"""The Dagster webserver: launch a materialization over GraphQL and read its memory metadata."""
+"""`dagster dev` (webserver + daemon, the repository's dagster.yaml): launch a materialization
+over GraphQL, let the queued-run daemon start it, and read its memory metadata back."""
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -61,21 +64,19 @@ def _graphql(port: int, query: str, variables: dict) -> dict:
 
 @pytest.fixture
 def webserver(dagster_home: Path):
-    # Runs launched from the UI start right away here; production homes queue them for the
-    # daemon (dagster.yaml), which this test does not start.
-    (dagster_home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\n"
-        "run_coordinator:\n  module: dagster.core.run_coordinator\n"
-        "  class: DefaultRunCoordinator\n"
-    )
+    """`dagster dev` on a free port: the UI's GraphQL, and the daemon that dequeues runs."""
+    # The dagster_home fixture holds the repository's dagster.yaml: runs are queued.
+    assert "max_concurrent_runs" in (dagster_home / "dagster.yaml").read_text()
     port = _free_port()
-    log = (dagster_home / "webserver.log").open("w")
+    log = (dagster_home / "dagster_dev.log").open("w")
     process = subprocess.Popen(
-        [tool("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+        [tool("dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**__import__("os").environ, "DAGSTER_HOME": str(dagster_home)},
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        # dagster dev starts the webserver, the daemon and code servers: one group to stop.
+        start_new_session=True,
     )
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -84,17 +85,18 @@ def webserver(dagster_home: Path):
                 break
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError((dagster_home / "webserver.log").read_text()[-3000:]) from None
+                raise RuntimeError((dagster_home / "dagster_dev.log").read_text()[-3000:]) from None
             time.sleep(1)
     else:
-        process.kill()
-        raise RuntimeError("dagster-webserver did not answer within 180 s")
+        os.killpg(process.pid, signal.SIGKILL)
+        raise RuntimeError("dagster dev did not answer within 180 s")
     yield port
-    process.terminate()
+    os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(30)
+        process.wait(60)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
     log.close()
 
 
@@ -113,6 +115,7 @@ def test_launch_through_graphql_and_read_memory_metadata(webserver: int) -> None
     launched = _graphql(webserver, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
+    # Queued first: the daemon's QueuedRunCoordinator starts it.
     deadline, status = time.time() + 240, None
     while time.time() < deadline:
         status = _graphql(webserver, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
