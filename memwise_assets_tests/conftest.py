@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -35,8 +34,3 @@ def memwise_resources(tmp_path: Path):
         "io_manager": ParquetIOManager(base_dir=str(home / "data")),
         "filings": FilingsResource(dead_letter_path=str(home / "dead_letters.sqlite")),
     }
-
-
-def env_without_coverage() -> dict[str, str]:
-    """The environment for child CLI processes."""
-    return dict(os.environ)

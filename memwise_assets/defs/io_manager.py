@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from memwise_assets.defs.resources import StepMemory, finish_step, memwise_home
+from memwise_assets.defs.resources import StepMemory, finish_step, frame_mb, memwise_home
 from memwise_assets.defs.run_metrics import record_step
 from memwise_assets.memory.probe import pid_alive
 
@@ -106,12 +106,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 state.close()
             raise
         metrics = state.close() if state else None
-        frame_bytes = sum(int(f.memory_usage(deep=True).sum()) for f in frames.values())
         first = next(iter(tables.values()))
         metadata: dict[str, Any] = {
             "dagster/row_count": sum(t.num_rows for t in tables.values()),
             "dagster/column_schema": _table_schema(first.schema),
-            "memwise/frame_mb": round(frame_bytes / _MB, 6),
+            "memwise/frame_mb": round(sum(frame_mb(f) for f in frames.values()), 6),
             "memwise/file_mb": round(file_bytes / _MB, 6),
             "memwise/write_seconds": round(write_s, 3),
             "memwise/partitions_written": len(tables),

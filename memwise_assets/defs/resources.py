@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from memwise_assets.defs.calibration import Estimate, calibrated_estimate, history_for
@@ -31,6 +32,8 @@ from memwise_assets.memory import (
     estimate_for_size,
     run_isolated,
 )
+
+_MB = 1024.0 * 1024.0
 
 DEFAULT_LIMITS_MB: dict[str, float] = {
     "prices": 500.0,
@@ -58,7 +61,6 @@ class StepMemory:
     input_mb: float
     cache: SessionCache
     cache_step: str
-    timeout_s: float
     monitor: MemoryMonitor
     started: float = field(default_factory=time.perf_counter)
     waited_s: float = 0.0
@@ -272,14 +274,14 @@ class MemoryResource(dg.ConfigurableResource):
         asset_key: dg.AssetKey,
         input_mb: float,
         static_mb: float,
-        **history_keys: str,
+        history: list[tuple[float, float]] | None = None,
     ) -> Estimate:
-        """The admission estimate: static until enough history, then the calibrated fit."""
-        history = (
-            history_for(instance, asset_key, self.calibration_window, **history_keys)
-            if instance
-            else []
-        )
+        """The admission estimate: static until enough history, then the calibrated fit.
+
+        `history` saves the event-log read when many items of one step share it.
+        """
+        if history is None:
+            history = self.history(instance, asset_key)
         return calibrated_estimate(
             static_mb=static_mb,
             input_mb=input_mb,
@@ -287,6 +289,14 @@ class MemoryResource(dg.ConfigurableResource):
             min_history=self.calibration_min_history,
             quantile=self.calibration_quantile,
         )
+
+    def history(
+        self, instance: dg.DagsterInstance | None, asset_key: dg.AssetKey, **keys: str
+    ) -> list[tuple[float, float]]:
+        """(input MB, peak MB) of the asset's recent materializations (keys: which figures)."""
+        if instance is None:
+            return []
+        return history_for(instance, asset_key, self.calibration_window, **keys)
 
     @contextmanager
     def admit(self, estimate_mb: float, label: str) -> Iterator[float]:
@@ -351,7 +361,6 @@ class MemoryResource(dg.ConfigurableResource):
         budget: str,
         input_mb: float = 0.0,
         static_estimate_mb: float | None = None,
-        timeout_s: float | None = None,
         include_children: bool = True,
     ) -> Iterator[StepMemory]:
         """Estimate, admit and monitor one asset step; the IO manager finishes it.
@@ -381,8 +390,7 @@ class MemoryResource(dg.ConfigurableResource):
                 estimate=estimate,
                 input_mb=input_mb,
                 cache=cache,
-                cache_step=_safe_step(step_key),
-                timeout_s=timeout_s if timeout_s is not None else self.timeout_for(input_mb),
+                cache_step=safe_name(step_key),
                 monitor=monitor,
                 waited_s=waited_s,
                 _exit=stack,
@@ -424,6 +432,11 @@ def _own_rss_mb() -> float:
     return current_rss_mb(include_children=False)
 
 
-def _safe_step(step_key: str) -> str:
-    # Step keys of partitioned/mapped steps may carry brackets; keep folder names plain.
+def safe_name(step_key: str) -> str:
+    """A step key as a plain file or folder name (mapped steps carry brackets)."""
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in step_key) or "step"
+
+
+def frame_mb(frame: pd.DataFrame) -> float:
+    """In-memory size of a frame in MB, strings included: the input size estimates scale by."""
+    return float(frame.memory_usage(deep=True).sum()) / _MB

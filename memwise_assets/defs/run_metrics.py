@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from memwise_assets.defs.resources import safe_name
+
 METRICS_FILE = "batch_execution_metrics.json"
 
 
@@ -40,7 +42,6 @@ def record_step(
     folder = run_dir(data_root, run_id)
     steps = folder / "steps"
     steps.mkdir(parents=True, exist_ok=True)
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in step_key)
     fragment = {
         "step_key": step_key,
         "asset": asset,
@@ -49,7 +50,7 @@ def record_step(
         "memory": metrics,
         "cleanup": cleanup,
     }
-    _write_json(steps / f"{safe}.json", fragment)
+    _write_json(steps / f"{safe_name(step_key)}.json", fragment)
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         summary = summarise(

@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from memwise_assets.defs.calibration import Estimate, calibrated_estimate, history_for
+from memwise_assets.defs.calibration import Estimate
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.memory import ResourceEstimate
 
@@ -147,15 +147,10 @@ def k8s_step_config(
     for op_name, budget in HEAVY_STEPS.items():
         limit = memory.limit_for(budget)
         key = dg.AssetKey(op_name)
-        history = history_for(instance, key, memory.calibration_window) if instance else []
+        history = memory.history(instance, key)
         # The next input is unknown when pods are sized: assume the largest one seen lately.
-        estimate = calibrated_estimate(
-            static_mb=limit,
-            input_mb=max((size for size, _ in history), default=0.0),
-            history=history,
-            min_history=memory.calibration_min_history,
-            quantile=memory.calibration_quantile,
-        )
+        largest = max((size for size, _ in history), default=0.0)
+        estimate = memory.estimate(instance, key, largest, limit, history=history)
         ceiling = max(limit * memory.emergency_fraction, estimate.mb)
         steps[op_name] = k8s_tags_for(estimate, limit_mb=ceiling)[K8S_CONFIG_TAG]
     return steps

@@ -76,13 +76,6 @@ def reset_peak() -> bool:
     return _peak_reset_supported
 
 
-def peak_reset_supported() -> bool:
-    """Whether `reset_peak()` works here (probed once, without side effects beyond a reset)."""
-    if _peak_reset_supported is None:
-        reset_peak()
-    return bool(_peak_reset_supported)
-
-
 def _read_int(path: Path) -> int | None:
     try:
         text = path.read_text(encoding="ascii").strip()

@@ -14,18 +14,6 @@ from memwise_assets.memory.isolation import _classify_death, _oom_kills
 from memwise_assets_tests.memory import workers
 
 
-def _our_descendants() -> list[psutil.Process]:
-    # multiprocessing's resource tracker is a long-lived helper of spawn, not a leftover.
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if "resource_tracker" not in " ".join(proc.cmdline()):
-                found.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return found
-
-
 def _assert_dead(pid: int) -> None:
     """Gone, or a zombie already handed to init (which reaps on its own schedule)."""
     try:
@@ -39,7 +27,7 @@ def test_value_comes_back() -> None:
     result = run_isolated(workers.add, 2, b=40, timeout_s=30)
     assert (result.status, result.value, result.error) == ("ok", 42, None)
     assert result.peak_mb > 5.0 and result.seconds > 0
-    assert _our_descendants() == []
+    assert workers.our_descendants() == []
 
 
 def test_timeout_kills_a_sleeping_child_quickly() -> None:
@@ -48,7 +36,7 @@ def test_timeout_kills_a_sleeping_child_quickly() -> None:
     assert time.monotonic() - started < 3.0
     assert (result.status, result.value) == ("timeout", None)
     assert "1.0 s timeout" in result.error
-    assert _our_descendants() == []
+    assert workers.our_descendants() == []
 
 
 @pytest.mark.slow
@@ -56,7 +44,7 @@ def test_allocation_over_the_cap_comes_back_as_memory() -> None:
     result = run_isolated(workers.allocate_mb, 2048, timeout_s=30, memory_cap_mb=500)
     assert result.status == "memory"
     assert result.peak_mb > 500.0 and "500.0 MB cap" in result.error
-    assert _our_descendants() == []
+    assert workers.our_descendants() == []
 
 
 def test_exception_comes_back_with_type_message_and_traceback() -> None:
@@ -79,7 +67,7 @@ def test_grandchild_is_killed_with_the_child(tmp_path: Path) -> None:
     result = run_isolated(workers.spawn_grandchild_and_sleep, str(pid_file), 60, timeout_s=2.0)
     assert result.status == "timeout"
     _assert_dead(int(pid_file.read_text()))
-    assert _our_descendants() == []
+    assert workers.our_descendants() == []
 
 
 def test_grandchild_left_running_by_a_finished_item_is_cleaned_up(tmp_path: Path) -> None:
@@ -87,7 +75,7 @@ def test_grandchild_left_running_by_a_finished_item_is_cleaned_up(tmp_path: Path
     result = run_isolated(workers.spawn_grandchild_and_return, str(pid_file), timeout_s=30)
     assert (result.status, result.value) == ("ok", "done")
     _assert_dead(int(pid_file.read_text()))
-    assert _our_descendants() == []
+    assert workers.our_descendants() == []
 
 
 def test_unpicklable_function_and_bad_parameters_are_refused() -> None:

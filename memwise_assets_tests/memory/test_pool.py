@@ -34,18 +34,6 @@ def whoami() -> tuple[int, str | None, int]:
     return os.getpid(), _TAG, _INIT_CALLS
 
 
-def _our_descendants() -> list[psutil.Process]:
-    # multiprocessing's resource tracker is a long-lived helper of spawn, not a leftover.
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if "resource_tracker" not in " ".join(proc.cmdline()):
-                found.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return found
-
-
 def _gone(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE and (
@@ -65,7 +53,7 @@ def test_results_come_back_and_the_initializer_runs_once_per_worker() -> None:
     assert all(r.status == "ok" and r.error is None and r.peak_mb > 5 for r in results)
     assert {pid for pid, _, _ in who} <= set(pids) and len(pids) == 2
     assert all(tag == "warm" and calls == 1 for _, tag, calls in who)
-    assert _our_descendants() == []
+    assert workers.our_descendants() == []
 
 
 def test_a_task_past_its_timeout_is_killed_and_the_next_one_runs(tmp_path: Path) -> None:
@@ -84,7 +72,7 @@ def test_a_task_past_its_timeout_is_killed_and_the_next_one_runs(tmp_path: Path)
     # The worker and the grandchild it started are gone; a fresh worker served the next task.
     assert _gone(first_pid) and _gone(int(pid_file.read_text()))
     assert after.status == "ok" and after.value[0] != first_pid
-    assert _our_descendants() == []
+    assert workers.our_descendants() == []
 
 
 def test_a_task_over_its_memory_cap_is_killed_and_peaks_are_per_task() -> None:
@@ -99,7 +87,7 @@ def test_a_task_over_its_memory_cap_is_killed_and_peaks_are_per_task() -> None:
     assert capped.status == "memory" and capped.value is None
     assert "150.0 MB cap" in capped.error and 150 < capped.peak_mb < 1000
     assert (after.status, after.value) == ("ok", 4)
-    assert _our_descendants() == []
+    assert workers.our_descendants() == []
 
 
 def test_workers_are_recycled_after_max_tasks() -> None:
@@ -144,7 +132,7 @@ def test_initializer_failure_is_reported_on_the_task() -> None:
         result = pool.submit(workers.add, 1, 1, timeout_s=30).result()
     assert result.status == "error"
     assert "initializer failed" in result.error and "en_core_missing" in result.error
-    assert _our_descendants() == []
+    assert workers.our_descendants() == []
 
 
 def test_close_stops_every_worker_and_refuses_new_work() -> None:
@@ -152,7 +140,7 @@ def test_close_stops_every_worker_and_refuses_new_work() -> None:
     futures = [pool.submit(workers.sleep_for, 0.2, timeout_s=30) for _ in range(4)]
     pool.close()
     assert [f.result().value for f in futures] == ["woke up"] * 4
-    assert pool.pids == [] and _our_descendants() == []
+    assert pool.pids == [] and workers.our_descendants() == []
     with pytest.raises(RuntimeError, match="closed"):
         pool.submit(workers.add, 1, 2, timeout_s=5)
     pool.close()  # twice is fine
@@ -170,7 +158,7 @@ def test_close_with_kill_stops_running_tasks_at_once() -> None:
     result = running.result()
     assert result.status == "error" and "closed with kill=True" in result.error
     assert queued.cancelled()
-    assert pool.pids == [] and _our_descendants() == []
+    assert pool.pids == [] and workers.our_descendants() == []
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -1,4 +1,4 @@
-"""Importable child-process targets for the memory tests (spawned children must import them)."""
+"""Importable child-process targets for the memory tests, and a check for leftover children."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import psutil
 
 _MB = 1024 * 1024
 
@@ -89,3 +91,15 @@ def kill_self(signal_number: int) -> None:
     """Die by a signal, as the kernel OOM killer or an outside kill would do it."""
     os.kill(os.getpid(), signal_number)
     time.sleep(10)
+
+
+def our_descendants() -> list[psutil.Process]:
+    """Live processes below this one, less multiprocessing's resource tracker (a helper)."""
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(proc.cmdline()):
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return found

@@ -4,7 +4,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field, model_validator
 
 from memwise_assets.defs.filings.checks import FILING_CHECKS, filing_check_results
@@ -136,8 +135,3 @@ def landed_mb(landing: Path, keys: list[str]) -> float:
 
 def _table(outcomes: list[FilingOutcome]) -> str:
     return md_table([_outcome_row(o) for o in outcomes])
-
-
-def sections_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """All filings' sections in one frame (for callers outside Dagster)."""
-    return pd.concat(list(frames.values()), ignore_index=True) if frames else pd.DataFrame()

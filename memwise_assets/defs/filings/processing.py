@@ -75,10 +75,14 @@ def process_filings(
     done_lock = threading.Lock()
     pool: WorkerPool | None = None
     interrupted = threading.Event()
+    # One event-log read for the whole batch: every filing's estimate fits the same history.
+    history = memory.history(
+        context.instance, context.asset_key, input_key=ITEM_INPUT_KEY, peak_key=ITEM_PEAK_KEY
+    )
 
     def one(key: str) -> FilingOutcome:
         nonlocal done
-        outcome = _process_one(context, memory, filings, config, key, pool, large_lock)
+        outcome = _process_one(context, memory, filings, config, key, pool, large_lock, history)
         if interrupted.is_set():
             return outcome  # killed by the interruption: not the filing's fault
         if outcome.frame is None:
@@ -139,6 +143,7 @@ def _process_one(
     key: str,
     pool: WorkerPool | None,
     large_lock: threading.Lock,
+    history: list[tuple[float, float]],
 ) -> FilingOutcome:
     try:
         path = resolve_filing(filings.landing, key)
@@ -151,8 +156,7 @@ def _process_one(
         context.asset_key,
         size_mb,
         static.memory_mb,
-        input_key=ITEM_INPUT_KEY,
-        peak_key=ITEM_PEAK_KEY,
+        history=history,
     )
     mb = config.memory_multiplier * estimate.mb
     cap = config.memory_cap_overrides_mb.get(key, mb)

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
-from memwise_assets.defs.resources import MemoryResource, StepMemory
+from memwise_assets.defs.resources import MemoryResource, StepMemory, frame_mb
 from memwise_assets.memory import release_free_heap
 
 _MB = 1024.0 * 1024.0
@@ -65,7 +65,7 @@ def label_bars(
 ) -> tuple[pd.DataFrame, StepMemory]:
     """Label `bars` under the labels budget, marking a stage per chunk."""
     labeling = config.to_labeling()
-    input_mb = float(bars.memory_usage(deep=True).sum()) / _MB
+    input_mb = frame_mb(bars)
     chunk_mb = labeling.chunk_rows * _BYTES_PER_CHUNK_ROW * len(labeling.modes) / _MB
     with memory.step(
         context, budget="labels", input_mb=input_mb, static_estimate_mb=64 + 2 * input_mb + chunk_mb

@@ -7,15 +7,10 @@ import pandas as pd
 
 from memwise_assets.compute.weekly import attach_weekly_features
 from memwise_assets.compute.weekly import weekly_features as compute_features
-from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.resources import MemoryResource, frame_mb
 from memwise_assets.defs.weekly.checks import WEEKLY_CHECKS, weekly_check_results
 
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
-_MB = 1024.0 * 1024.0
-
-
-def _frame_mb(frame: pd.DataFrame) -> float:
-    return float(frame.memory_usage(deep=True).sum()) / _MB
 
 
 @dg.asset(
@@ -28,7 +23,7 @@ def weekly_features(
     context: dg.AssetExecutionContext, memory: MemoryResource, daily_bars: pd.DataFrame
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Weekly (W-FRI) bars and momentum, volatility, RSI, ATR and volume features per symbol."""
-    input_mb = _frame_mb(daily_bars)
+    input_mb = frame_mb(daily_bars)
     # The vectorised pass keeps a few sorted copies of the input: 3x covers it.
     with memory.step(
         context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
@@ -58,7 +53,7 @@ def daily_with_weekly_features(
     weekly_features: pd.DataFrame,
 ) -> pd.DataFrame:
     """Daily rows with the features of each symbol's latest completed week (week_end <= date)."""
-    input_mb = _frame_mb(daily_bars) + _frame_mb(weekly_features)
+    input_mb = frame_mb(daily_bars) + frame_mb(weekly_features)
     with memory.step(
         context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
     ) as step:
