@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from memwise_assets.memory.lifeline import die_with_parent
 from memwise_assets.memory.probe import peak_rss_mb
 
 _MB = 1024.0 * 1024.0
@@ -99,7 +100,12 @@ def _wait_dead(procs: list[psutil.Process], timeout_s: float) -> None:
             time.sleep(0.01)
 
 
-def _child_main(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+def _child_main(
+    conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict, parent_pid: int
+) -> None:
+    # A killed parent (SIGKILL, OOM killer) must not leave this item running under init:
+    # its reservation would be reclaimed while its memory is still in use.
+    die_with_parent(parent_pid, on_orphan=lambda: _kill_tree(os.getpid(), include_root=False))
     try:
         message: tuple[str, Any, str | None] = ("ok", fn(*args, **kwargs), None)
     except BaseException as exc:  # the parent reports every failure, even SystemExit
@@ -172,7 +178,9 @@ def run_isolated(
     ctx = multiprocessing.get_context(start_method)
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(
-        target=_child_main, args=(sender, fn, args, kwargs), name=f"memwise-isolated-{fn!r}"
+        target=_child_main,
+        args=(sender, fn, args, kwargs, os.getpid()),
+        name=f"memwise-isolated-{fn!r}"
     )
     oom_before = _oom_kills()
     started = time.monotonic()

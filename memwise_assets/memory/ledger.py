@@ -16,7 +16,9 @@ import numbers
 import os
 import sqlite3
 import threading
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,32 +27,53 @@ from typing import Any
 
 import psutil
 
+from memwise_assets.memory.lifeline import holder_alive as _holder_alive
+from memwise_assets.memory.lifeline import process_start as _process_start
 from memwise_assets.memory.probe import available_mb, total_mb
 
 _log = logging.getLogger(__name__)
 
-DB_NAME = "memwise-ledger.sqlite3"
+# v2: reservations are identified by a random token, never by a reusable row number.
+DB_NAME = "memwise-ledger-v2.sqlite3"
+LEDGER_DIR_ENV = "MEMWISE_LEDGER_DIR"
 _HISTORY_KEEP = 20_000
 # Float sums of MB must not refuse a request that fits exactly.
 _EPS_MB = 1e-6
 # A live process whose waiting thread vanished (no heartbeat for this long) would block the
 # FIFO queue for everyone; its entry is dropped. Generous: SQLite may stall a poller too.
 STALE_WAITER_S = 60.0
+# Holders re-write their rows this often, so a ledger rebuilt after deletion or corruption
+# learns them again; a rebuilt ledger admits nothing new until REJOIN_S have passed.
+HEARTBEAT_S = 1.0
+REJOIN_S = 3.0 * HEARTBEAT_S
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reservations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT PRIMARY KEY,
     label TEXT NOT NULL, mb REAL NOT NULL, pid INTEGER NOT NULL,
     pstart REAL, since REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS waiters (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
     label TEXT NOT NULL, mb REAL NOT NULL, pid INTEGER NOT NULL,
     pstart REAL, enqueued REAL NOT NULL, heartbeat REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL, event TEXT NOT NULL, label TEXT NOT NULL, mb REAL NOT NULL,
     pid INTEGER NOT NULL, total_mb REAL NOT NULL, pool_mb REAL NOT NULL);
 """
+
+
+def default_ledger_dir() -> Path:
+    """The host's ledger folder: $MEMWISE_LEDGER_DIR, else one per user in the temp folder.
+
+    Every memwise process of this user on this host (any Dagster home) shares it; other
+    users and other hosts (or containers with their own /tmp) have their own.
+    """
+    explicit = os.environ.get(LEDGER_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    return Path(tempfile.gettempdir()) / f"memwise-ledger-{os.getuid()}"
 
 
 class AdmissionTimeout(TimeoutError):
@@ -61,31 +84,11 @@ class OversizeRequest(ValueError):
     """A request larger than the whole pool: waiting could never admit it."""
 
 
-def _process_start(pid: int) -> float | None:
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
-
-
-def _holder_alive(pid: int, start: float | None) -> bool:
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        # A different start time means the pid was reused by an unrelated process.
-        return start is None or abs(proc.create_time() - start) < 0.05
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return True
-
-
 @dataclass
 class Reservation:
     """Memory admitted to one holder; release it (or leave the `with` block) when done."""
 
-    id: int
+    id: str
     mb: float
     label: str
     pid: int
@@ -145,6 +148,10 @@ class MemoryLedger:
         self._generation = 0
         self._pid = os.getpid()
         self._pstart = _process_start(self._pid)
+        # Reservations this process holds, re-written by the heartbeat (see HEARTBEAT_S).
+        self._held: dict[str, Reservation] = {}
+        self._held_lock = threading.Lock()
+        self._heartbeat: threading.Thread | None = None
         self._open_or_recover()
 
     # -- storage ----------------------------------------------------------------------------
@@ -173,10 +180,14 @@ class MemoryLedger:
             # Another process replaced the file: our handle still points at the old one.
             cached[3].close()
         if pid != self._pid:
-            # A forked copy of this ledger is another holder: it must not reuse our identity.
+            # A forked copy of this ledger is another holder: it must not reuse our identity
+            # nor heartbeat the parent's reservations.
             self._pid, self._pstart = pid, _process_start(pid)
+            self._held, self._heartbeat = {}, None
         conn = self._connect()
         self._local.conn = (pid, self._generation, inode, conn)
+        if cached is not None and cached[0] == pid:
+            self._rejoin(conn)  # a new file: put our live reservations back at once
         return conn
 
     @contextlib.contextmanager
@@ -188,11 +199,17 @@ class MemoryLedger:
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
-    def _initialise(self) -> None:
+    def _initialise(self, rebuilt: bool = False) -> None:
         conn = self._connect()
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(_SCHEMA)
+            if rebuilt:
+                # Live holders of the lost file re-appear within a heartbeat or two.
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('rejoin_until', ?)",
+                    (time.time() + REJOIN_S,),
+                )
             row = conn.execute("PRAGMA quick_check").fetchone()
             if row is None or row[0] != "ok":
                 raise sqlite3.DatabaseError(f"quick_check says {row[0] if row else None}")
@@ -200,9 +217,14 @@ class MemoryLedger:
             conn.close()
 
     def _open_or_recover(self) -> None:
+        # The lock file outlives the database: a missing database beside it was deleted.
+        known = (self.dir / "ledger.lock").exists()
         with self._file_lock():
             try:
-                self._initialise()
+                rebuilt = known and not self.db_path.exists()
+                if rebuilt:
+                    _log.error("memory ledger %s vanished; starting a new one", self.db_path)
+                self._initialise(rebuilt)
                 return
             except sqlite3.OperationalError as error:
                 if "locked" in str(error) or "busy" in str(error):
@@ -211,7 +233,7 @@ class MemoryLedger:
             except sqlite3.DatabaseError as error:
                 reason = error
             self._move_aside(reason)
-            self._initialise()
+            self._initialise(rebuilt=True)
 
     def _move_aside(self, reason: BaseException) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -239,7 +261,7 @@ class MemoryLedger:
             # Corrupted under our feet (e.g. overwritten): recover once, then retry.
             with self._file_lock():
                 self._move_aside(error)
-                self._initialise()
+                self._initialise(rebuilt=True)
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
         try:
@@ -321,7 +343,7 @@ class MemoryLedger:
         started = time.monotonic()
         deadline = None if timeout_s is None else started + max(0.0, timeout_s)
         delay = self._poll_s
-        waiter_id: int | None = None
+        waiter_id: str | None = None
         try:
             while True:
                 with self._transaction() as conn:
@@ -344,40 +366,42 @@ class MemoryLedger:
             raise
 
     def _keep_queued(
-        self, conn: sqlite3.Connection, waiter_id: int | None, mb: float, label: str
-    ) -> int:
+        self, conn: sqlite3.Connection, waiter_id: str | None, mb: float, label: str
+    ) -> str:
         now = time.time()
         if waiter_id is not None:
             beat = "UPDATE waiters SET heartbeat = ? WHERE id = ?"
             if conn.execute(beat, (now, waiter_id)).rowcount:
                 return waiter_id
             _log.warning("memory ledger: queue entry %r was dropped as stale; re-queued", label)
-        return int(
-            conn.execute(
-                "INSERT INTO waiters (label, mb, pid, pstart, enqueued, heartbeat) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (label, mb, self._pid, self._pstart, now, now),
-            ).lastrowid
-            or 0
+        waiter_id = uuid.uuid4().hex
+        conn.execute(
+            "INSERT INTO waiters (id, label, mb, pid, pstart, enqueued, heartbeat) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (waiter_id, label, mb, self._pid, self._pstart, now, now),
         )
+        return waiter_id
 
     def _try_admit(
         self,
         conn: sqlite3.Connection,
         mb: float,
         label: str,
-        waiter_id: int | None,
+        waiter_id: str | None,
         started: float,
     ) -> tuple[Reservation | None, str]:
         self._reclaim(conn)
         ahead_query = "SELECT COUNT(*) FROM waiters"
-        params: tuple[int, ...] = ()
+        params: tuple[str, ...] = ()
         if waiter_id is not None:
-            ahead_query += " WHERE id < ?"
+            ahead_query += " WHERE seq < (SELECT seq FROM waiters WHERE id = ?)"
             params = (waiter_id,)
         ahead = int(conn.execute(ahead_query, params).fetchone()[0])
         if ahead:
             return None, f"{ahead} earlier request(s) still queued"
+        row = conn.execute("SELECT value FROM meta WHERE key = 'rejoin_until'").fetchone()
+        if row is not None and time.time() < row[0]:
+            return None, "the ledger was rebuilt; waiting for live holders to re-register"
         reserved = self._reserved(conn)
         if reserved + mb > self.pool_mb + _EPS_MB:
             return None, f"{reserved:.1f} MB of the {self.pool_mb:.1f} MB pool already reserved"
@@ -385,15 +409,17 @@ class MemoryLedger:
         if free + _EPS_MB < mb:
             return None, f"only {free:.1f} MB available above the {self.reserve_mb:.1f} MB reserve"
         since = time.time()
-        reservation_id = conn.execute(
-            "INSERT INTO reservations (label, mb, pid, pstart, since) VALUES (?, ?, ?, ?, ?)",
-            (label, mb, self._pid, self._pstart, since),
-        ).lastrowid
+        reservation_id = uuid.uuid4().hex
+        conn.execute(
+            "INSERT INTO reservations (id, label, mb, pid, pstart, since) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (reservation_id, label, mb, self._pid, self._pstart, since),
+        )
         if waiter_id is not None:
             conn.execute("DELETE FROM waiters WHERE id = ?", (waiter_id,))
         self._log_event(conn, "admit", label, mb, self._pid)
         reservation = Reservation(
-            id=int(reservation_id or 0),
+            id=reservation_id,
             mb=float(mb),
             label=label,
             pid=self._pid,
@@ -401,9 +427,12 @@ class MemoryLedger:
             waited_s=time.monotonic() - started,
             _ledger=self,
         )
+        self._hold(reservation)
         return reservation, "admitted"
 
     def _release(self, reservation: Reservation) -> None:
+        with self._held_lock:
+            self._held.pop(reservation.id, None)
         with self._transaction() as conn:
             deleted = conn.execute(
                 "DELETE FROM reservations WHERE id = ?", (reservation.id,)
@@ -417,6 +446,48 @@ class MemoryLedger:
                 reservation.mb,
             )
 
+    # -- heartbeat: live holders re-appear in a rebuilt ledger --------------------------------
+
+    def _hold(self, reservation: Reservation) -> None:
+        with self._held_lock:
+            self._held[reservation.id] = reservation
+            if self._heartbeat is None or not self._heartbeat.is_alive():
+                self._heartbeat = threading.Thread(
+                    target=self._beat, name="memwise-ledger-heartbeat", daemon=True
+                )
+                self._heartbeat.start()
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_S)
+            with self._held_lock:
+                if not self._held or os.getpid() != self._pid:
+                    self._heartbeat = None
+                    return
+            try:
+                with self._transaction() as conn:
+                    self._rejoin(conn)
+            except sqlite3.Error as error:  # busy for long: try again next beat
+                _log.warning("memory ledger heartbeat failed: %s", error)
+
+    def _rejoin(self, conn: sqlite3.Connection) -> None:
+        """Write back any reservation of ours the file lost (same token: no id reuse)."""
+        with self._held_lock:
+            held = list(self._held.values())
+        for r in held:
+            added = conn.execute(
+                "INSERT OR IGNORE INTO reservations (id, label, mb, pid, pstart, since) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (r.id, r.label, r.mb, self._pid, self._pstart, r.since),
+            ).rowcount
+            if added:
+                _log.warning(
+                    "memory ledger: re-registered live reservation %r (%.1f MB) in a rebuilt "
+                    "ledger",
+                    r.label,
+                    r.mb,
+                )
+
     def reclaim_dead(self) -> list[dict[str, Any]]:
         """Drop reservations and queue entries whose holder process is gone; return them."""
         with self._transaction() as conn:
@@ -427,7 +498,7 @@ class MemoryLedger:
         with self._transaction() as conn:
             self._reclaim(conn)
             rows = conn.execute(
-                "SELECT id, label, mb, pid, since FROM reservations ORDER BY id"
+                "SELECT id, label, mb, pid, since FROM reservations ORDER BY since"
             ).fetchall()
         return [dict(row) for row in rows]
 
@@ -436,7 +507,7 @@ class MemoryLedger:
         with self._transaction() as conn:
             self._reclaim(conn)
             rows = conn.execute(
-                "SELECT id, label, mb, pid, enqueued FROM waiters ORDER BY id"
+                "SELECT id, label, mb, pid, enqueued FROM waiters ORDER BY seq"
             ).fetchall()
         return [dict(row) for row in rows]
 

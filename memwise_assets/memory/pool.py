@@ -38,24 +38,12 @@ from memwise_assets.memory.isolation import (
     _tree_rss_mb,
     _wait_dead,
 )
+from memwise_assets.memory.lifeline import die_with_parent
 from memwise_assets.memory.probe import peak_rss_mb
 
 _log = logging.getLogger(__name__)
 _STOP = b""  # an empty message tells a worker to exit
 _PARENT_CHECK_S = 1.0
-
-
-def _watch_parent(parent_pid: int) -> None:
-    # A worker whose parent died (SIGKILL, OOM killer) would otherwise finish its task
-    # and linger; it takes its own children with it.
-    def watch() -> None:
-        while True:
-            time.sleep(_PARENT_CHECK_S)
-            if os.getppid() != parent_pid:
-                _kill_tree(os.getpid(), include_root=False)
-                os._exit(1)
-
-    threading.Thread(target=watch, name="memwise-parent-watch", daemon=True).start()
 
 
 def _worker_main(
@@ -64,7 +52,9 @@ def _worker_main(
     # Ctrl-C reaches the whole process group: the parent decides when workers stop,
     # a worker must not turn the interrupt into a failed task.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _watch_parent(parent_pid)
+    # A worker whose parent died (SIGKILL, OOM killer) would otherwise finish its task
+    # and linger; it takes its own children with it.
+    die_with_parent(parent_pid, on_orphan=lambda: _kill_tree(os.getpid(), include_root=False))
     try:
         if initializer is not None:
             initializer(*initargs)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from memwise_assets.memory import AdmissionTimeout, MemoryLedger, OversizeRequest
+from memwise_assets.memory import ledger as ledger_module
 from memwise_assets_tests.memory import workers
 
 PLENTY = 1e12
@@ -111,7 +112,7 @@ def test_large_request_queued_first_is_admitted_before_later_small_ones(tmp_path
 
 
 def test_corrupt_ledger_is_moved_aside_and_recreated(tmp_path, caplog) -> None:
-    (tmp_path / "memwise-ledger.sqlite3").write_bytes(b"this is not sqlite" * 100)
+    (tmp_path / ledger_module.DB_NAME).write_bytes(b"this is not sqlite" * 100)
     caplog.set_level(logging.ERROR, logger="memwise_assets.memory.ledger")
     ledger = _ledger(tmp_path)
     with ledger.reserve(100, label="after"):
@@ -186,8 +187,8 @@ def test_stale_queue_entry_of_a_live_process_does_not_block_the_queue(tmp_path, 
     # A waiter whose thread vanished without cleaning up: live pid, no heartbeat for long.
     old = time.time() - 3600
     ledger._conn().execute(
-        "INSERT INTO waiters (label, mb, pid, pstart, enqueued, heartbeat) "
-        "VALUES ('ghost', 10, ?, NULL, ?, ?)",
+        "INSERT INTO waiters (id, label, mb, pid, pstart, enqueued, heartbeat) "
+        "VALUES ('ghost-token', 'ghost', 10, ?, NULL, ?, ?)",
         (os.getpid(), old, old),
     )
     caplog.set_level(logging.WARNING, logger="memwise_assets.memory.ledger")

@@ -1,0 +1,124 @@
+"""Process identity and lifelines: who holds what, and children that die with their parent.
+
+A pid alone is not an identity (pids are reused), so a holder is (host, pid, start time).
+A child calls `die_with_parent` first thing: the kernel's parent-death signal where Linux
+offers it, plus a watchdog thread that catches what the signal cannot (a parent that
+died before the signal was armed, or a thread-exit in a multithreaded parent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+_PR_SET_PDEATHSIG = 1
+WATCH_S = 0.5
+
+
+@dataclass(frozen=True)
+class ProcessId:
+    """A process on a host, told apart from a later process that reuses its pid."""
+
+    host: str
+    pid: int
+    start: float | None
+
+    @classmethod
+    def of(cls, pid: int | None = None) -> ProcessId:
+        pid = os.getpid() if pid is None else pid
+        return cls(socket.gethostname(), pid, process_start(pid))
+
+    @property
+    def local(self) -> bool:
+        return self.host == socket.gethostname()
+
+    def alive(self) -> bool:
+        """True while the process runs (a process on another host counts as alive)."""
+        return not self.local or holder_alive(self.pid, self.start)
+
+
+def process_start(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def holder_alive(pid: int, start: float | None) -> bool:
+    """Whether `pid` still runs and is the process that started at `start`."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        # A different start time means the pid was reused by an unrelated process.
+        return start is None or abs(proc.create_time() - start) < 0.05
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True
+
+
+def _arm_parent_death_signal(sig: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(parent_pid: int, *, on_orphan=None, sig: int = signal.SIGKILL) -> None:
+    """Make this process end when `parent_pid` does (call it first thing in a child).
+
+    `on_orphan` runs in the watchdog before the process exits (e.g. to kill its own
+    children, which the kernel signal does not reach).
+    """
+    _arm_parent_death_signal(sig)
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        _orphaned(on_orphan)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_S)
+            if os.getppid() != parent_pid:
+                _orphaned(on_orphan)
+
+    threading.Thread(target=watch, name="memwise-parent-watch", daemon=True).start()
+
+
+def _orphaned(on_orphan) -> None:
+    if on_orphan is not None:
+        with contextlib.suppress(BaseException):
+            on_orphan()
+    os._exit(1)
+
+
+def record_process(folder: Path, **extra: object) -> Path:
+    """Write this process's identity under `folder` (one file per process)."""
+    me = ProcessId.of()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{me.host}-{me.pid}.json"
+    payload = {"host": me.host, "pid": me.pid, "start": me.start, **extra}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def recorded_processes(folder: Path) -> list[ProcessId]:
+    """The identities written under `folder` (unreadable records are skipped)."""
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found.append(ProcessId(str(data["host"]), int(data["pid"]), data.get("start")))
+    return found
