@@ -180,7 +180,7 @@ def run_isolated(
     process = ctx.Process(
         target=_child_main,
         args=(sender, fn, args, kwargs, os.getpid()),
-        name=f"memwise-isolated-{fn!r}"
+        name=f"memwise-isolated-{fn!r}",
     )
     oom_before = _oom_kills()
     started = time.monotonic()

@@ -15,8 +15,8 @@ import math
 import numbers
 import os
 import sqlite3
-import threading
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-
-import psutil
 
 from memwise_assets.memory.lifeline import holder_alive as _holder_alive
 from memwise_assets.memory.lifeline import process_start as _process_start

@@ -43,7 +43,6 @@ from memwise_assets.memory.probe import peak_rss_mb
 
 _log = logging.getLogger(__name__)
 _STOP = b""  # an empty message tells a worker to exit
-_PARENT_CHECK_S = 1.0
 
 
 def _worker_main(

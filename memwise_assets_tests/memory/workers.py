@@ -103,3 +103,29 @@ def our_descendants() -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             continue
     return found
+
+
+def hold_until_told(ledger_dir: str, mb: float, pool_mb: float, control_dir: str) -> None:
+    """Hold `mb` until `control_dir/release` appears, then release and say `released`."""
+    from memwise_assets.memory import MemoryLedger
+
+    control = Path(control_dir)
+    ledger = MemoryLedger(ledger_dir, pool_mb=pool_mb, available_fn=lambda: 1e12)
+    with ledger.reserve(mb, timeout_s=10, label="first-holder"):
+        (control / "ready").write_text("ready", encoding="ascii")
+        deadline = time.monotonic() + 60
+        while not (control / "release").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (control / "released").write_text("released", encoding="ascii")
+
+
+def isolated_parent(pid_file: str) -> None:
+    """Run a long isolated item (its pid written to `pid_file`); the test kills us meanwhile."""
+    from memwise_assets.memory import run_isolated
+
+    run_isolated(write_pid_and_sleep, pid_file, 60.0, timeout_s=120)
+
+
+def write_pid_and_sleep(pid_file: str, seconds: float) -> None:
+    Path(pid_file).write_text(str(os.getpid()), encoding="ascii")
+    time.sleep(seconds)
