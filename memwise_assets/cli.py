@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -26,6 +28,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     home = demo_home(args.home)
     _say(f"memwise demo: Dagster home {home}")
+    _recover(home)
     from memwise_assets.progress import progress
 
     rows = run_demo(
@@ -47,6 +50,25 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recover(home: Path | None) -> None:
+    """What every entry point does first: mend runs whose processes died (see doctor)."""
+    from memwise_assets.doctor import recover_home
+
+    if home is not None:
+        recover_home(home, say=_say)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import os
+
+    from memwise_assets.doctor import doctor
+
+    home = Path(args.home or os.environ.get("DAGSTER_HOME") or ".memwise_home").resolve()
+    if not (home / "dagster.yaml").is_file():
+        raise UserError(f"no Dagster instance at {home}; give --home or set DAGSTER_HOME")
+    return doctor(home, say=_say, mend=not args.check)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from memwise_assets.bench.runner import (
         CASE_MODULES,
@@ -60,6 +82,10 @@ def _bench(args: argparse.Namespace) -> int:
     if data_dir is not None and not data_dir.is_dir():
         raise UserError(f"--data {data_dir} is not a folder; give the folder holding prices/, sec/")
     _say(f"memwise bench: data {data_dir or '(none: synthetic cases only)'}")
+    import os
+
+    bench_home = os.environ.get("DAGSTER_HOME")
+    _recover(Path(bench_home) if bench_home else None)
     from memwise_assets.progress import progress
 
     rows = run_benchmarks(
@@ -83,6 +109,7 @@ def _report(args: argparse.Namespace) -> int:
     if not ((home / "dagster.yaml").is_file() or (home / "history").is_dir()):
         raise UserError(f"no Dagster instance at {home}; run `memwise demo` first (or give --home)")
     out = Path(args.out) if args.out else home / "memwise" / "report"
+    _recover(home)
     # The instance's dagster.yaml may name its storage through $DAGSTER_HOME.
     os.environ["DAGSTER_HOME"] = str(home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -115,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=20, help="Recent materializations per asset and runs shown."
     )
     report.set_defaults(func=_report)
+    doctor = sub.add_parser(
+        "doctor", help="Show and mend dead runs, stuck pool slots and dead ledger holders."
+    )
+    doctor.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
+    doctor.add_argument("--check", action="store_true", help="Only show; exit 1 if anything.")
+    doctor.set_defaults(func=_doctor)
     return parser
 
 
@@ -130,6 +163,9 @@ def user_message(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM stops memwise the way Ctrl-C does (runs end as interrupted, nothing half-held).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -142,6 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.verbose:
             print("(run again with --verbose for the traceback)", file=sys.stderr)
         return 1
+    except BaseException as exc:
+        # Ctrl-C or SIGTERM inside a Dagster run surfaces as Dagster's own interrupt error.
+        if type(exc).__name__ != "DagsterExecutionInterruptedError":
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from memwise_assets.defs.labels.assets import weighted_labels
 from memwise_assets.defs.labels.intraday import intraday_bars, intraday_labels
 from memwise_assets.defs.prices.assets import daily_bars
 from memwise_assets.defs.prices.schedules import daily_prices_after_close, daily_prices_job
+from memwise_assets.defs.recovery import recover_dead_runs_sensor
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.weekly.assets import daily_with_weekly_features, weekly_features
 
@@ -51,6 +52,7 @@ def build_defs(
             purge_cache_on_failure,
             purge_cache_on_cancel,
             purge_cache_on_success,
+            recover_dead_runs_sensor,
         ],
         resources={
             "memory": memory or MemoryResource(),

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +14,8 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+
+from memwise_assets.home import init_home
 
 DEMO_START = "2024-01-02"
 DEMO_END = "2024-12-31"
@@ -35,13 +36,9 @@ class AssetRow:
 def demo_home(explicit: str | None = None) -> Path:
     """$DAGSTER_HOME when set, else ./.memwise_home (created, absolute, with dagster.yaml)."""
     home = Path(explicit or os.environ.get("DAGSTER_HOME") or ".memwise_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    # Created and migrated under a lock: concurrent first demos must not race the migration.
+    init_home(home)
     os.environ["DAGSTER_HOME"] = str(home)
-    instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():
-        # An existing configuration is the user's; a new home gets memwise's.
-        shipped = resources.files("memwise_assets") / "data" / "dagster.yaml"
-        instance_yaml.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
     return home
 
 
@@ -57,6 +54,7 @@ def run_demo(
     from memwise_assets.definitions import ASSETS, build_defs
     from memwise_assets.defs.filings.landing import scan_landing
     from memwise_assets.defs.filings.partitions import filing_partitions
+    from memwise_assets.defs.waiting import watch_pool_waits
 
     defs = build_defs()
     resources = defs.resources
@@ -92,7 +90,10 @@ def run_demo(
     for title, selection, tags in stages:
         began = time.perf_counter()
         say(f"materializing {title}: {', '.join(selection)}")
-        with (progress or (lambda *_a, **_k: nullcontext()))(title, instance=instance):
+        with (
+            (progress or (lambda *_a, **_k: nullcontext()))(title, instance=instance),
+            watch_pool_waits(instance, resources["memory"].home, say),
+        ):
             result = dg.materialize(
                 ASSETS,
                 selection=selection,

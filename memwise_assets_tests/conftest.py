@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test session's "host" ledger: suites running side by side must not share one."""
+    folder = tmp_path_factory.mktemp("host-ledger")
+    os.environ["MEMWISE_LEDGER_DIR"] = str(folder)
+    return folder
 
 
 @pytest.fixture
@@ -18,6 +27,8 @@ def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     if repo_yaml.exists():
         (home / "dagster.yaml").write_text(repo_yaml.read_text())
     monkeypatch.setenv("DAGSTER_HOME", str(home))
+    # Steps of this test on the default resources keep their ledger in this home.
+    monkeypatch.setenv("MEMWISE_LEDGER_DIR", str(home / "memwise" / "ledger"))
     return home
 
 

@@ -31,9 +31,16 @@ from memwise_assets.memory import (
     current_rss_mb,
     estimate_for_size,
     run_isolated,
+    total_mb,
 )
+from memwise_assets.memory.ledger import default_ledger_dir
 
 _MB = 1024.0 * 1024.0
+# Configuration bounds refused at load (each error names its field).
+MAX_RESERVE_FRACTION = 0.9
+MAX_EMERGENCY_FRACTION = 10.0
+MONITOR_INTERVAL_BOUNDS_S = (0.001, 60.0)
+MAX_POOL_HOST_FACTOR = 2.0  # a pool may count swap, not a fantasy
 
 DEFAULT_LIMITS_MB: dict[str, float] = {
     "prices": 500.0,
@@ -140,7 +147,14 @@ class MemoryResource(dg.ConfigurableResource):
     )
     home_dir: str | None = Field(
         default=None,
-        description="Folder of the ledger and session caches; default $DAGSTER_HOME/memwise.",
+        description="Folder of the session caches and run records; default "
+        "$DAGSTER_HOME/memwise. When set, it also holds a private ledger (unless ledger_dir).",
+    )
+    ledger_dir: str | None = Field(
+        default=None,
+        description="Folder of the memory ledger. Default: <home_dir>/ledger when home_dir is "
+        "set, else $MEMWISE_LEDGER_DIR, else one per user per host in the temp folder "
+        "(/tmp/memwise-ledger-<uid>), shared by every Dagster home of that user.",
     )
     pool_mb: float | None = Field(
         default=None, description="Ledger pool size in MB; default host RAM minus the reserve."
@@ -166,9 +180,15 @@ class MemoryResource(dg.ConfigurableResource):
     @field_validator("limits_mb")
     @classmethod
     def _positive_limits(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = {k: v for k, v in value.items() if not v > 0}
+        unknown = sorted(set(value) - set(DEFAULT_LIMITS_MB))
+        if unknown:
+            raise ValueError(
+                f"limits_mb has unknown budget(s) {unknown}; the budgets are "
+                f"{sorted(DEFAULT_LIMITS_MB)}"
+            )
+        bad = {k: v for k, v in value.items() if not 0 < v < float("inf")}
         if bad:
-            raise ValueError(f"limits_mb must all be > 0 MB; got {bad}")
+            raise ValueError(f"limits_mb must all be finite numbers > 0 MB; got {bad}")
         return {**DEFAULT_LIMITS_MB, **value}
 
     @field_validator("timeouts_s")
@@ -185,8 +205,21 @@ class MemoryResource(dg.ConfigurableResource):
 
     @model_validator(mode="after")
     def _sane_fractions(self) -> MemoryResource:
-        if not 0 <= self.reserve_fraction < 1:
-            raise ValueError(f"reserve_fraction must be in [0, 1); got {self.reserve_fraction}")
+        if not 0 <= self.reserve_fraction <= MAX_RESERVE_FRACTION:
+            raise ValueError(
+                f"reserve_fraction must be in [0, {MAX_RESERVE_FRACTION}] (above it the ledger "
+                f"hands out almost nothing and steps wait); got {self.reserve_fraction}"
+            )
+        if not self.emergency_fraction <= MAX_EMERGENCY_FRACTION:
+            raise ValueError(
+                f"emergency_fraction must be <= {MAX_EMERGENCY_FRACTION} (times the budget); "
+                f"got {self.emergency_fraction}"
+            )
+        lo, hi = MONITOR_INTERVAL_BOUNDS_S
+        if not lo <= self.monitor_interval_s <= hi:
+            raise ValueError(
+                f"monitor_interval_s must be in [{lo}, {hi}] seconds; got {self.monitor_interval_s}"
+            )
         if not 0 < self.warn_fraction <= 1 <= self.emergency_fraction:
             raise ValueError(
                 "need 0 < warn_fraction <= 1 <= emergency_fraction; got "
@@ -202,6 +235,12 @@ class MemoryResource(dg.ConfigurableResource):
             )
         if self.pool_mb is not None and not 0 < self.pool_mb < float("inf"):
             raise ValueError(f"pool_mb must be a finite number > 0 MB when set; got {self.pool_mb}")
+        host_mb = total_mb()
+        if self.pool_mb is not None and self.pool_mb > MAX_POOL_HOST_FACTOR * host_mb:
+            raise ValueError(
+                f"pool_mb {self.pool_mb:g} MB is more than {MAX_POOL_HOST_FACTOR:g} x this "
+                f"host's {host_mb:.0f} MB of RAM: the ledger would admit what cannot fit"
+            )
         if not self.emergency_fraction < float("inf"):
             raise ValueError(f"emergency_fraction must be finite; got {self.emergency_fraction}")
         # Dagster would only trip over these at the first retry, long after load time.
@@ -234,11 +273,20 @@ class MemoryResource(dg.ConfigurableResource):
         return self.home / "cache"
 
     @property
+    def ledger_location(self) -> Path:
+        """Where the ledger lives (see `ledger_dir`)."""
+        if self.ledger_dir:
+            return Path(self.ledger_dir)
+        if self.home_dir:
+            return Path(self.home_dir) / "ledger"
+        return default_ledger_dir()
+
+    @property
     def ledger(self) -> MemoryLedger:
         """The host's reservation ledger (opened lazily, once per process)."""
         if self._ledger is None:
             self._ledger = MemoryLedger(
-                self.home / "ledger", pool_mb=self.pool_mb, reserve_fraction=self.reserve_fraction
+                self.ledger_location, pool_mb=self.pool_mb, reserve_fraction=self.reserve_fraction
             )
         return self._ledger
 
@@ -411,6 +459,13 @@ class MemoryResource(dg.ConfigurableResource):
                 _ACTIVE.pop((run_id, step_key), None)
             state.close()
             raise
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Which processes run this run, so a run killed with them is found and mended.
+        if context.dagster_run is not None:
+            from memwise_assets.defs.recovery import start_run_lifeline
+
+            start_run_lifeline(self.home, context.dagster_run.run_id)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         # Steps whose output never reached the IO manager must not keep their reservation.

@@ -102,12 +102,17 @@ def _orphaned(on_orphan) -> None:
     os._exit(1)
 
 
-def record_process(folder: Path, **extra: object) -> Path:
-    """Write this process's identity under `folder` (one file per process)."""
+def record_process(folder: Path, depends_on: ProcessId | None = None) -> Path:
+    """Write this process's identity under `folder` (one file per process).
+
+    `depends_on` is a process this one works for (a step's orchestrator): the work is
+    over only when both are gone.
+    """
     me = ProcessId.of()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{me.host}-{me.pid}.json"
-    payload = {"host": me.host, "pid": me.pid, "start": me.start, **extra}
+    entries = [me] if depends_on is None or depends_on == me else [me, depends_on]
+    payload = [{"host": p.host, "pid": p.pid, "start": p.start} for p in entries]
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload), encoding="utf-8")
     os.replace(tmp, path)
@@ -115,10 +120,10 @@ def record_process(folder: Path, **extra: object) -> Path:
 
 
 def recorded_processes(folder: Path) -> list[ProcessId]:
-    """The identities written under `folder` (unreadable records are skipped)."""
+    """Every identity written under `folder` (unreadable records are skipped)."""
     found = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            data = json.loads(path.read_text(encoding="utf-8"))
-            found.append(ProcessId(str(data["host"]), int(data["pid"]), data.get("start")))
+            for data in json.loads(path.read_text(encoding="utf-8")):
+                found.append(ProcessId(str(data["host"]), int(data["pid"]), data.get("start")))
     return found

@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 
-from memwise_assets.memory.ledger import DB_NAME, MemoryLedger
+from memwise_assets.memory.ledger import DB_NAME, MemoryLedger, default_ledger_dir
 
 _log = logging.getLogger(__name__)
 
@@ -171,9 +171,13 @@ def run_history(instance: dg.DagsterInstance, limit: int) -> list[RunFigures]:
     return sorted(runs, key=lambda r: r.start or 0.0)
 
 
-def ledger_history(memwise_dir: Path) -> tuple[list[dict[str, Any]], Path | None]:
+def ledger_history(
+    memwise_dir: Path, host_fallback: bool = True
+) -> tuple[list[dict[str, Any]], Path | None]:
     """The ledger's admit/release events (empty when there is no ledger or it cannot be read)."""
     folder = memwise_dir / "ledger"
+    if not (folder / DB_NAME).is_file() and host_fallback:
+        folder = default_ledger_dir()  # a home without a private ledger used the host's
     if not (folder / DB_NAME).is_file():
         return [], None
     try:
@@ -200,7 +204,9 @@ def collect(
             f"no materializations with memwise memory figures in the Dagster home {home}; "
             "run `memwise demo` first"
         )
-    ledger, ledger_path = ledger_history(memwise_dir or home / "memwise")
+    ledger, ledger_path = ledger_history(
+        memwise_dir or home / "memwise", host_fallback=memwise_dir is None
+    )
     return ReportData(
         home=home,
         assets=assets,

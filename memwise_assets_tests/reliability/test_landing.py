@@ -68,7 +68,7 @@ def test_scan_accepts_only_plain_names_inside_the_folder(landing: tuple[Path, Pa
     reasons = "\n".join(skipped)
     assert "escape.htm: symlink pointing outside the landing folder" in reasons
     assert "relative-escape.htm: symlink pointing outside the landing folder" in reasons
-    assert "dangling.htm: symlink pointing outside the landing folder" in reasons
+    assert "dangling.htm: dangling symlink (its target is gone)" in reasons
     for name in ("dir.htm", "pipe.htm"):
         assert f"{name}: not a regular file" in reasons
     # Reasons are printable ASCII: control characters in names cannot forge log lines.
@@ -142,3 +142,30 @@ def test_half_written_filings_wait_and_hostile_names_never_become_partitions(
     ]
     assert sorted(added) == ["alias.htm", "good.htm", "growing.htm"]
     assert all(SAFE_NAME.match(key) for key in added)
+
+
+def test_symlink_loop_dangling_link_and_unreadable_file_never_stop_a_tick(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    (folder / "good.htm").write_bytes(good_filing())
+    (folder / "loop-a.htm").symlink_to(folder / "loop-b.htm")
+    (folder / "loop-b.htm").symlink_to(folder / "loop-a.htm")
+    (folder / "dangling.htm").symlink_to(tmp_path / "gone.htm")
+    unreadable = folder / "locked.htm"
+    unreadable.write_bytes(good_filing())
+    unreadable.chmod(0)
+    landed, skipped = scan_landing(folder)
+    reasons = dict(line.split(": ", 1) for line in skipped)
+    assert reasons["loop-a.htm"].startswith("symlink loop")
+    assert reasons["loop-b.htm"].startswith("symlink loop")
+    assert reasons["dangling.htm"].startswith("dangling symlink")
+    if os.geteuid() != 0:  # root reads any file whatever its mode
+        assert reasons["locked.htm"].startswith("cannot be read")
+    assert "good.htm" in [f.key for f in landed]
+    instance = dg.DagsterInstance.ephemeral()
+    _, cursor = _tick(folder, None, instance)
+    result, _ = _tick(folder, cursor, instance)
+    assert "good.htm" in [r.partition_key for r in result.run_requests]
+    assert "landing folder: skipped loop-a.htm: symlink loop" in capfd.readouterr().err

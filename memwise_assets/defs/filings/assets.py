@@ -17,6 +17,8 @@ from memwise_assets.defs.resources import MemoryResource
 # Filings per run of a backfill: big enough to keep workers busy, small enough that a
 # failed run re-does little.
 BACKFILL_BATCH = 10
+# Retries double the multipliers a few times; beyond this an estimate means nothing.
+MAX_MULTIPLIER = 64.0
 
 
 class FilingsConfig(dg.Config):
@@ -40,8 +42,8 @@ class FilingsConfig(dg.Config):
     def _positive_budgets(self) -> "FilingsConfig":
         for name in ("memory_multiplier", "timeout_multiplier"):
             value = getattr(self, name)
-            if not 0 < value < float("inf"):
-                raise ValueError(f"{name} must be a finite number > 0; got {value}")
+            if not 0 < value <= MAX_MULTIPLIER:
+                raise ValueError(f"{name} must be a number in (0, {MAX_MULTIPLIER}]; got {value}")
         for name in ("timeout_overrides_s", "memory_cap_overrides_mb"):
             bad = {k: v for k, v in getattr(self, name).items() if not 0 < v < float("inf")}
             if bad:

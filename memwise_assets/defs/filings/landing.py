@@ -37,27 +37,46 @@ def scan_landing(folder: Path) -> tuple[list[LandedFile], list[str]]:
     skipped: list[str] = []
     with os.scandir(root) as entries:
         for entry in entries:
-            name = entry.name
-            shown = name.encode("unicode_escape").decode("ascii")
-            if not SAFE_NAME.match(name) or ".." in name:
-                skipped.append(f"{shown}: name must match {SAFE_NAME.pattern} (rename it)")
-                continue
-            if not name.lower().endswith(FILING_SUFFIXES):
-                skipped.append(f"{shown}: not a filing ({', '.join(FILING_SUFFIXES)})")
-                continue
-            path = root / name
-            if entry.is_symlink():
-                target = path.resolve()
-                if root not in target.parents:
-                    skipped.append(f"{shown}: symlink pointing outside the landing folder")
-                    continue
-            if not path.is_file():
-                skipped.append(f"{shown}: not a regular file")
-                continue
-            stat = path.stat()
-            accepted.append(LandedFile(name, path, stat.st_size, stat.st_mtime_ns))
+            shown = entry.name.encode("unicode_escape").decode("ascii")
+            try:
+                problem = _check_entry(root, entry)
+                if problem is None:
+                    stat = (root / entry.name).stat()
+                    accepted.append(
+                        LandedFile(entry.name, root / entry.name, stat.st_size, stat.st_mtime_ns)
+                    )
+            except (OSError, RuntimeError) as error:
+                # One bad entry (a symlink loop, a file gone mid-scan) never stops the tick.
+                why = getattr(error, "strerror", None) or str(error)
+                problem = f"cannot be read ({type(error).__name__}: {why})"
+            if problem is not None:
+                skipped.append(f"{shown}: {problem}")
     accepted.sort(key=lambda f: f.key)
     return accepted, skipped
+
+
+def _check_entry(root: Path, entry: os.DirEntry) -> str | None:
+    """Why a landing entry is no filing, or None when it is one."""
+    name = entry.name
+    if not SAFE_NAME.match(name) or ".." in name:
+        return f"name must match {SAFE_NAME.pattern} (rename it)"
+    if not name.lower().endswith(FILING_SUFFIXES):
+        return f"not a filing ({', '.join(FILING_SUFFIXES)})"
+    path = root / name
+    if entry.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except FileNotFoundError:
+            return "dangling symlink (its target is gone)"
+        except (RuntimeError, OSError) as error:  # 3.11 raises RuntimeError, later OSError
+            return f"symlink loop or unreadable link ({error})"
+        if root not in target.parents:
+            return "symlink pointing outside the landing folder"
+    if not path.is_file():
+        return "not a regular file"
+    with open(path, "rb"):  # unreadable (permissions): raises PermissionError, skipped
+        pass
+    return None
 
 
 def resolve_filing(folder: Path, key: str) -> Path:

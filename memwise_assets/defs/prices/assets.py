@@ -39,7 +39,9 @@ class PricesConfig(dg.Config):
     )
     csv_folder: str | None = Field(default=None, description="Folder for source=csv.")
     seed: int = Field(default=0, description="Seed of the sample source.")
-    yfinance_batch_size: int = Field(default=100, description="Tickers per yfinance.download call.")
+    yfinance_batch_size: int = Field(
+        default=100, ge=1, le=1000, description="Tickers per yfinance.download call (1-1000)."
+    )
     alpha_vantage_fill: bool = Field(
         default=False,
         description="Fill rows Yahoo left missing from Alpha Vantage (5 calls/min on the "

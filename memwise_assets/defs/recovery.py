@@ -1,0 +1,149 @@
+"""Runs whose processes are gone: found, marked failed, their pool slots and caches freed.
+
+A run killed with SIGKILL (or by the OOM killer) stays STARTED in Dagster and keeps its
+concurrency-pool slot, so every later run of that pool waits for ever. Each process that
+runs memwise steps writes its identity (host, pid, start time, and the orchestrating
+process) under `<memwise home>/runs/<run_id>/` when the memory resource starts; a run in
+progress all of whose recorded processes on this host are gone is dead. `recover` mends
+it; `memwise doctor`, every memwise entry point and `recover_dead_runs_sensor` call it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.memory.cache import SessionCache
+from memwise_assets.memory.lifeline import (
+    ProcessId,
+    die_with_parent,
+    record_process,
+    recorded_processes,
+)
+
+RUNS_DIR = "runs"
+IN_PROGRESS = [
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing recovery found: a dead run, or slots held by a run that is over."""
+
+    run_id: str
+    status: str
+    problem: str
+    pools: tuple[str, ...]
+    mended: bool
+
+    def line(self) -> str:
+        pools = f" (pool slots: {', '.join(self.pools)})" if self.pools else ""
+        done = "mended" if self.mended else "not mended"
+        return f"run {self.run_id[:8]} [{self.status}]: {self.problem}{pools}; {done}"
+
+
+def run_dir(memory_home: Path, run_id: str) -> Path:
+    return memory_home / RUNS_DIR / run_id
+
+
+def start_run_lifeline(memory_home: Path, run_id: str) -> None:
+    """Record this process for `run_id`; a step subprocess also dies with its orchestrator."""
+    orchestrator = ProcessId.of()
+    if multiprocessing.parent_process() is not None:
+        # A step subprocess of the multiprocess executor: its parent orchestrates the run.
+        orchestrator = ProcessId.of(os.getppid())
+        die_with_parent(orchestrator.pid)
+    record_process(run_dir(memory_home, run_id), depends_on=orchestrator)
+
+
+def _gone(folder: Path) -> list[ProcessId] | None:
+    """The run's recorded processes when every one (and its orchestrator) is gone, else None."""
+    records = recorded_processes(folder)
+    if not records or not all(r.local for r in records):
+        return None  # nothing recorded, or run on another host: not ours to judge
+    if any(r.alive() for r in records):
+        return None
+    return records
+
+
+def _pools_of(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
+    storage = instance.event_log_storage
+    pools = []
+    for key in sorted(storage.get_concurrency_keys()):
+        info = storage.get_concurrency_info(key)
+        if run_id in info.active_run_ids or run_id in {s.run_id for s in info.pending_steps}:
+            pools.append(key)
+    return tuple(pools)
+
+
+def recover(
+    instance: dg.DagsterInstance,
+    memory_home: Path,
+    *,
+    mend: bool = True,
+    log: Callable[[str], None] = lambda line: None,
+) -> list[Finding]:
+    """Find (and with `mend`, fix) dead runs and slots held by finished runs."""
+    findings: list[Finding] = []
+    in_progress = {r.run_id: r for r in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS))}
+    for run_id, run in in_progress.items():
+        dead = _gone(run_dir(memory_home, run_id))
+        if dead is None:
+            continue
+        who = ", ".join(sorted({f"pid {p.pid}" for p in dead}))
+        problem = (
+            f"every process of the run is gone ({who} on {dead[0].host}; killed, e.g. by "
+            "the OOM killer or kill -9)"
+        )
+        pools = _pools_of(instance, run_id)
+        if mend:
+            instance.report_run_failed(run, message=f"memwise recovery: {problem}; marked failed")
+            _free(instance, memory_home, run_id)
+        findings.append(Finding(run_id, run.status.value, problem, pools, mend))
+    holders = instance.event_log_storage.get_concurrency_run_ids() - set(in_progress)
+    for run_id in sorted(holders):
+        run = instance.get_run_by_id(run_id)
+        status = run.status.value if run else "MISSING"
+        pools = _pools_of(instance, run_id)
+        if mend:
+            _free(instance, memory_home, run_id)
+        findings.append(Finding(run_id, status, "a finished run still holds", pools, mend))
+    if mend:
+        _forget_finished(memory_home, set(in_progress))
+    for finding in findings:
+        log(f"memwise recovery: {finding.line()}")
+    return findings
+
+
+def _free(instance: dg.DagsterInstance, memory_home: Path, run_id: str) -> None:
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    SessionCache(memory_home / "cache", run_id).purge()
+    shutil.rmtree(run_dir(memory_home, run_id), ignore_errors=True)
+
+
+def _forget_finished(memory_home: Path, in_progress: set[str]) -> None:
+    root = memory_home / RUNS_DIR
+    for folder in root.iterdir() if root.is_dir() else []:
+        if folder.name not in in_progress:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def recover_dead_runs_sensor(
+    context: dg.SensorEvaluationContext, memory: MemoryResource
+) -> dg.SkipReason:
+    """Mark runs whose processes died failed and free their pool slots and caches."""
+    findings = recover(context.instance, memory.home, log=context.log.warning)
+    return dg.SkipReason(
+        "; ".join(f.line() for f in findings) if findings else "no dead runs, no stray slots"
+    )
