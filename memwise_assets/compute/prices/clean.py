@@ -74,6 +74,11 @@ def clean_bars(
     bad_price &= keep
     counts["bad_price"] = _per_symbol(codes_all, bad_price, n_t)
     keep &= ~bad_price
+    if "unparsable" in raw:
+        # A value the source could not read unambiguously: refused, never a replacement.
+        unparsable = keep & raw["unparsable"].to_numpy(dtype=bool)
+        counts["unparsable_value"] = _per_symbol(codes_all, unparsable, n_t)
+        keep &= ~unparsable
     volume = pd.to_numeric(raw["volume"], errors="coerce")
     volume = volume.to_numpy(dtype="float64", na_value=np.nan)
     neg_vol = keep & (volume < 0)

@@ -35,6 +35,10 @@ ALIASES: dict[str, str] = {
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
 RAW_ORDER = ("date", "open", "high", "low", "close", "adj_close", "volume")
 READ_THREADS = 4
+# A raw column marking rows with a value that could not be read unambiguously.
+UNPARSABLE = "unparsable"
+# Numeric day/month dates: 05/06/2024 could be either; a file's rows with a part > 12 decide.
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
 
 
 class CsvFormatError(ValueError):
@@ -91,6 +95,7 @@ def _read_columns(path: Path) -> dict[str, np.ndarray]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise CsvFormatError(f"cannot parse {path.name}: {exc}") from exc
     cols: dict[str, np.ndarray] = {}
+    unparsable = np.zeros(table.num_rows, dtype=bool)
     for col, canon in mapping.items():
         arr = table.column(col)
         if canon == "date":
@@ -98,12 +103,16 @@ def _read_columns(path: Path) -> dict[str, np.ndarray]:
         elif pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
             cols[canon] = arr.to_numpy().astype("float64")
         else:
-            # A stray text cell in a numeric column: the row is skipped later as a bad price.
-            cols[canon] = pd.to_numeric(arr.to_pandas(), errors="coerce").to_numpy("float64")
+            # A text cell in a numeric column ("1,234,567", "12.5x"): no guess at what it
+            # meant (a thousands or a decimal separator); the row is refused and counted.
+            text = arr.to_pandas()
+            values = pd.to_numeric(text, errors="coerce").to_numpy("float64")
+            unparsable |= np.isnan(values) & text.notna().to_numpy()
+            cols[canon] = values
     if "adj_close" not in cols:
         # No Adj Close column (raw exports): adj_close = close, counted per row when cleaned.
         cols["adj_close"] = np.full(table.num_rows, np.nan)
-    return {c: cols[c] for c in RAW_ORDER}
+    return {**{c: cols[c] for c in RAW_ORDER}, UNPARSABLE: unparsable}
 
 
 def parse_dates(values: pa.ChunkedArray | pd.Series) -> np.ndarray:
@@ -117,12 +126,46 @@ def parse_dates(values: pa.ChunkedArray | pd.Series) -> np.ndarray:
     out = days.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
     unparsed = np.isnat(out) & ~pc.is_null(text).to_numpy(zero_copy_only=False)
     if unparsed.any():
-        # Rare layouts (12/06/2012, 6-Dec-2012): let pandas guess them row by row.
         raw_text = pd.Series(text.to_numpy(zero_copy_only=False)[unparsed])
-        other = pd.to_datetime(raw_text, errors="coerce", format="mixed")
-        if isinstance(other.dtype, pd.DatetimeTZDtype):
-            other = other.dt.tz_localize(None)
-        out[unparsed] = other.dt.normalize().to_numpy("datetime64[ns]")
+        out[unparsed] = _other_dates(raw_text)
+    return out
+
+
+def _other_dates(text: pd.Series) -> np.ndarray:
+    """Non-ISO dates: named months parsed; numeric d/m/y only when the file decides the order.
+
+    A numeric date whose order the file's other rows do not settle (05/06/2024 with no
+    13/06 or 06/13 beside it) is NaT: refused, never read month-first by a guess.
+    """
+    parts = text.str.extract(_NUMERIC_DATE)
+    numeric = parts[0].notna().to_numpy()
+    out = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if (~numeric).any():
+        named = pd.to_datetime(text[~numeric], errors="coerce", format="mixed", dayfirst=False)
+        if isinstance(named.dtype, pd.DatetimeTZDtype):
+            named = named.dt.tz_localize(None)
+        # Only layouts that spell the month (6-Dec-2012, Dec 6, 2012) are unambiguous.
+        spelled = text[~numeric].str.contains(r"[A-Za-z]{3}", regex=True).to_numpy()
+        values = named.dt.normalize().to_numpy("datetime64[ns]")
+        values[~spelled] = np.datetime64("NaT")
+        out[~numeric] = values
+    if numeric.any():
+        first = parts.loc[numeric, 0].astype(int).to_numpy()
+        second = parts.loc[numeric, 1].astype(int).to_numpy()
+        year = parts.loc[numeric, 2].astype(int).to_numpy()
+        day_first, month_first = (first > 12).any(), (second > 12).any()
+        if day_first and not month_first:
+            day, month = first, second
+        elif month_first and not day_first:
+            day, month = second, first
+        else:  # undecided (or contradictory): only rows whose two parts agree are safe
+            safe = first == second
+            day = np.where(safe, first, 0)
+            month = np.where(safe, second, 0)
+        built = pd.to_datetime(
+            pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce"
+        )
+        out[numeric] = built.to_numpy("datetime64[ns]")
     return out
 
 
@@ -139,26 +182,41 @@ class CsvPriceSource(PriceSource):
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
 
-    def _files(self) -> dict[str, Path]:
-        if not self.folder.is_dir():
-            return {}
+    def _files(self) -> tuple[dict[str, Path], dict[str, str]]:
+        """File per ticker, and the tickers refused (with why)."""
         files: dict[str, Path] = {}
+        refused: dict[str, str] = {}
+        if not self.folder.is_dir():
+            return files, refused
+        root = self.folder.resolve()
         for path in sorted(self.folder.iterdir()):
             name = path.name
             for suffix in (".csv", ".csv.gz"):
                 if name.lower().endswith(suffix) and path.is_file():
-                    files.setdefault(name[: -len(suffix)].upper(), path)
-        return files
+                    ticker = name[: -len(suffix)].upper()
+                    if path.is_symlink() and root not in path.resolve().parents:
+                        # Never read (so never quoted in a report): it lies outside the folder.
+                        refused[ticker] = f"{name} is a symlink pointing outside {self.folder}"
+                        continue
+                    if ticker in files:
+                        # AAPL.csv beside aapl.csv: which one is right is not ours to guess.
+                        refused[ticker] = (
+                            f"{files[ticker].name} and {name} are the same ticker (names "
+                            "differ only in case or compression); keep one"
+                        )
+                    files.setdefault(ticker, path)
+        return files, refused
 
     def _fetch(self, tickers: list[str], start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:
-        files = self._files()
+        files, refused = self._files()
         days = trading_days(start, end)
         first_day, last_day = (days[0], days[-1]) if len(days) else (start, start)
         failed: dict[str, str] = {}
         notes: dict[str, str] = {}
-        paths = {t: files[t] for t in tickers if t in files}
+        failed.update({t: why for t, why in refused.items() if t in tickers})
+        paths = {t: files[t] for t in tickers if t in files and t not in failed}
         for t in tickers:
-            if t not in paths:
+            if t not in paths and t not in failed:
                 where = self.folder if self.folder.is_dir() else f"{self.folder} (not a folder)"
                 failed[t] = f"no file {t}.csv in {where}"
         # Arrow parses outside the GIL, so a few threads overlap file reads on many small files.
@@ -180,9 +238,15 @@ class CsvPriceSource(PriceSource):
             parts.append(cols)
             codes.append(np.full(len(dates), tickers.index(t), dtype=np.int32))
         raw_all = pd.DataFrame(
-            {c: np.concatenate([p[c] for p in parts]) for c in RAW_ORDER}
+            {c: np.concatenate([p[c] for p in parts]) for c in (*RAW_ORDER, UNPARSABLE)}
             if parts
-            else {c: np.empty(0, "datetime64[ns]" if c == "date" else "float64") for c in RAW_ORDER}
+            else {
+                **{
+                    c: np.empty(0, "datetime64[ns]" if c == "date" else "float64")
+                    for c in RAW_ORDER
+                },
+                UNPARSABLE: np.empty(0, bool),
+            }
         )
         symbol_codes = np.concatenate(codes) if codes else np.empty(0, np.int32)
         raw_all.insert(0, "symbol", pd.Categorical.from_codes(symbol_codes, categories=tickers))
