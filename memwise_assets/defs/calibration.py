@@ -10,6 +10,8 @@ import numpy as np
 
 INPUT_KEY = "memwise/input_mb"
 INCREASE_KEY = "memwise/rss_increase_mb"
+# On an AssetObservation of a step that failed over its budget (its peak is history too).
+FAILED_KEY = "memwise/failed"
 # Similar sizes: within this factor of the input at hand.
 _SIMILAR = 1.25
 # Never reserve less than this: imports, Arrow buffers and the monitor itself cost something.
@@ -34,12 +36,15 @@ def history_for(
 ) -> list[tuple[float, float]]:
     """(input MB, peak MB) pairs that the asset's latest materializations recorded."""
     records = instance.fetch_materializations(asset_key, limit=window).records
+    failed = instance.fetch_observations(asset_key, limit=window).records
     history = []
-    for record in records:
-        materialization = record.asset_materialization
-        if materialization is None:
+    for record in [*records, *failed]:
+        event = record.asset_materialization or record.asset_observation
+        if event is None:
             continue
-        meta = materialization.metadata
+        meta = event.metadata
+        if record.asset_observation is not None and FAILED_KEY not in meta:
+            continue  # other observations are not step figures
         if input_key in meta and peak_key in meta:
             history.append((float(meta[input_key].value), float(meta[peak_key].value)))
     return history

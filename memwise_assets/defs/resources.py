@@ -19,12 +19,20 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from memwise_assets.defs.calibration import Estimate, calibrated_estimate, history_for
+from memwise_assets.defs.calibration import (
+    FAILED_KEY,
+    INCREASE_KEY,
+    INPUT_KEY,
+    Estimate,
+    calibrated_estimate,
+    history_for,
+)
 from memwise_assets.memory import (
     AdmissionTimeout,
     FileCategory,
     IsolatedResult,
     MemoryLedger,
+    MemoryLimitExceeded,
     MemoryMonitor,
     OversizeRequest,
     SessionCache,
@@ -388,6 +396,7 @@ class MemoryResource(dg.ConfigurableResource):
             logger=logger,
             probe=probe,
             kernel_peak=True,
+            budget_mb=limit_mb,
         )
 
     def run_isolated(
@@ -454,10 +463,11 @@ class MemoryResource(dg.ConfigurableResource):
             _ACTIVE[(run_id, step_key)] = state
         try:
             yield state
-        except BaseException:
+        except BaseException as failure:
             with _ACTIVE_LOCK:
                 _ACTIVE.pop((run_id, step_key), None)
-            state.close()
+            metrics = state.close()
+            _record_failed_peak(context, metrics, failure)
             raise
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -475,6 +485,26 @@ class MemoryResource(dg.ConfigurableResource):
             states = [_ACTIVE.pop(key) for key in leftovers]
         for state in states:
             state.close()
+
+
+def _record_failed_peak(
+    context: dg.AssetExecutionContext, metrics: dict[str, Any], failure: BaseException
+) -> None:
+    """A step that failed over its budget leaves its peak as history: the next estimate grows."""
+    if not (isinstance(failure, MemoryLimitExceeded) or not metrics["within_budget"]):
+        return
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=context.asset_key,
+            metadata={
+                INPUT_KEY: metrics["input_mb"],
+                INCREASE_KEY: metrics["rss_increase_mb"],
+                "memwise/peak_rss_mb": metrics["peak_memory_mb"],
+                "memwise/budget_mb": metrics["budget_mb"],
+                FAILED_KEY: True,
+            },
+        )
+    )
 
 
 def finish_step(run_id: str, step_key: str) -> StepMemory | None:

@@ -36,10 +36,13 @@ class MemoryLimitExceeded(Exception):
         stage: str | None = None,
         current_mb: float | None = None,
         limit_mb: float | None = None,
+        peak_mb: float | None = None,
     ) -> None:
         self.stage = stage
         self.current_mb = current_mb
         self.limit_mb = limit_mb
+        # The kernel's high-water mark: one big C allocation can pass the line between samples.
+        self.peak_mb = peak_mb if peak_mb is not None else current_mb
         if message is None:
             message = (
                 f"memory limit exceeded at stage {stage!r}: "
@@ -49,18 +52,31 @@ class MemoryLimitExceeded(Exception):
 
 
 def _async_exception_class(
-    monitor: MemoryMonitor, stage: str, current_mb: float, limit_mb: float, threshold_mb: float
+    monitor: MemoryMonitor,
+    stage: str,
+    current_mb: float,
+    limit_mb: float,
+    threshold_mb: float,
+    peak_mb: float,
 ) -> type[MemoryLimitExceeded]:
     """A subclass carrying its figures: PyThreadState_SetAsyncExc can only raise a class."""
+    if monitor.budget_mb is not None:
+        line = (
+            f"budget {monitor.budget_mb:.1f} MB above the {limit_mb - monitor.budget_mb:.1f} MB "
+            f"start, i.e. line {limit_mb:.1f} MB"
+        )
+    else:
+        line = f"limit {limit_mb:.1f} MB"
     message = (
-        f"memory limit exceeded at stage {stage!r}: {current_mb:.1f} MB in use after cleanup, "
-        f"limit {limit_mb:.1f} MB (emergency threshold {threshold_mb:.1f} MB)"
+        f"memory limit exceeded at stage {stage!r}: peak {peak_mb:.1f} MB (kernel high-water "
+        f"mark), {current_mb:.1f} MB in use after cleanup; {line} (emergency threshold "
+        f"{threshold_mb:.1f} MB)"
     )
     monitor_ref = weakref.ref(monitor)
 
     def __init__(self: MemoryLimitExceeded, *args: Any, **kwargs: Any) -> None:
         MemoryLimitExceeded.__init__(
-            self, message, stage=stage, current_mb=current_mb, limit_mb=limit_mb
+            self, message, stage=stage, current_mb=current_mb, limit_mb=limit_mb, peak_mb=peak_mb
         )
         owner = monitor_ref()
         if owner is not None:
@@ -94,6 +110,7 @@ class MemoryMonitor:
         *,
         clock: Callable[[], float] = time.monotonic,
         kernel_peak: bool | None = None,
+        budget_mb: float | None = None,
     ) -> None:
         if not limit_mb > 0:
             raise ValueError(f"limit_mb must be > 0; got {limit_mb!r}")
@@ -105,6 +122,8 @@ class MemoryMonitor:
                 f"got warn_fraction={warn_fraction}, emergency_fraction={emergency_fraction}"
             )
         self.limit_mb = float(limit_mb)
+        # The configured budget this absolute line was set from (start RSS + budget), if any.
+        self.budget_mb = budget_mb
         self.interval_s = float(interval_s)
         self.warn_mb = warn_fraction * self.limit_mb
         self.emergency_mb = emergency_fraction * self.limit_mb
@@ -231,8 +250,9 @@ class MemoryMonitor:
         if after < self.emergency_mb:
             self._log.warning("cleanup brought memory back to %.1f MB", after)
             return
+        peak = max(self._peak(), value, after)
         exc_class = _async_exception_class(
-            self, self._stage, after, self.limit_mb, self.emergency_mb
+            self, self._stage, after, self.limit_mb, self.emergency_mb, peak
         )
         self._exceeded_class = exc_class
         self._exceeded = exc_class()

@@ -57,3 +57,33 @@ def test_overrun_fails_that_step_only_after_cleanups(tmp_path) -> None:
     assert len(result.asset_materializations_for_node("bystander")) == 1
     assert result.asset_materializations_for_node("hog") == []
     assert memory.ledger.snapshot() == []
+
+
+def test_overrun_reports_kernel_peak_and_budget_and_leaves_history(tmp_path) -> None:
+    from memwise_assets.defs.calibration import history_for
+
+    memory = MemoryResource(home_dir=str(tmp_path / "memwise"), limits_mb={"default": 50})
+    io = ParquetIOManager(base_dir=str(tmp_path / "data"))
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.materialize(
+            [hog],
+            resources={"memory": memory, "io_manager": io},
+            instance=instance,
+            raise_on_error=False,
+        )
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        error = failure.step_failure_data.error
+        text = " ".join(e.message for e in [error, *([error.cause] if error.cause else [])])
+        # Both the configured budget and the absolute line it became, and the kernel's peak.
+        assert "budget 50.0 MB above the" in text and "i.e. line" in text, text
+        assert "(kernel high-water mark)" in text
+        peak = float(text.split("peak ")[1].split(" MB")[0])
+        in_use = float(text.split("mark), ")[1].split(" MB")[0])
+        assert peak >= in_use
+        # The failed step's figures are history: the next estimate can grow from them.
+        observations = instance.fetch_observations(dg.AssetKey("hog"), limit=5).records
+        meta = observations[0].asset_observation.metadata
+        assert meta["memwise/failed"].value is True
+        assert meta["memwise/rss_increase_mb"].value > 50
+        history = history_for(instance, dg.AssetKey("hog"), window=5)
+        assert len(history) == 1 and history[0][1] > 50
