@@ -6,10 +6,12 @@ worker); LARGE ones run in a fresh isolated process, one at a time.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -149,6 +151,7 @@ def _process_one(
         path = resolve_filing(filings.landing, key)
     except (OSError, ValueError) as exc:
         return FilingOutcome(key, "error", "-", 0.0, 0.0, "-", 0.0, 0.0, 0.0, None, str(exc))
+    before = _fingerprint(path)
     size_mb = path.stat().st_size / _MB
     static = memory.size_estimate(size_mb)
     estimate = memory.estimate(
@@ -194,6 +197,18 @@ def _process_one(
             None,
             reason,
         )
+    after = _fingerprint(path)
+    if after != before:
+        # Replaced or rewritten while parsed: the sections may mix two texts. Dead-lettered,
+        # so the retry parses the file as it is now.
+        result = IsolatedResult(
+            "error",
+            None,
+            f"filing {key} changed while it was parsed (size, mtime_ns, inode {before} -> "
+            f"{after}); not stored, retried from the dead letters",
+            result.peak_mb,
+            result.seconds,
+        )
     reason = None
     if result.status == "timeout":
         reason = f"timed out after {timeout_s:.1f} s"
@@ -215,6 +230,14 @@ def _process_one(
         reason=reason,
         runner="isolated" if isolated else "pool",
     )
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
 def _in_pool(
