@@ -31,24 +31,45 @@ def atomic_write_table(table: pa.Table, path: Path) -> int:
     Temporary file in the same folder, fsync, rename, fsync of the folder: a crash or a
     kill at any point leaves the previous version intact. Returns bytes written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_stale_temporaries(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    return atomic_write_tables([(table, path)])
+
+
+def atomic_write_tables(items: Sequence[tuple[pa.Table, Path]]) -> int:
+    """Write every table, then rename them all: a failed write (a full disk) changes nothing.
+
+    All temporaries are written and synced first; only then do they replace their targets,
+    so a step whose fifth partition hits ENOSPC leaves no partition of it behind. The error
+    names the full path that could not be written.
+    """
+    written: list[tuple[Path, Path]] = []
     try:
-        with open(tmp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        for table, path in items:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _sweep_stale_temporaries(path)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+            written.append((tmp, path))
+            try:
+                with open(tmp, "wb") as handle:
+                    pq.write_table(table, handle, compression="zstd")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as exc:
+                raise OSError(
+                    exc.errno, f"cannot write {path.resolve()} ({exc.strerror or exc})"
+                ) from exc
+        for tmp, path in written:
+            os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path.stat().st_size
+    for folder in {path.parent for _, path in written}:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return sum(path.stat().st_size for _, path in written)
 
 
 def _sweep_stale_temporaries(path: Path) -> None:
@@ -94,9 +115,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             if state:
                 state.mark("pre-write")
             started = time.perf_counter()
-            file_bytes = sum(
-                atomic_write_table(table, self._get_path(context.asset_key, key))
-                for key, table in tables.items()
+            file_bytes = atomic_write_tables(
+                [(table, self._get_path(context.asset_key, key)) for key, table in tables.items()]
             )
             write_s = time.perf_counter() - started
             if state:
