@@ -1,10 +1,12 @@
-"""No child outlives its parent: an isolated item dies with its killed step process."""
+"""No child outlives its parent: isolated items and step subprocesses die with their parent."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -32,3 +34,43 @@ def test_killed_parents_isolated_child_is_gone_within_5_s(tmp_path: Path) -> Non
     for proc in alive:
         proc.kill()
     assert not alive, "the isolated child outlived its killed parent by more than 5 s"
+
+
+ORCHESTRATOR = """
+import sys
+import dagster as dg
+from memwise_assets_tests.reliability.toy_jobs import kill_job
+with dg.DagsterInstance.get() as instance:
+    dg.execute_job(dg.reconstructable(kill_job), instance=instance,
+        run_config={"ops": {"victim": {"config": {"control_dir": sys.argv[1]}}}})
+"""
+
+
+@pytest.mark.slow
+def test_killed_orchestrators_step_subprocess_is_gone_within_5_s(
+    dagster_home: Path, tmp_path: Path
+) -> None:
+    control = tmp_path / "control"
+    control.mkdir()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORCHESTRATOR, str(control)],
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        pid_file = control / "attempt-0.pid"
+        deadline = time.monotonic() + 120
+        while not pid_file.exists():
+            assert time.monotonic() < deadline and parent.poll() is None, "victim never ran"
+            time.sleep(0.05)
+        step = psutil.Process(int(pid_file.read_text()))
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        gone, alive = psutil.wait_procs([step], timeout=5)
+        for proc in alive:
+            proc.kill()
+        assert not alive, "the step subprocess outlived its killed orchestrator by over 5 s"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
