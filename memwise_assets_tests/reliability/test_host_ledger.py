@@ -26,11 +26,17 @@ def test_two_dagster_homes_share_the_host_pool(
     monkeypatch.setenv("MEMWISE_LEDGER_DIR", str(tmp_path / "host-ledger"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "one"))
     first = MemoryResource(pool_mb=1000)
+    first_home, first_ledger = first.home, first.ledger
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "two"))
     second = MemoryResource(pool_mb=1000)
-    assert first.home != second.home
-    assert first.ledger_location == second.ledger_location == tmp_path / "host-ledger"
-    with first.ledger.reserve(999.5, label="home one"):
+    assert first_home != second.home
+    assert (
+        first_ledger.dir
+        == second.ledger_location
+        == second.ledger_location
+        == tmp_path / "host-ledger"
+    )
+    with first_ledger.reserve(999.5, label="home one"):
         with pytest.raises(AdmissionTimeout):
             second.ledger.reserve(10, timeout_s=0.3, label="home two")
     # A private ledger stays possible, explicitly.
