@@ -10,6 +10,7 @@ it; `memwise doctor`, every memwise entry point and `recover_dead_runs_sensor` c
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
 import shutil
@@ -94,6 +95,18 @@ def recover(
     log: Callable[[str], None] = lambda line: None,
 ) -> list[Finding]:
     """Find (and with `mend`, fix) dead runs and slots held by finished runs."""
+    if not mend:
+        return _recover(instance, memory_home, mend=False, log=log)
+    # One mender at a time per home: two demos starting together report a dead run once.
+    (memory_home / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+    with open(memory_home / RUNS_DIR / ".recovery.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _recover(instance, memory_home, mend=True, log=log)
+
+
+def _recover(
+    instance: dg.DagsterInstance, memory_home: Path, *, mend: bool, log: Callable[[str], None]
+) -> list[Finding]:
     findings: list[Finding] = []
     in_progress = {r.run_id: r for r in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS))}
     for run_id, run in in_progress.items():
@@ -119,7 +132,7 @@ def recover(
             _free(instance, memory_home, run_id)
         findings.append(Finding(run_id, status, "a finished run still holds", pools, mend))
     if mend:
-        _forget_finished(memory_home, set(in_progress))
+        _forget_finished(instance, memory_home)
     for finding in findings:
         log(f"memwise recovery: {finding.line()}")
     return findings
@@ -131,10 +144,14 @@ def _free(instance: dg.DagsterInstance, memory_home: Path, run_id: str) -> None:
     shutil.rmtree(run_dir(memory_home, run_id), ignore_errors=True)
 
 
-def _forget_finished(memory_home: Path, in_progress: set[str]) -> None:
+def _forget_finished(instance: dg.DagsterInstance, memory_home: Path) -> None:
+    """Drop the process records of runs that are over (a run starting now keeps its own)."""
     root = memory_home / RUNS_DIR
     for folder in root.iterdir() if root.is_dir() else []:
-        if folder.name not in in_progress:
+        if not folder.is_dir():
+            continue
+        run = instance.get_run_by_id(folder.name)
+        if run is not None and run.is_finished:
             shutil.rmtree(folder, ignore_errors=True)
 
 

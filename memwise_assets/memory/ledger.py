@@ -217,6 +217,7 @@ class MemoryLedger:
     def _open_or_recover(self) -> None:
         # The lock file outlives the database: a missing database beside it was deleted.
         known = (self.dir / "ledger.lock").exists()
+        self.dir.mkdir(parents=True, exist_ok=True)  # the whole folder may have been removed
         with self._file_lock():
             try:
                 rebuilt = known and not self.db_path.exists()
