@@ -265,10 +265,17 @@ class MemoryLedger:
             conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if "full" in str(error):  # "database or disk is full": say which file
+                raise sqlite3.OperationalError(f"memory ledger {self.db_path}: {error}") from error
             raise
-        conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
 
     # -- bookkeeping ------------------------------------------------------------------------
 

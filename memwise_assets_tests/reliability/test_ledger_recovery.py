@@ -77,3 +77,16 @@ def test_reservation_ids_are_never_reused_across_ledgers(tmp_path: Path) -> None
     held.release()
     assert [r["label"] for r in second.snapshot()] == ["b"]
     other.release()
+
+
+def test_a_full_ledger_database_names_its_file(tmp_path: Path) -> None:
+    import sqlite3
+
+    ledger = MemoryLedger(tmp_path, pool_mb=POOL, available_fn=lambda: 1e12)
+    conn = ledger._conn()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")  # this connection may not grow the file
+    with pytest.raises(sqlite3.OperationalError, match="full") as caught:
+        for i in range(10_000):
+            ledger.reserve(1, label=f"filler-{i:05d}-" + "x" * 200).release()
+    assert str(ledger.db_path) in str(caught.value)
