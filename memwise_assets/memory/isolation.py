@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from memwise_assets.memory.lifeline import die_with_parent
+from memwise_assets.memory.lifeline import die_with_parent, mark_children_as_mine
 from memwise_assets.memory.probe import peak_rss_mb
 
 _MB = 1024.0 * 1024.0
@@ -182,6 +182,7 @@ def run_isolated(
         args=(sender, fn, args, kwargs, os.getpid()),
         name=f"memwise-isolated-{fn!r}",
     )
+    mark_children_as_mine()
     oom_before = _oom_kills()
     started = time.monotonic()
     try:

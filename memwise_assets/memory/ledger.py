@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from memwise_assets.memory.lifeline import holder_alive as _holder_alive
+from memwise_assets.memory.lifeline import holders_children_alive
 from memwise_assets.memory.lifeline import process_start as _process_start
 from memwise_assets.memory.probe import available_mb, total_mb
 
@@ -44,6 +45,8 @@ STALE_WAITER_S = 60.0
 # learns them again; a rebuilt ledger admits nothing new until REJOIN_S have passed.
 HEARTBEAT_S = 1.0
 REJOIN_S = 3.0 * HEARTBEAT_S
+# How often a dead holder's leftover children are looked for (a scan of the process table).
+ORPHAN_CHECK_S = 0.5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reservations (
@@ -150,6 +153,7 @@ class MemoryLedger:
         self._held: dict[str, Reservation] = {}
         self._held_lock = threading.Lock()
         self._heartbeat: threading.Thread | None = None
+        self._orphan_checks: dict[tuple[int, float | None], tuple[float, bool]] = {}
         self._open_or_recover()
 
     # -- storage ----------------------------------------------------------------------------
@@ -286,7 +290,7 @@ class MemoryLedger:
             for row in conn.execute(f"SELECT id, label, mb, pid, pstart FROM {table}"):
                 key = (row["pid"], row["pstart"])
                 if key not in holders:
-                    holders[key] = (key == (self._pid, self._pstart)) or _holder_alive(*key)
+                    holders[key] = (key == (self._pid, self._pstart)) or self._in_use(*key)
                 if holders[key]:
                     continue
                 conn.execute(f"DELETE FROM {table} WHERE id = ?", (row["id"],))
@@ -316,6 +320,17 @@ class MemoryLedger:
                 STALE_WAITER_S,
             )
         return reclaimed
+
+    def _in_use(self, pid: int, start: float | None) -> bool:
+        """A holder counts until it and every child it started are gone (cached briefly)."""
+        if _holder_alive(pid, start):
+            return True
+        now = time.monotonic()
+        checked = self._orphan_checks.get((pid, start))
+        if checked is None or now - checked[0] > ORPHAN_CHECK_S:
+            checked = (now, holders_children_alive(pid, start))
+            self._orphan_checks[(pid, start)] = checked
+        return checked[1]
 
     def _reserved(self, conn: sqlite3.Connection) -> float:
         return float(conn.execute("SELECT COALESCE(SUM(mb), 0) FROM reservations").fetchone()[0])

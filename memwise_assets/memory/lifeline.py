@@ -23,6 +23,9 @@ import psutil
 
 _PR_SET_PDEATHSIG = 1
 WATCH_S = 0.5
+# Children a holder starts carry its identity here, so its reservation outlives it until
+# they are gone too (a killed parent's child may still be using the memory for a moment).
+HOLDER_ENV = "MEMWISE_HOLDER"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,29 @@ def holder_alive(pid: int, start: float | None) -> bool:
         return False
     except psutil.Error:
         return True
+
+
+def holder_token(pid: int | None = None) -> str:
+    pid = os.getpid() if pid is None else pid
+    start = process_start(pid)
+    return f"{pid}:{start!r}"
+
+
+def mark_children_as_mine() -> None:
+    """Children started from now on carry this process's identity (see HOLDER_ENV)."""
+    os.environ[HOLDER_ENV] = holder_token()
+
+
+def holders_children_alive(pid: int, start: float | None) -> bool:
+    """Whether any live process still carries the identity of holder (pid, start)."""
+    token = f"{pid}:{start!r}"
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(HOLDER_ENV) == token and proc.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.Error:
+            continue
+    return False
 
 
 def _arm_parent_death_signal(sig: int) -> bool:

@@ -38,7 +38,7 @@ from memwise_assets.memory.isolation import (
     _tree_rss_mb,
     _wait_dead,
 )
-from memwise_assets.memory.lifeline import die_with_parent
+from memwise_assets.memory.lifeline import die_with_parent, mark_children_as_mine
 from memwise_assets.memory.probe import peak_rss_mb
 
 _log = logging.getLogger(__name__)
@@ -348,6 +348,7 @@ class WorkerPool:
     # -- inside the slot threads ----------------------------------------------------------
 
     def _spawn(self, slot: int) -> _Worker | None:
+        mark_children_as_mine()  # the parent's reservations last until its workers are gone
         try:
             worker = _Worker(self, name=f"memwise-pool-worker-{next(self._names)}")
         except Exception:

@@ -74,3 +74,34 @@ def test_killed_orchestrators_step_subprocess_is_gone_within_5_s(
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_reservation_outlives_its_dead_holder_until_its_children_are_gone(
+    tmp_path: Path,
+) -> None:
+    from memwise_assets.memory import MemoryLedger
+    from memwise_assets.memory.lifeline import HOLDER_ENV, holder_token
+
+    # A holder that reserved, started a child carrying its identity, and was SIGKILLed.
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    token = holder_token(holder.pid)
+    start = psutil.Process(holder.pid).create_time()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        env={**os.environ, HOLDER_ENV: token},
+    )
+    ledger = MemoryLedger(tmp_path, pool_mb=1000, available_fn=lambda: 1e12)
+    ledger._conn().execute(
+        "INSERT INTO reservations (id, label, mb, pid, pstart, since) VALUES (?, ?, ?, ?, ?, ?)",
+        ("token-1", "killed-holder", 500, holder.pid, start, time.time()),
+    )
+    holder.kill()
+    holder.wait()
+    try:
+        assert ledger.reclaim_dead() == []  # its child may still use the memory
+        assert ledger.reserved_mb() == 500
+    finally:
+        child.kill()
+        child.wait()
+    time.sleep(0.6)  # past the ledger's orphan-check cache
+    assert [r["label"] for r in ledger.reclaim_dead()] == ["killed-holder"]
