@@ -7,7 +7,13 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, model_validator
 
-from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
+from memwise_assets.compute.holes import nyse_sessions
+from memwise_assets.compute.labels import (
+    LabelingConfig,
+    LabelMode,
+    refuse_long_horizons,
+    triple_barrier_labels,
+)
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
 from memwise_assets.defs.resources import MemoryResource, StepMemory, frame_mb
 from memwise_assets.memory import release_free_heap
@@ -23,7 +29,10 @@ class LabelModeConfig(dg.Config):
     name: str = Field(description="Suffix of the output columns (label_<name>, ...).")
     pt: float = Field(default=1.0, description="Profit-take multiple of vol (0 disables).")
     sl: float = Field(default=1.0, description="Stop-loss multiple of vol (0 disables).")
-    horizon: int = Field(default=20, description="Vertical barrier, in bars.")
+    horizon: int = Field(
+        default=20,
+        description="Vertical barrier, in bars (1..100,000; at most the longest series).",
+    )
 
 
 class LabelsConfig(dg.Config):
@@ -40,6 +49,11 @@ class LabelsConfig(dg.Config):
     )
     decay: float = Field(default=1.0, description="Time decay in (-1, 1]; 1 means none.")
     chunk_rows: int = Field(default=100_000, description="Rows per chunk: bounds peak memory.")
+    price_field: Literal["close", "adj_close"] = Field(
+        default="adj_close",
+        description="Price the barriers and returns read: adj_close (total return, dividends "
+        "included) or close (split-adjusted only).",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> "LabelsConfig":
@@ -54,6 +68,7 @@ class LabelsConfig(dg.Config):
             vertical=self.vertical,
             decay=self.decay,
             chunk_rows=self.chunk_rows,
+            price_field=self.price_field,
         )
 
 
@@ -62,9 +77,15 @@ def label_bars(
     memory: MemoryResource,
     bars: pd.DataFrame,
     config: LabelsConfig,
+    sessions: pd.DatetimeIndex | None = None,
 ) -> tuple[pd.DataFrame, StepMemory]:
-    """Label `bars` under the labels budget, marking a stage per chunk."""
+    """Label `bars` under the labels budget, marking a stage per chunk.
+
+    `sessions`: the exchange's trading days, to split series at holes (daily bars only).
+    """
     labeling = config.to_labeling()
+    # Before any admission: a horizon no series can reach is a configuration error.
+    refuse_long_horizons(bars, labeling)
     input_mb = frame_mb(bars)
     chunk_mb = labeling.chunk_rows * _BYTES_PER_CHUNK_ROW * len(labeling.modes) / _MB
     with memory.step(
@@ -80,18 +101,19 @@ def label_bars(
             if n_chunks > 1:
                 context.log.debug(f"labelled {rows_done} rows ({i + 1}/{n_chunks} chunks)")
 
-        labelled = triple_barrier_labels(bars, labeling, on_chunk=on_chunk)
+        labelled = triple_barrier_labels(bars, labeling, sessions=sessions, on_chunk=on_chunk)
         step.mark("labels-complete")
         return labelled, step
 
 
 def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, float]:
-    """Share of -1 / 0 / +1 among events, per mode."""
+    """Events, non-events and the share of -1 / 0 / +1 among events, per mode."""
     meta: dict[str, float] = {}
     for mode in config.modes:
-        weights = labelled[f"weight_{mode.name}"]
-        events = labelled.loc[weights > 0, f"label_{mode.name}"]
+        is_event = labelled[f"is_event_{mode.name}"]
+        events = labelled.loc[is_event, f"label_{mode.name}"]
         meta[f"memwise/events_{mode.name}"] = int(len(events))
+        meta[f"memwise/non_events_{mode.name}"] = int(len(labelled) - len(events))
         for value, word in ((-1, "down"), (0, "flat"), (1, "up")):
             share = float((events == value).mean()) if len(events) else 0.0
             meta[f"memwise/label_{word}_share_{mode.name}"] = round(share, 4)
@@ -100,7 +122,7 @@ def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, 
 
 @dg.asset(
     group_name="labels",
-    ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close"]})},
+    ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close", "adj_close"]})},
     check_specs=LABEL_CHECKS,
     pool="labels",
     kinds={"pandas", "parquet"},
@@ -112,6 +134,7 @@ def weighted_labels(
     daily_bars: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Triple-barrier labels (int8) and uniqueness-weighted sample weights per mode."""
-    labelled, _ = label_bars(context, memory, daily_bars, config)
+    sessions = nyse_sessions(daily_bars["date"])
+    labelled, _ = label_bars(context, memory, daily_bars, config, sessions)
     yield dg.Output(labelled, metadata=balance_metadata(labelled, config))
     yield from label_check_results(labelled, config, asset="weighted_labels")
