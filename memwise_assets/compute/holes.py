@@ -36,17 +36,20 @@ def as_day_numbers(values: pd.DatetimeIndex | np.ndarray | pd.Series) -> np.ndar
 
 
 class SessionCounter:
-    """How many sessions lie in a range of days, by one table lookup per query."""
+    """How many sessions lie in a range of days, by one lookup in a small table per query."""
 
     def __init__(self, sessions: pd.DatetimeIndex | np.ndarray, lo: int, hi: int) -> None:
         days = np.unique(as_day_numbers(sessions))
         self.base = int(lo) - 1
         span = int(hi) - self.base + 1
         marks = np.zeros(span, dtype=np.int32)
-        inside = days[(days >= self.base) & (days <= hi)] - self.base
-        marks[inside] = 1
-        # cum[d - base]: sessions on or before day d, counted from day lo - 1.
+        inside = days[(days >= self.base) & (days <= hi)]
+        marks[inside - self.base] = 1
+        # cum[d - base]: sessions on or before day d, counted from day lo - 1; before[d - base]:
+        # sessions strictly before d. Both fit in cache: one entry per calendar day.
         self.cum = np.cumsum(marks, dtype=np.int32)
+        self.before = self.cum - marks
+        self.session_days = inside  # sessions in [lo - 1, hi], in order
         self.hi = int(hi)
 
     def upto(self, day: np.ndarray) -> np.ndarray:
@@ -57,15 +60,61 @@ class SessionCounter:
         """Sessions strictly after `after` and strictly before `before`."""
         return np.maximum(self.upto(before - 1) - self.upto(after), 0)
 
+    def offsets(self, days: np.ndarray) -> np.ndarray:
+        """Table positions of days known to lie in [lo, hi] (int32, no clipping)."""
+        offset = days.astype(np.int32)
+        offset -= np.int32(self.base)
+        return offset
+
 
 def hole_starts(codes: np.ndarray, days: np.ndarray, counter: SessionCounter) -> np.ndarray:
-    """Per row of a (code, day)-sorted series: True where the row follows a hole."""
+    """Per row of a (code, day)-sorted series within the counter's range: True where the row
+    follows a hole (a session with no bar since the symbol's previous bar)."""
     starts = np.zeros(len(days), dtype=bool)
     if len(days) > 1:
-        same = codes[1:] == codes[:-1]
-        missing = counter.between(days[:-1], days[1:].astype(np.int64))
-        starts[1:] = same & (missing > 0)
+        at = counter.offsets(days)
+        gap = counter.before[at[1:]] > counter.cum[at[:-1]]
+        del at
+        gap &= codes[1:] == codes[:-1]
+        starts[1:] = gap
     return starts
+
+
+def run_start_days(
+    codes: np.ndarray, days: np.ndarray, n_codes: int, counter: SessionCounter
+) -> np.ndarray | None:
+    """Per row (any order), the first day of its run of bars since its symbol's latest hole.
+
+    None when no symbol has a hole. A symbol x session grid of presence answers it without
+    sorting the rows: a run starts wherever a bar follows a session without one. Rows on days
+    that are not sessions count as part of the run of the session before them.
+    """
+    n_sessions = len(counter.session_days)
+    if not len(days) or not n_sessions:
+        return None
+    at = counter.offsets(days)
+    latest = counter.cum[at]  # sessions up to the row's day: the latest one's index + 1
+    on_session = latest > counter.before[at]
+    del at
+    latest -= 1
+    np.maximum(latest, 0, out=latest)
+    cell = codes.astype(np.int64)
+    cell *= n_sessions
+    cell += latest
+    del latest
+    present = np.zeros(n_codes * n_sessions, dtype=bool)
+    present[cell[on_session]] = True
+    grid = present.reshape(n_codes, n_sessions)
+    starts = grid.copy()
+    starts[:, 1:] &= ~grid[:, :-1]
+    if int(starts.sum(axis=1).max(initial=0)) <= 1:
+        return None
+    first = np.where(starts, np.arange(n_sessions, dtype=np.int32), np.int32(-1))
+    np.maximum.accumulate(first, axis=1, out=first)
+    run_start = first.ravel()[cell]
+    out = counter.session_days[np.maximum(run_start, 0)]
+    # A row before its symbol's first session-day bar starts its own run.
+    return np.where(run_start >= 0, out, days).astype(np.int64)
 
 
 def describe_holes(

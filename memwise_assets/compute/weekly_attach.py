@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.holes import SessionCounter, hole_starts
+from memwise_assets.compute.holes import SessionCounter, hole_starts, run_start_days
 from memwise_assets.compute.weekly_keys import (
     as_float64,
     day_numbers,
@@ -25,6 +25,9 @@ _FRIDAY = 1
 # same_close: a week is known at the close of its Friday (week_end <= date);
 # next_session: from the next session on (week_end < date).
 AVAILABILITY: tuple[str, ...] = ("same_close", "next_session")
+# Up to this many symbol x session cells (or 4 per row), holes are found on a presence grid.
+GRID_CELLS = 1 << 22
+_GRID_ROWS_FACTOR = 4
 # np.take releases the GIL: two threads fill the output's columns side by side.
 _GATHER_THREADS = 2
 
@@ -90,26 +93,14 @@ def _latest_rows(
 def _segment_start_days(
     codes: np.ndarray, days: np.ndarray, n_codes: int, sessions: pd.DatetimeIndex
 ) -> np.ndarray | None:
-    """Per daily row (input order), the first day of its run after the latest hole.
-
-    None when no symbol has a hole: a symbol has none when it has a bar on every session
-    between its first and last bar, which bincounts tell without sorting the rows.
-    """
+    """Per daily row (input order), the first day of its run after the latest hole, or None
+    when there is no hole."""
     if not len(days):
         return None
     counter = SessionCounter(sessions, int(days.min()), int(days.max()))
-    day64 = days.astype(np.int64)
-    on_session = counter.upto(day64) > counter.upto(day64 - 1)
-    wide = codes.astype(np.intp)
-    have = np.bincount(wide[on_session], minlength=n_codes)
-    first = np.full(n_codes, np.iinfo(np.int64).max)
-    last = np.full(n_codes, np.iinfo(np.int64).min)
-    np.minimum.at(first, wide, day64)
-    np.maximum.at(last, wide, day64)
-    present = have > 0
-    expected = counter.upto(last[present]) - counter.upto(first[present] - 1)
-    if bool(np.all(have[present] >= expected)):
-        return None
+    if n_codes * len(counter.session_days) <= max(_GRID_ROWS_FACTOR * len(days), GRID_CELLS):
+        return run_start_days(codes, days, n_codes, counter)
+    # Few rows over many symbols and sessions: sort the rows instead of filling a grid.
     keyed = key_rows(
         pd.Series(pd.Categorical.from_codes(codes, categories=np.arange(n_codes))),
         pd.Series(days.astype("datetime64[D]")),
@@ -117,6 +108,8 @@ def _segment_start_days(
         "date",
     )
     new = hole_starts(keyed.codes, keyed.days, counter)
+    if not new.any():
+        return None
     new[segment_starts(keyed.codes)] = True
     idx = np.arange(len(new))
     start_days = keyed.days[np.maximum.accumulate(np.where(new, idx, 0))]

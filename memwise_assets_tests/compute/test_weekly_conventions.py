@@ -95,6 +95,24 @@ def test_no_feature_or_attached_row_spans_the_hole(holey: pd.DataFrame) -> None:
     )
 
 
+def test_holes_found_by_grid_or_by_sorting_give_the_same_rows(
+    holey: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memwise_assets.compute import weekly_attach
+
+    sessions = nyse_sessions(holey["date"])
+    shuffled = holey.sample(frac=1.0, random_state=3)
+    features = weekly_features(shuffled, sessions=sessions)
+    by_grid = attach_weekly_features(shuffled, features, sessions=sessions)
+    monkeypatch.setattr(weekly_attach, "GRID_CELLS", 0)
+    monkeypatch.setattr(weekly_attach, "_GRID_ROWS_FACTOR", 0)
+    by_sort = attach_weekly_features(shuffled, features, sessions=sessions)
+    pd.testing.assert_frame_equal(by_grid, by_sort)
+    aapl_early = (holey["symbol"] == "AAPL") & (holey["date"] == "2024-01-03")
+    assert by_grid.loc[holey.index[aapl_early], "ret_1w"].isna().all()
+    assert by_grid["ret_1w"].notna().sum() > 100
+
+
 def test_a_mid_week_hole_drops_the_bars_before_it_in_that_week() -> None:
     days = trading_days("2024-01-01", "2024-04-01")
     dropped = pd.DatetimeIndex(["2024-02-13", "2024-02-14"])  # Tuesday, Wednesday
