@@ -40,7 +40,8 @@ class LabelsConfig(dg.Config):
 
     modes: list[LabelModeConfig] = Field(
         default_factory=lambda: [LabelModeConfig(name="base")],
-        description="Labelling modes; each adds label_, weight_, uniq_ and exit_ columns.",
+        description="Labelling modes; each adds label_, weight_, uniq_, exit_ and is_event_ "
+        "columns.",
     )
     vol_span: int = Field(default=100, description="EWM span of the return volatility.")
     vol_min_periods: int = Field(default=20, description="Returns needed before a bar is an event.")
