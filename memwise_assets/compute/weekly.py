@@ -12,12 +12,13 @@ bars after the hole only, so every window restarts there and features are NaN un
 weeks follow. The last week is left out while its sessions are not all over (the unfinished
 current week).
 
-The pass runs on small pages (`small_pages`): measured on this kind of VM, first touches of
+The pass runs on small pages (`weekly_runtime`): measured on this kind of VM, first touches of
 fresh transparent huge pages cost 4x what 4 KB pages do, and a step process is always fresh.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,7 @@ from memwise_assets.compute.weekly_keys import (
     require_numeric,
     segment_starts,
 )
-from memwise_assets.compute.weekly_pages import small_pages
+from memwise_assets.compute.weekly_runtime import in_parallel, small_pages
 from memwise_assets.compute.weekly_windows import Segments, window
 
 __all__ = [
@@ -163,24 +164,34 @@ def _bars(daily: pd.DataFrame, price_field: str, sessions: pd.DatetimeIndex | No
     }
     week_days = week[starts]
     del week
-    opens = scaled("open")
-    if np.isnan(opens).any():
-        columns["open"] = _first_valid(in_order(opens, order), starts, ends)
-    else:
-        columns["open"] = opens[starts if order is None else order[starts]]
-    del opens
+    at_starts = starts if order is None else order[starts]
+
+    def first_open() -> np.ndarray:
+        opens = scaled("open")
+        if np.isnan(opens).any():
+            return _first_valid(in_order(opens, order), starts, ends)
+        return opens[at_starts]
+
+    # One sorted column per task, two at a time. fmax/fmin skip NaN as pandas' max/min do;
+    # NaN volume counts as 0 as in pandas' sum().
+    def high() -> np.ndarray:
+        return np.fmax.reduceat(in_order(scaled("high"), order), starts)
+
+    def low() -> np.ndarray:
+        return np.fmin.reduceat(in_order(scaled("low"), order), starts)
+
+    def volume() -> np.ndarray:
+        values = in_order(as_float64(daily, "volume"), order)
+        if np.isnan(values).any():
+            values = np.nan_to_num(values, nan=0.0)
+        return np.add.reduceat(values, starts)
+
     if n == 0:
-        columns.update(high=[], low=[], close=[], volume=[])
+        columns.update(open=[], high=[], low=[], close=[], volume=[])
     else:
-        # One sorted column alive at a time. fmax/fmin skip NaN as pandas' max/min do;
-        # NaN volume counts as 0 as in pandas' sum().
-        columns["high"] = np.fmax.reduceat(in_order(scaled("high"), order), starts)
-        columns["low"] = np.fmin.reduceat(in_order(scaled("low"), order), starts)
+        reduced = in_parallel([first_open, high, low, volume], n)
+        columns.update(zip(("open", "high", "low", "volume"), reduced, strict=True))
         columns["close"] = close[ends if order is None else order[ends]]
-        volume = in_order(as_float64(daily, "volume"), order)
-        if np.isnan(volume).any():
-            volume = np.nan_to_num(volume, nan=0.0)
-        columns["volume"] = np.add.reduceat(volume, starts)
     columns["n_days"] = (ends - starts + 1).astype(np.int8)
     frame = pd.DataFrame(columns, columns=list(BAR_COLUMNS))
     codes = keyed.codes[starts]
@@ -217,6 +228,14 @@ def weekly_bars(
         return _bars(daily, price_field, sessions).frame
 
 
+def _quiet(task: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            task()
+
+    return run
+
+
 def _features(bars: pd.DataFrame, keyed: Keyed, breaks: np.ndarray | None) -> pd.DataFrame:
     prices = ("high", "low", "close", "volume")
     high, low, close, volume = (in_order(as_float64(bars, c), keyed.order) for c in prices)
@@ -224,19 +243,20 @@ def _features(bars: pd.DataFrame, keyed: Keyed, breaks: np.ndarray | None) -> pd
     # Features land in one float64 block that pandas wraps without a consolidating copy.
     block = np.empty((len(FEATURE_COLUMNS), len(close)), dtype=np.float64)
     out = dict(zip(FEATURE_COLUMNS, block, strict=True))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    prev_close = seg.lag(close, 1)
+
+    def from_closes() -> None:
         for k in (1, 4, 13, 26, 52):
             out[f"ret_{k}w"][:] = close / seg.lag(close, k) - 1
-        prev_close = seg.lag(close, 1)
         log_ret = np.log(close / prev_close)
         out["vol_13w"][:] = seg.rolling_mean_std(log_ret, 13, 13)[1]
-
         diff = close - prev_close
         gain = seg.ewm(np.clip(diff, 0.0, None), 1.0 / _RSI_SPAN, 1)
         loss = seg.ewm(np.clip(-diff, 0.0, None), 1.0 / _RSI_SPAN, 1)
         rsi = 100 - 100 / (1 + gain / loss)
         out["rsi_14w"][:] = seg.mask(np.where(loss == 0, 100.0, rsi), _RSI_SPAN)
 
+    def from_ranges() -> None:
         # The first week has no previous close: fmax/fmin then give high - low.
         true_range = np.fmax(high, prev_close) - np.fmin(low, prev_close)
         out["atr_14w"][:] = seg.rolling_mean(true_range, 14, 13) / close
@@ -246,6 +266,10 @@ def _features(bars: pd.DataFrame, keyed: Keyed, breaks: np.ndarray | None) -> pd
         out["dist_52w_high"][:] = close / seg.mask(window(high, 52, np.maximum), 51) - 1
         sma_4 = seg.rolling_mean(close, 4, 3)
         out["sma_ratio_4_13"][:] = sma_4 / seg.rolling_mean(close, 13, 12) - 1
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # np.errstate is per thread: each task sets its own.
+        in_parallel([_quiet(from_closes), _quiet(from_ranges)], len(close))
     keys = pd.DataFrame(
         {
             "symbol": pd.Categorical.from_codes(keyed.codes, categories=keyed.categories),

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ from memwise_assets.compute.weekly_keys import (
     segment_starts,
     symbol_codes,
 )
-from memwise_assets.compute.weekly_pages import small_pages
+from memwise_assets.compute.weekly_runtime import in_parallel, small_pages
 
 # 1970-01-02, day 1 since the epoch, was a Friday.
 _FRIDAY = 1
@@ -28,8 +27,6 @@ AVAILABILITY: tuple[str, ...] = ("same_close", "next_session")
 # Up to this many symbol x session cells (or 4 per row), holes are found on a presence grid.
 GRID_CELLS = 1 << 22
 _GRID_ROWS_FACTOR = 4
-# np.take releases the GIL: two threads fill the output's columns side by side.
-_GATHER_THREADS = 2
 
 
 def _latest_rows(
@@ -124,17 +121,12 @@ def _segment_start_days(
 def _gather(columns: list[np.ndarray], take: np.ndarray, block: np.ndarray) -> None:
     """block[i] = columns[i][take], index -1 on the NaN appended to each column."""
 
-    def fill(i: int) -> None:
+    def fill(i: int) -> Callable[[], None]:
         # mode="wrap" sends -1 to the appended NaN, and spares the temporary copy of the
         # output that the default mode="raise" makes.
-        np.take(columns[i], take, out=block[i], mode="wrap")
+        return lambda: np.take(columns[i], take, out=block[i], mode="wrap")
 
-    if len(columns) < 2 or len(take) < 1 << 16:
-        for i in range(len(columns)):
-            fill(i)
-        return
-    with ThreadPoolExecutor(_GATHER_THREADS) as pool:
-        list(pool.map(fill, range(len(columns))))
+    in_parallel([fill(i) for i in range(len(columns))], len(take))
 
 
 def attach_weekly_features(
