@@ -119,12 +119,17 @@ def _segment_start_days(
 
 
 def _gather(columns: list[np.ndarray], take: np.ndarray, block: np.ndarray) -> None:
-    """block[i] = columns[i][take], index -1 on the NaN appended to each column."""
+    """block[i] = columns[i][take], NaN where take is -1."""
+    missing = np.flatnonzero(take < 0)
 
     def fill(i: int) -> Callable[[], None]:
-        # mode="wrap" sends -1 to the appended NaN, and spares the temporary copy of the
-        # output that the default mode="raise" makes.
-        return lambda: np.take(columns[i], take, out=block[i], mode="wrap")
+        def run() -> None:
+            # mode="clip" spares the temporary copy of the output that the default
+            # mode="raise" makes; the rows clipped from -1 get their NaN right after.
+            np.take(columns[i], take, out=block[i], mode="clip")
+            block[i, missing] = np.nan
+
+        return run
 
     in_parallel([fill(i) for i in range(len(columns))], len(take))
 
@@ -191,9 +196,7 @@ def _attach(
         take[stale] = -1
     # One float64 block: pandas wraps it without copying, one gather per column.
     block = np.empty((len(names), len(take)), dtype=np.float64)
-    values = [np.append(as_float64(features, name), np.nan) for name in names]
-    _gather(values, take, block)
-    del values
+    _gather([as_float64(features, name) for name in names], take, block)
     attached = pd.DataFrame(block.T, columns=names, index=daily.index, copy=False)
     kept = daily.drop(columns=[c for c in names if c in daily.columns])
     return pd.concat([kept, attached], axis=1)

@@ -14,6 +14,7 @@ columns) run on two threads. Only the arrays' memory is shared; no array is writ
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,17 +31,31 @@ _MIN_PARALLEL_ROWS = 1 << 16
 _SET_HUGEPAGE = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc: freed memory is returned as that allocator sees fit
+
+
+_TRIM = _malloc_trim()
+
+
 @contextmanager
 def small_pages() -> Iterator[None]:
-    """Allocate new numpy arrays without the huge-page advice inside the block."""
-    if _SET_HUGEPAGE is None:
-        yield
-        return
-    before = _SET_HUGEPAGE(False)
+    """Allocate new numpy arrays without the huge-page advice inside the block.
+
+    On leaving, the heap is trimmed: the worker threads' malloc arenas keep what the pass
+    freed (110 MB on 1,000 x 2,520), which would otherwise count against the step's budget.
+    """
+    before = _SET_HUGEPAGE(False) if _SET_HUGEPAGE is not None else None
     try:
         yield
     finally:
-        _SET_HUGEPAGE(before)
+        if _SET_HUGEPAGE is not None:
+            _SET_HUGEPAGE(before)
+        if _TRIM is not None:
+            _TRIM(0)
 
 
 def in_parallel(tasks: list[Callable[[], T]], rows: int) -> list[T]:
