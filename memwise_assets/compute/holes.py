@@ -94,17 +94,22 @@ def run_start_days(
         return None
     at = counter.offsets(days)
     latest = counter.cum[at]  # sessions up to the row's day: the latest one's index + 1
-    on_session = latest > counter.before[at]
+    off_session = latest == counter.before[at]
     del at
     latest -= 1
     np.maximum(latest, 0, out=latest)
-    cell = codes.astype(np.int64)
+    wide = n_codes * n_sessions >= 1 << 31
+    cell = codes.astype(np.int64 if wide else np.int32)
     cell *= n_sessions
     cell += latest
     del latest
-    present = np.zeros(n_codes * n_sessions, dtype=bool)
-    present[cell[on_session]] = True
-    grid = present.reshape(n_codes, n_sessions)
+    # Rows on days that are no session mark a spare cell past the grid.
+    marks = cell.copy()
+    marks[off_session] = n_codes * n_sessions
+    present = np.zeros(n_codes * n_sessions + 1, dtype=bool)
+    present[marks] = True
+    del marks
+    grid = present[:-1].reshape(n_codes, n_sessions)
     starts = grid.copy()
     starts[:, 1:] &= ~grid[:, :-1]
     if int(starts.sum(axis=1).max(initial=0)) <= 1:
