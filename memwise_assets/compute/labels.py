@@ -208,8 +208,12 @@ def triple_barrier_labels(
 ) -> pd.DataFrame:
     """Bars in their input order plus label_, weight_, uniq_, exit_ and is_event_ per mode.
 
-    Labels read `config.price_field`. With `sessions` (the exchange's trading days) a
-    series is split at every hole, so no vol, barrier path or span crosses one.
+    Labels read `config.price_field`. An event's span is `(t_in, t_out]`: the return into
+    its entry bar is not its own (it was known when the event was entered; AFML's snippets
+    count it), so concurrency, uniqueness and attribution start at the bar after entry.
+    With `sessions` (the exchange's trading days) a series is split at every hole, so no
+    vol, barrier path or span crosses one. Non-events (warm-up, zero vol, a segment's last
+    bar) have `is_event_<mode>` False, label 0 and weight 0.
     `on_chunk(i, n_chunks, rows_done)` is called after each chunk of `config.chunk_rows`.
     """
     data = _prepare(bars, config.price_field, sessions)
