@@ -128,6 +128,7 @@ def _filing_metadata(outcome: FilingOutcome) -> dict[str, object]:
         "memwise/runner": outcome.runner,
         "memwise/timeout_s": float(outcome.timeout_s),
         "memwise/item_estimate_mb": float(round(outcome.estimate_mb, 3)),
+        "memwise/item_cap_mb": float(round(outcome.cap_mb, 3)),
         "memwise/item_estimator": outcome.estimator,
         "memwise/item_seconds": float(round(outcome.seconds, 3)),
         # The per-filing points the calibrated estimator learns from.
@@ -154,6 +155,7 @@ def _outcome_row(outcome: FilingOutcome) -> dict[str, object]:
         "category": outcome.category,
         "size_mb": round(outcome.size_mb, 3),
         "estimate_mb": round(outcome.estimate_mb, 1),
+        "cap_mb": round(outcome.cap_mb, 1),
         "estimator": outcome.estimator,
         "timeout_s": outcome.timeout_s,
         "peak_mb": round(outcome.peak_mb, 1),

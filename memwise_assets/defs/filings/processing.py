@@ -42,7 +42,8 @@ class FilingJob:
     size_mb: float
     category: str
     estimator: str
-    cap_mb: float  # the ledger reservation and the worker's RSS cap
+    reserve_mb: float  # held on the ledger while the filing runs: the estimate
+    cap_mb: float  # the worker's RSS cap: never below the static size-class rule
     timeout_s: float
     runner: str  # POOL (a warm worker) or ISOLATED (a fresh process, one at a time)
 
@@ -56,6 +57,7 @@ class FilingOutcome:
     category: str = "-"
     size_mb: float = 0.0
     estimate_mb: float = 0.0
+    cap_mb: float = 0.0
     estimator: str = "-"
     timeout_s: float = 0.0
     peak_mb: float = 0.0
@@ -72,7 +74,8 @@ class FilingOutcome:
             status=status,
             category=job.category,
             size_mb=job.size_mb,
-            estimate_mb=job.cap_mb,
+            estimate_mb=job.reserve_mb,
+            cap_mb=job.cap_mb,
             estimator=job.estimator,
             timeout_s=job.timeout_s,
             runner=job.runner,
@@ -121,6 +124,12 @@ def plan_filings(
             continue
         static = memory.size_estimate(size_mb)
         estimate = memory.estimate(None, asset_key, size_mb, static.memory_mb, history)
+        reserve_mb = config.memory_multiplier * estimate.mb
+        # A calibrated estimate is what filings like this one used; a warm worker's RSS
+        # creeps above it, so the kill cap keeps the static rule's headroom.
+        cap_mb = config.memory_cap_overrides_mb.get(
+            key, max(reserve_mb, config.memory_multiplier * static.memory_mb)
+        )
         jobs.append(
             FilingJob(
                 key=key,
@@ -128,9 +137,8 @@ def plan_filings(
                 size_mb=size_mb,
                 category=static.category.name,
                 estimator=estimate.estimator,
-                cap_mb=config.memory_cap_overrides_mb.get(
-                    key, config.memory_multiplier * estimate.mb
-                ),
+                reserve_mb=min(reserve_mb, cap_mb),
+                cap_mb=cap_mb,
                 timeout_s=config.timeout_overrides_s.get(
                     key, config.timeout_multiplier * static.timeout_s
                 ),
@@ -218,7 +226,7 @@ def _execute(
     try:
         # LARGE filings lock before admission: one waiting its turn holds no memory.
         with large_lock if job.runner == ISOLATED else nullcontext():
-            with memory.admit(job.cap_mb, label=label):
+            with memory.admit(job.reserve_mb, label=label):
                 if job.runner == ISOLATED or pool is None:
                     result = memory.run_isolated(
                         sections_in_worker,
