@@ -33,10 +33,10 @@ Q2018 = "alcoa_10-Q_2018.htm"
 K2015 = "commonwealth-income-growth-fund-v_10-K_2015.htm"
 K2021 = "galaxy-next-generation_10-K_2021.htm"
 ITEMS = {
-    K1994: "1 2 3 4 5 6 7 8 9 10 11 12 13 14".split(),
-    Q2018: "P1-1 P1-2 P1-3 P1-4 P2-1 P2-4 P2-6".split(),
-    K2015: "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15".split(),
-    K2021: "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15 16".split(),
+    K1994: "1 2 3 4 5 6 7 8 9 10 11 12 13 14 SIGNATURES".split(),
+    Q2018: "P1-1 P1-2 P1-3 P1-4 P2-1 P2-4 P2-6 SIGNATURES".split(),
+    K2015: "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15 SIGNATURES".split(),
+    K2021: "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15 16 SIGNATURES".split(),
 }
 KEYS = sorted(ITEMS)
 ASSET = "sec_filing_sections"

@@ -13,7 +13,13 @@ from memwise_assets.compute.filings.errors import FilingError
 from memwise_assets.compute.filings.nlp import count_texts, load_nlp
 from memwise_assets.compute.filings.pages import strip_furniture
 from memwise_assets.compute.filings.plain import lines_plain
-from memwise_assets.compute.filings.sections import ITEMS_10K, ITEMS_10Q, Section, find_sections
+from memwise_assets.compute.filings.sections import (
+    ITEMS_10K,
+    ITEMS_10Q,
+    SIGNATURES,
+    Section,
+    find_sections,
+)
 from memwise_assets.compute.filings.source import (
     FORMS,
     Document,
@@ -98,7 +104,7 @@ def _frame(fid: str, form: str, sections: list[Section], nlp: Language) -> pd.Da
         {
             "filing_id": pd.Series([fid] * len(sections), dtype=object),
             "form": _category([form] * len(sections), FORMS),
-            "item": _category(items, (*ITEMS_10K, *ITEMS_10Q)),
+            "item": _category(items, (*ITEMS_10K, *ITEMS_10Q, SIGNATURES)),
             "title": pd.Series([s.title for s in sections], dtype=object),
             "text": pd.Series(texts, dtype=object),
             "n_chars": pd.array([len(t) for t in texts], dtype="int32"),
