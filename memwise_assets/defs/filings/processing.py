@@ -67,8 +67,15 @@ class FilingOutcome:
     runner: str = "-"
 
     @classmethod
-    def of(cls, job: FilingJob, *, status: str, **fields: object) -> FilingOutcome:
-        """An outcome carrying the job's planned figures."""
+    def of(
+        cls,
+        job: FilingJob,
+        *,
+        status: str,
+        reason: str | None = None,
+        result: IsolatedResult | None = None,
+    ) -> FilingOutcome:
+        """An outcome carrying the job's planned figures (and what its run measured)."""
         return cls(
             key=job.key,
             status=status,
@@ -79,7 +86,10 @@ class FilingOutcome:
             estimator=job.estimator,
             timeout_s=job.timeout_s,
             runner=job.runner,
-            **fields,  # type: ignore[arg-type]
+            peak_mb=result.peak_mb if result else 0.0,
+            seconds=result.seconds if result else 0.0,
+            frame=result.value if result and result.ok else None,
+            reason=reason,
         )
 
     @property
@@ -241,14 +251,7 @@ def _execute(
         return FilingOutcome.of(job, status="admission", reason=reason)
     except dg.Failure as exc:  # more than the host's whole pool
         return FilingOutcome.of(job, status="memory", reason=exc.description)
-    return FilingOutcome.of(
-        job,
-        status=result.status,
-        peak_mb=result.peak_mb,
-        seconds=result.seconds,
-        frame=result.value if result.ok else None,
-        reason=_reason(job, result),
-    )
+    return FilingOutcome.of(job, status=result.status, reason=_reason(job, result), result=result)
 
 
 def _reason(job: FilingJob, result: IsolatedResult) -> str | None:
