@@ -40,6 +40,7 @@ class FilingJob:
     key: str
     path: Path
     size_mb: float
+    mtime_ns: int  # with the size: the file as planned, to tell a file replaced meanwhile
     category: str
     estimator: str
     reserve_mb: float  # held on the ledger while the filing runs: the estimate
@@ -128,10 +129,11 @@ def plan_filings(
     for key in keys:
         try:
             path = resolve_filing(landing, key)
-            size_mb = path.stat().st_size / _MB
+            stat = path.stat()
         except (OSError, ValueError) as exc:
             missing.append(FilingOutcome(key=key, status="error", reason=str(exc)))
             continue
+        size_mb = stat.st_size / _MB
         static = memory.size_estimate(size_mb)
         estimate = memory.estimate(None, asset_key, size_mb, static.memory_mb, history)
         reserve_mb = config.memory_multiplier * estimate.mb
@@ -145,6 +147,7 @@ def plan_filings(
                 key=key,
                 path=path,
                 size_mb=size_mb,
+                mtime_ns=stat.st_mtime_ns,
                 category=static.category.name,
                 estimator=estimate.estimator,
                 reserve_mb=min(reserve_mb, cap_mb),
