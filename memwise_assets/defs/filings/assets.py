@@ -88,6 +88,13 @@ def sec_filing_sections(
         # Failed filings are not written: their previous sections stay stored.
         stored = {o.key: store.store_partition(context.asset_key, o.key, o.frame) for o in good}
         step.mark("store-complete")
+        # Checks run inside the step's reservation and monitor, like the parsing.
+        checks = list(
+            filing_check_results(
+                {o.key: o.frame for o in good if o.frame is not None},
+                {o.key: f"{o.status}: {o.reason}" for o in dead},
+            )
+        )
         # No output reaches the IO manager's handle_output, so the step is closed here.
         finish_step(context.run_id, step.step_key)
     rows = sum(o.items for o in good)
@@ -103,10 +110,7 @@ def sec_filing_sections(
         yield dg.AssetMaterialization(
             asset_key=context.asset_key, partition=outcome.key, metadata=metadata
         )
-    yield from filing_check_results(
-        {o.key: o.frame for o in good if o.frame is not None},
-        {o.key: f"{o.status}: {o.reason}" for o in dead},
-    )
+    yield from checks
 
 
 def _parquet_store(context: dg.AssetExecutionContext) -> ParquetIOManager:
