@@ -240,6 +240,12 @@ def test_a_batch_of_ten_with_one_hostile_filing_materializes_the_nine(
         _assert_own_metadata(tmp_path, folder, key, partitions[key])
     assert len({str(m["memwise/path"]) for m in partitions.values()}) == 9
     assert not _stored(tmp_path, "binary.htm").exists()
+    (letter,) = (
+        FilingsResource(dead_letter_path=str(tmp_path / "dead_letters.sqlite"))
+        .dead_letters()
+        .list()
+    )
+    assert (letter["partition_key"], letter["status"]) == ("binary.htm", "error")
     step = _step_metadata(result)
     assert (step["memwise/filings"], step["memwise/dead_letter_filings"]) == (10, "binary.htm")
     assert step["memwise/items_found"] == sum(m["dagster/row_count"] for m in partitions.values())
