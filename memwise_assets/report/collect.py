@@ -47,6 +47,9 @@ class StepFigures:
     cache_files_removed: int
     cache_mb_freed: float
     samples: list[dict[str, Any]] = field(default_factory=list)
+    # Recorded once steps have enforced timeouts; None / "" in older history.
+    timeout_s: float | None = None
+    timeout_basis: str = ""
 
     @property
     def headroom_mb(self) -> float:
@@ -87,7 +90,9 @@ def _value(metadata: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return default if entry is None else getattr(entry, "value", entry)
 
 
-def _figures(records: Iterable[dg.EventLogRecord]) -> dict[tuple[str, str], StepFigures]:
+def step_figures(
+    records: Iterable[dg.EventLogRecord],
+) -> dict[tuple[str, str], StepFigures]:
     """Collapse materialization records into one StepFigures per (run, step), in order seen."""
     found: dict[tuple[str, str], StepFigures] = {}
     counts: dict[tuple[str, str], int] = {}
@@ -101,6 +106,7 @@ def _figures(records: Iterable[dg.EventLogRecord]) -> dict[tuple[str, str], Step
         if key in found:
             continue
         rows = _value(meta, "dagster/row_count")
+        timeout = _value(meta, "memwise/timeout_s")
         found[key] = StepFigures(
             asset=materialization.asset_key.to_user_string(),
             run_id=record.run_id,
@@ -121,6 +127,8 @@ def _figures(records: Iterable[dg.EventLogRecord]) -> dict[tuple[str, str], Step
             cache_files_removed=int(_value(meta, "memwise/cache_files_removed", 0)),
             cache_mb_freed=float(_value(meta, "memwise/cache_mb_freed", 0.0)),
             samples=list(_value(meta, "memwise/samples", []) or []),
+            timeout_s=None if timeout is None else float(timeout),
+            timeout_basis=str(_value(meta, "memwise/timeout_basis", "")),
         )
     # Every partition of a step carries the step's figures: count them, keep one.
     return {key: replace(figures, partitions=counts[key]) for key, figures in found.items()}
@@ -136,12 +144,12 @@ def asset_history(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int) ->
             step = (record.run_id, record.event_log_entry.step_key or "")
             if step not in by_step and len(by_step) == limit:
                 # Newest first: a step beyond the limit means every kept step is complete.
-                return sorted(_figures(_flat(by_step)).values(), key=lambda f: f.timestamp)
+                return sorted(step_figures(_flat(by_step)).values(), key=lambda f: f.timestamp)
             by_step.setdefault(step, []).append(record)
         if not page.has_more:
             break
         cursor = page.cursor
-    return sorted(_figures(_flat(by_step)).values(), key=lambda f: f.timestamp)
+    return sorted(step_figures(_flat(by_step)).values(), key=lambda f: f.timestamp)
 
 
 def _flat(groups: Mapping[Any, list[dg.EventLogRecord]]) -> list[dg.EventLogRecord]:
@@ -156,7 +164,7 @@ def run_history(instance: dg.DagsterInstance, limit: int) -> list[RunFigures]:
         events = instance.get_records_for_run(
             run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
         ).records
-        steps = sorted(_figures(events).values(), key=lambda f: f.timestamp)
+        steps = sorted(step_figures(events).values(), key=lambda f: f.timestamp)
         start = record.start_time or record.create_timestamp.timestamp()
         runs.append(
             RunFigures(
