@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from memwise_assets.memory.ledger import DB_NAME, MemoryLedger
+from memwise_assets.report.checks import CheckResult, run_checks
 
 _log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class ReportData:
     runs: list[RunFigures]
     ledger: list[dict[str, Any]]
     ledger_path: Path | None
+    # Asset check evaluations per run id, for every run the report shows a step of.
+    checks: dict[str, list[CheckResult]] = field(default_factory=dict)
 
 
 def _value(metadata: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -209,10 +212,13 @@ def collect(
             "run `memwise demo` first"
         )
     ledger, ledger_path = ledger_history(memwise_dir or home / "memwise")
+    runs = run_history(instance, limit)
+    run_ids = {r.run_id for r in runs} | {s.run_id for steps in assets.values() for s in steps}
     return ReportData(
         home=home,
         assets=assets,
-        runs=run_history(instance, limit),
+        runs=runs,
         ledger=ledger,
         ledger_path=ledger_path,
+        checks={run_id: run_checks(instance, run_id) for run_id in sorted(run_ids)},
     )
