@@ -101,3 +101,30 @@ def test_landing_folder_comes_from_the_environment(
     monkeypatch.setenv(LANDING_ENV, str(tmp_path / "landing"))
     assert FilingsResource().landing == tmp_path / "landing"
     assert FilingsResource(landing_dir=str(tmp_path / "x")).landing == tmp_path / "x"
+
+
+def test_bench_says_what_a_skipped_case_needs(tmp_path: Path, capsys) -> None:
+    assert main(["bench", "--case", "filings", "--quick", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "bench filings: skipped, it needs --data <folder> with a sec/ folder" in out
+    assert "0 rows" not in out
+
+
+def test_quick_cases_are_named_by_the_sizes_they_ran(tmp_path: Path, capsys) -> None:
+    assert main(["bench", "--case", "labels", "--quick", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "bench labels: labels-100k: 2 rows" in out and "labels-10M" not in out
+
+
+def test_the_demo_exits_1_on_a_failed_error_check_and_0_on_a_warning() -> None:
+    from memwise_assets.demo import AssetRow, DemoResult
+    from memwise_assets.demo_cli import verdict
+    from memwise_assets.report.checks import CheckResult
+
+    row = AssetRow("a", 1, 0.1, 1.0, 10.0, True, 100.0)
+    warned = CheckResult("a", "soft", passed=False, severity="WARN")
+    error = CheckResult("a", "hard", passed=False, severity="ERROR")
+    lines, code = verdict(DemoResult([row], [warned], ["r"]), Path("/h"))
+    assert code == 0 and "Checks warned (WARN severity, exit code unaffected): a:soft" in lines
+    lines, code = verdict(DemoResult([row], [warned, error], ["r"]), Path("/h"))
+    assert code == 1 and "Checks FAILED (ERROR severity): a:hard" in lines
