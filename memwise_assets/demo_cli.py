@@ -24,8 +24,12 @@ def verdict(result: DemoResult, home: Path) -> tuple[list[str], int]:
     warnings = [c for c in result.checks if c.outcome == "warned"]
 
     def named(checks: list[Any]) -> str:
-        return ", ".join(f"{c.asset}:{c.check}" + (f"[{c.partition}]" if c.partition else "")
-                         for c in checks)  # fmt: skip
+        return ", ".join(
+            f"{c.asset}:{c.check}"
+            + (f"[{c.partition}]" if c.partition else "")
+            + (f" ({c.detail})" if c.detail else "")
+            for c in checks
+        )
 
     lines = []
     if over:

@@ -17,6 +17,7 @@ class CheckResult:
     passed: bool
     severity: str  # "ERROR" or "WARN", as Dagster records it
     partition: str | None = None
+    detail: str = ""  # the check's description and metadata, as one line
 
     @property
     def outcome(self) -> str:
@@ -42,6 +43,17 @@ class CheckCounts:
         )
 
 
+def _detail(evaluation: dg.AssetCheckEvaluation, width: int = 160) -> str:
+    """What the check said about its result: description, then `key: value` metadata."""
+    parts = [evaluation.description] if evaluation.description else []
+    for key, entry in evaluation.metadata.items():
+        value = getattr(entry, "value", entry)
+        if isinstance(value, str | int | float | bool):
+            parts.append(f"{key}: {value}")
+    text = " ".join("; ".join(parts).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def run_checks(instance: dg.DagsterInstance, run_id: str) -> list[CheckResult]:
     """Every asset check evaluation the run recorded, in the order they happened."""
     records = instance.get_records_for_run(
@@ -60,6 +72,7 @@ def run_checks(instance: dg.DagsterInstance, run_id: str) -> list[CheckResult]:
                 passed=bool(evaluation.passed),
                 severity=evaluation.severity.value,
                 partition=evaluation.partition,
+                detail=_detail(evaluation),
             )
         )
     return found

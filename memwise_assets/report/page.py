@@ -158,11 +158,11 @@ def _checks_table(run: RunFigures, links: Links) -> str:
     if not results:
         return "<p>no asset checks ran</p>"
     return _table(
-        ("asset", "check", "result", "severity", "partition"),
+        ("asset", "check", "result", "severity", "partition", "detail"),
         [
             [escape(r.asset), escape(r.check),
              escape(r.outcome) if r.passed else f'<span class="bad">{escape(r.outcome)}</span>',
-             escape(r.severity), escape(r.partition or "")]
+             escape(r.severity), escape(r.partition or ""), escape(r.detail)]
             for r in results
         ],
         [f' id="check-{escape(run.run_id[:8])}-{escape(r.asset)}-{escape(r.check)}"'
