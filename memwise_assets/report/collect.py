@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,27 +95,40 @@ def _value(metadata: Mapping[str, Any], key: str, default: Any = None) -> Any:
 
 def step_figures(
     records: Iterable[dg.EventLogRecord],
-) -> dict[tuple[str, str], StepFigures]:
-    """Collapse materialization records into one StepFigures per (run, step), in order seen."""
-    found: dict[tuple[str, str], StepFigures] = {}
-    counts: dict[tuple[str, str], int] = {}
+) -> dict[tuple[str, str, str], StepFigures]:
+    """Collapse materialization records into one StepFigures per (run, step, asset).
+
+    A step's memory figures sit on one of its partitions' materializations, or are copied onto
+    all of them (older history). When copied, `dagster/row_count` is the step's total too;
+    otherwise each partition counts its own rows and the step's rows are their sum.
+    """
+    groups: dict[tuple[str, str, str], list[Any]] = {}
     for record in records:
         materialization = record.asset_materialization
-        if materialization is None or PEAK_KEY not in materialization.metadata:
+        if materialization is not None:
+            step = record.event_log_entry.step_key or ""
+            key = (record.run_id, step, materialization.asset_key.to_user_string())
+            groups.setdefault(key, []).append(record)
+    found: dict[tuple[str, str, str], StepFigures] = {}
+    for key, group in groups.items():
+        carrying = [r for r in group if PEAK_KEY in r.asset_materialization.metadata]
+        if not carrying:
             continue
+        record = carrying[0]
+        materialization = record.asset_materialization
         meta = materialization.metadata
-        key = (record.run_id, record.event_log_entry.step_key or "")
-        counts[key] = counts.get(key, 0) + 1
-        if key in found:
-            continue
-        rows = _value(meta, "dagster/row_count")
+        counts = [_value(r.asset_materialization.metadata, "dagster/row_count") for r in group]
+        if len(carrying) == len(group):
+            rows = counts[group.index(record)]
+        else:
+            rows = sum(int(c) for c in counts if c is not None) if any(counts) else None
         timeout = _value(meta, "memwise/timeout_s")
         found[key] = StepFigures(
             asset=materialization.asset_key.to_user_string(),
             run_id=record.run_id,
             step_key=key[1],
             timestamp=float(record.timestamp),
-            partitions=0,
+            partitions=len(group),
             rows=None if rows is None else int(rows),
             peak_rss_mb=float(_value(meta, PEAK_KEY)),
             rss_increase_mb=float(_value(meta, "memwise/rss_increase_mb", 0.0)),
@@ -133,8 +146,7 @@ def step_figures(
             timeout_s=None if timeout is None else float(timeout),
             timeout_basis=str(_value(meta, "memwise/timeout_basis", "")),
         )
-    # Every partition of a step carries the step's figures: count them, keep one.
-    return {key: replace(figures, partitions=counts[key]) for key, figures in found.items()}
+    return found
 
 
 def asset_history(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int) -> list[StepFigures]:
