@@ -22,13 +22,6 @@ from memwise_assets.report.collect import StepFigures, step_figures
 
 DEMO_START = "2024-01-02"
 DEMO_END = "2024-12-31"
-WEEKLY_STAGE = [
-    "weekly_features",
-    "daily_with_weekly_features",
-    "weighted_labels",
-    "intraday_bars",
-    "intraday_labels",
-]
 
 
 @dataclass(frozen=True)
@@ -95,9 +88,9 @@ def run_demo(
     check_run_config(run_config, ASSETS)
     # The demo reads its shipped filings wherever MEMWISE_LANDING_DIR points.
     defs = build_defs(filings=FilingsResource(landing_dir=str(sample_landing_dir())))
-    bound = defs.resources
+    resources = defs.resources
     instance = dg.DagsterInstance.get()
-    landed, _ = scan_landing(bound["filings"].landing)
+    landed, _ = scan_landing(resources["filings"].landing)
     keys = [f.key for f in landed]
     instance.add_dynamic_partitions(filing_partitions.name, keys)
 
@@ -107,7 +100,17 @@ def run_demo(
             ["daily_bars"],
             {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
         ),
-        ("weekly features and labels", WEEKLY_STAGE, {}),
+        (
+            "weekly features and labels",
+            [
+                "weekly_features",
+                "daily_with_weekly_features",
+                "weighted_labels",
+                "intraday_bars",
+                "intraday_labels",
+            ],
+            {},
+        ),
         (
             "SEC filing sections",
             ["sec_filing_sections"],
@@ -125,20 +128,20 @@ def run_demo(
                 ASSETS,
                 selection=selection,
                 instance=instance,
-                resources=bound,
+                resources=resources,
                 tags=tags,
                 run_config=_stage_config(run_config or {}, selection),
                 raise_on_error=True,
             )
-        run_checks_found = run_checks(instance, result.run_id)
-        counts = counts_by_asset(run_checks_found)
+        found = run_checks(instance, result.run_id)
+        counts = counts_by_asset(found)
         say(
             f"  done in {time.perf_counter() - began:.1f} s (run {result.run_id[:8]}), "
-            f"checks: {sum(r.passed for r in run_checks_found)} of {len(run_checks_found)} passed"
+            f"checks: {sum(r.passed for r in found)} of {len(found)} passed"
         )
         figures = _figures_by_asset(instance, result.run_id)
         rows += [_row(asset, figures, counts) for asset in selection]
-        checks += run_checks_found
+        checks += found
         run_ids.append(result.run_id)
     return DemoResult(rows=rows, checks=checks, run_ids=run_ids)
 
