@@ -58,15 +58,20 @@ def run(
     log_path = None if args.verbose else home / "memwise" / "demo.log"
     if log_path is not None:
         say(f"Dagster's log goes to {log_path} (--verbose shows it here)", None)
-    with log_to_file(log_path) as terminal:
-        result = run_demo(
-            home,
-            start=args.start or DEMO_START,
-            end=args.end or DEMO_END,
-            say=lambda line: say(line, terminal),
-            progress=partial(progress, out=terminal),
-            run_config=run_config,
-        )
+    try:
+        with log_to_file(log_path) as terminal:
+            result = run_demo(
+                home,
+                start=args.start or DEMO_START,
+                end=args.end or DEMO_END,
+                say=lambda line: say(line, terminal),
+                progress=partial(progress, out=terminal),
+                run_config=run_config,
+            )
+    except Exception:
+        if log_path is not None and log_path.stat().st_size:  # Dagster wrote something
+            say(f"the demo stopped; Dagster's log of it: {log_path}", None)
+        raise
     print(format_table(result.rows))
     lines, code = verdict(result, home)
     print("\n".join(lines))
