@@ -28,11 +28,11 @@ def _job(copied: bool) -> dg.JobDefinition:
 
 @pytest.mark.parametrize("copied", [True, False])
 def test_a_step_is_one_row_with_its_partitions_and_total_rows(copied: bool) -> None:
-    with dg.instance_for_test() as instance:
-        result = _job(copied).execute_in_process(instance=instance)
-        records = instance.get_records_for_run(
-            result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-        ).records
+    instance = dg.DagsterInstance.ephemeral()
+    result = _job(copied).execute_in_process(instance=instance)
+    records = instance.get_records_for_run(
+        result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
     [figures] = step_figures(records).values()
     assert (figures.asset, figures.partitions) == ("toy", 3)
     assert figures.rows == sum(PARTITIONS.values())
