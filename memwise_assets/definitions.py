@@ -10,6 +10,7 @@ from memwise_assets.defs.automation import (
     weekly_refresh_schedule,
 )
 from memwise_assets.defs.filings.assets import sec_filing_sections
+from memwise_assets.defs.filings.features import daily_with_filing_features, filing_text_features
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.sensors import (
     dead_letter_sensor,
@@ -32,6 +33,8 @@ ASSETS = [
     intraday_bars,
     intraday_labels,
     sec_filing_sections,
+    filing_text_features,
+    daily_with_filing_features,
 ]
 
 
