@@ -30,6 +30,8 @@ HEADERS = {
 DEI = {
     "galaxy-next-generation_10-K_2021.htm": (1127993, "2021-06-30", None),
     "tesla_10-K_2023.htm": (1318605, "2023-12-31", "TSLA"),
+    "tesla_10-K_2024.htm": (1318605, "2024-12-31", "TSLA"),
+    "ibm_10-K_2023.htm": (51143, "2023-12-31", "IBM"),
     "ibm_10-K_2024.htm": (51143, "2024-12-31", "IBM"),
 }
 NO_CIK = ["alcoa_10-Q_2018.htm", "commonwealth-income-growth-fund-v_10-K_2015.htm"]
@@ -92,6 +94,13 @@ def test_sidecar_fills_filing_date_and_acceptance(tmp_path: Path) -> None:
     assert meta.filed_date == pd.Timestamp("2025-02-25")
     assert meta.accepted_at == pd.Timestamp("2025-02-25 21:05", tz="UTC")
     assert meta.period_of_report == pd.Timestamp("2024-12-31")  # dei still wins its fields
+
+
+def test_broken_sidecar_is_ignored_and_the_filing_flagged(tmp_path: Path) -> None:
+    path = _landed(tmp_path, "ibm_10-K_2023.htm")
+    sidecar_path(path).write_text("{not json")
+    meta = filing_metadata(path, path.read_bytes())
+    assert meta.cik == 51143 and meta.filed_date_unknown
 
 
 def test_submissions_data_matched_by_form_and_period(tmp_path: Path) -> None:

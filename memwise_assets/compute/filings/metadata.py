@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -28,6 +29,7 @@ import pandas as pd
 
 from memwise_assets.compute.filings.source import normalise_form
 
+log = logging.getLogger(__name__)
 _HEADER_BYTES = 1 << 14
 _HEADER_FIELDS = {
     "accession": rb"ACCESSION NUMBER:\s*([0-9-]+)",
@@ -107,8 +109,13 @@ def filing_metadata(
     meta = meta.filled_from(read_sidecar(sidecar_path(path)))
     if meta.cik is not None:
         found = submissions_file(Path(path).parent, meta.cik)
-        if found is not None:
-            meta = meta.filled_from(submissions_metadata(_load_json(found), meta))
+        try:
+            record = _load_json(found) if found is not None else None
+        except ValueError as exc:
+            log.warning("ignoring submissions data: %s", exc)
+            record = None
+        if record is not None:
+            meta = meta.filled_from(submissions_metadata(record, meta))
     return meta
 
 
@@ -176,7 +183,12 @@ def read_sidecar(path: Path) -> FilingMetadata:
     """Metadata from a sidecar JSON (written by the EDGAR source); empty when absent."""
     if not path.is_file():
         return FilingMetadata()
-    record = _load_json(path)
+    try:
+        record = _load_json(path)
+    except ValueError as exc:
+        # A broken sidecar costs the filing its dates (it is flagged), never its sections.
+        log.warning("ignoring sidecar: %s", exc)
+        return FilingMetadata()
     return FilingMetadata(
         cik=_cik(record.get("cik")),
         company=record.get("company") or None,
