@@ -15,7 +15,11 @@ from memwise_assets.compute.edgar import (
     download_new_filings,
     filings_of,
 )
-from memwise_assets.compute.edgar.client import EdgarError, check_user_agent
+from memwise_assets.compute.edgar.client import (
+    PACED_REQUESTS_PER_S,
+    EdgarError,
+    check_user_agent,
+)
 from memwise_assets.compute.filings.metadata import filing_metadata
 from memwise_assets.compute.prices.pacing import RateLimiter
 from memwise_assets_tests.edgar_server import (
@@ -64,7 +68,8 @@ def test_downloads_new_filings_skips_them_next_time_and_paces_requests(tmp_path:
     first_doc = filings_of(SUBMISSIONS)[1]
     edgar.faults[first_doc.url("")] = [429]  # one 429, then the document
     with serving(edgar):
-        client = EdgarClient(AGENT, retries=2, backoff_s=0.01, limiter=RateLimiter(9.0, burst=1))
+        limiter = RateLimiter(PACED_REQUESTS_PER_S, burst=1)
+        client = EdgarClient(AGENT, retries=2, backoff_s=0.01, limiter=limiter)
         first = _download(edgar, landing, client, tickers=["TSLA", "NOPE"], ciks=[IBM_CIK])
         second = _download(edgar, landing, client, tickers=["TSLA"])
     by_company = {r.company: r for r in first}

@@ -16,10 +16,10 @@ from typing import Any
 
 from memwise_assets.compute.prices.pacing import RateLimiter, backoff_delays
 
-# SEC's published ceiling. The limiter runs below it, one request at a time, so that
+# SEC's published ceiling. The limiter runs below it without bursts, so that
 # network and scheduling jitter can never make the server count more than 10 in a second.
 SEC_MAX_REQUESTS_PER_S = 10
-PACED_REQUESTS_PER_S = 9.0
+PACED_REQUESTS_PER_S = 8.0
 RETRY_STATUSES = (429, 503)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _lock = threading.Lock()
@@ -35,7 +35,7 @@ class EdgarError(RuntimeError):
 
 
 def shared_limiter() -> RateLimiter:
-    """The process-wide EDGAR limiter (one request at a time, 9 per second)."""
+    """The process-wide EDGAR limiter (8 request starts per second, no bursts)."""
     global _limiter
     with _lock:
         if _limiter is None:

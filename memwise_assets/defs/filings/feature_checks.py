@@ -65,7 +65,9 @@ def join_check_results(
     detail, same, cut = "no filing with a public session to cut at", True, None
     if len(known) >= 2:
         rng = np.random.default_rng(seed)
-        cut = pd.Timestamp(known[rng.integers(len(known) // 2, len(known) - 1)])
+        # Never the last session: a cut there would drop no filing and prove nothing.
+        low = min(len(known) // 2, len(known) - 2)
+        cut = pd.Timestamp(known[rng.integers(low, len(known) - 1)])
         kept = features[sessions.notna() & (sessions <= cut)]
         again = attach_filing_features(daily, kept)
         before = pd.to_datetime(joined["date"]) <= cut
