@@ -16,6 +16,7 @@ from memwise_assets.compute.filings.metadata import (
     edgar_acceptance_utc,
     filing_metadata,
     header_metadata,
+    linked_cik,
     sidecar_path,
 )
 from memwise_assets.compute.filings.source import read_bytes
@@ -34,7 +35,7 @@ DEI = {
     "ibm_10-K_2023.htm": (51143, "2023-12-31", "IBM"),
     "ibm_10-K_2024.htm": (51143, "2024-12-31", "IBM"),
 }
-NO_CIK = ["alcoa_10-Q_2018.htm", "commonwealth-income-growth-fund-v_10-K_2015.htm"]
+NO_CIK = ["commonwealth-income-growth-fund-v_10-K_2015.htm"]
 
 
 def _landed(tmp_path: Path, name: str) -> Path:
@@ -76,6 +77,16 @@ def test_inline_xbrl_dei_facts_give_cik_period_and_ticker(name: str) -> None:
 def test_documents_without_header_or_dei_have_no_cik(name: str) -> None:
     meta = filing_metadata(FILINGS / name, read_bytes(FILINGS / f"{name}.gz"))
     assert meta.cik is None and meta.filed_date_unknown
+
+
+def test_cik_from_exhibit_links_only_when_they_agree() -> None:
+    # Alcoa's 2018 10-Q has no header or dei facts; its two exhibit links name CIK 1675149.
+    data = read_bytes(FILINGS / "alcoa_10-Q_2018.htm.gz")
+    assert filing_metadata(FILINGS / "alcoa_10-Q_2018.htm", data).cik == 1675149
+    assert linked_cik(data) == 1675149
+    other = b'<a href="https://www.sec.gov/Archives/edgar/data/4281/0001/x.htm">'
+    assert linked_cik(data + other) is None  # another registrant's exhibit: unknown
+    assert linked_cik(other) is None  # one link is not enough
 
 
 def test_sidecar_fills_filing_date_and_acceptance(tmp_path: Path) -> None:

@@ -11,6 +11,10 @@ Four sources, read in this order, the first to give a field wins it:
 4. EDGAR's submissions data of the company (`submissions/CIK##########.json` in the
    landing folder), matched by accession, else by form and period.
 
+A document none of these identify, but whose exhibit index links to EDGAR archive folders
+(`/Archives/edgar/data/<cik>/...`) all of one CIK, at least twice, takes that CIK: links
+that disagree (exhibits of another registrant) leave it unknown.
+
 Everything is found with byte searches on the bytes already in hand: no second parse.
 """
 
@@ -50,6 +54,7 @@ _DEI_FIELDS = {
 }
 _IX_TAG = re.compile(rb"<(/?)ix:(nonNumeric|nonFraction)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
+_ARCHIVE_LINK = re.compile(rb"/Archives/edgar/data/(\d{1,10})/", re.I)
 _TICKER = re.compile(r"[A-Za-z][A-Za-z.-]{0,9}")
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%Y-%m-%d", "%m/%d/%Y", "%Y%m%d")
 SUBMISSIONS_DIR = "submissions"
@@ -107,6 +112,8 @@ def filing_metadata(
     end = len(data) if end is None else end
     meta = header_metadata(data).filled_from(dei_metadata(data, start, end))
     meta = meta.filled_from(read_sidecar(sidecar_path(path)))
+    if meta.cik is None:
+        meta = replace(meta, cik=linked_cik(data, start, end))
     if meta.cik is not None:
         found = submissions_file(Path(path).parent, meta.cik)
         try:
@@ -177,6 +184,12 @@ def _dei_fact(data: bytes, concept: str, start: int, end: int) -> str | None:
             inner = data[pos : m.start()].decode("utf-8", "replace")
             return " ".join(html.unescape(_TAG.sub("", inner)).split()) or None
     return None
+
+
+def linked_cik(data: bytes, start: int = 0, end: int | None = None) -> int | None:
+    """The one CIK every EDGAR archive link of the document names (two links at least)."""
+    links = _ARCHIVE_LINK.findall(data, start, len(data) if end is None else end)
+    return _cik(links[0].decode()) if len(links) >= 2 and len(set(links)) == 1 else None
 
 
 def read_sidecar(path: Path) -> FilingMetadata:
