@@ -98,6 +98,11 @@ def test_resource_refuses_a_user_agent_without_contact(agent: str | None) -> Non
         EdgarResource(user_agent=agent)  # type: ignore[arg-type]
 
 
+def test_resource_refuses_other_forms() -> None:
+    with pytest.raises(Exception, match="forms must be among"):
+        EdgarResource(user_agent=AGENT, forms=["8-K"])
+
+
 def test_run_refuses_to_start_when_the_env_var_lacks_a_contact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,7 @@ from memwise_assets.compute.edgar.client import (
 )
 from memwise_assets.compute.edgar.source import (
     DATA_BASE_URL,
+    FORMS,
     WWW_BASE_URL,
     CompanyReport,
     EdgarFiling,
@@ -19,6 +20,7 @@ from memwise_assets.compute.edgar.source import (
 
 __all__ = [
     "DATA_BASE_URL",
+    "FORMS",
     "SEC_MAX_REQUESTS_PER_S",
     "WWW_BASE_URL",
     "CompanyReport",

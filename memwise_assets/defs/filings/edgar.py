@@ -10,6 +10,7 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from memwise_assets.compute.edgar import (
     DATA_BASE_URL,
+    FORMS,
     SEC_MAX_REQUESTS_PER_S,
     WWW_BASE_URL,
     CompanyReport,
@@ -50,6 +51,14 @@ class EdgarResource(dg.ConfigurableResource):
         # An EnvVar is resolved at run start, when the resource is built from its value.
         # Checked again on the resolved value when a run builds the resource.
         return value if isinstance(value, dg.EnvVar) else check_user_agent(value)
+
+    @field_validator("forms")
+    @classmethod
+    def _known_forms(cls, value: list[str]) -> list[str]:
+        bad = [f for f in value if f not in FORMS]
+        if bad or not value:
+            raise ValueError(f"forms must be among {list(FORMS)}; got {value}")
+        return value
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._client = EdgarClient(self.user_agent, retries=self.retries, backoff_s=self.backoff_s)
