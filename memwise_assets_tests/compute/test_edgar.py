@@ -142,3 +142,32 @@ def test_sidecar_period_and_acceptance_round_trip(tmp_path: Path) -> None:
     assert meta.accession == "0000950170-22-019867"
     assert meta.period_of_report == pd.Timestamp("2022-09-30")
     assert meta.accepted_at == pd.Timestamp("2022-10-24 10:08:50", tz="UTC")
+
+
+def test_full_history_reads_the_older_pages(tmp_path: Path) -> None:
+    edgar = recorded_edgar()
+    tesla = json.loads(edgar.routes[f"/submissions/CIK{TESLA_CIK:010d}.json"][1])
+    # An older page as EDGAR lists it under filings.files: one 10-K of 2013.
+    page = {
+        "accessionNumber": ["0001193125-13-096241"],
+        "filingDate": ["2013-03-07"],
+        "reportDate": ["2012-12-31"],
+        "acceptanceDateTime": ["2013-03-07T16:30:51.000Z"],
+        "form": ["10-K"],
+        "primaryDocument": ["d452995d10k.htm"],
+    }
+    tesla["filings"]["files"] = [{"name": "CIK0001318605-submissions-001.json"}]
+    edgar.routes[f"/submissions/CIK{TESLA_CIK:010d}.json"] = (200, json.dumps(tesla).encode())
+    edgar.routes["/submissions/CIK0001318605-submissions-001.json"] = (
+        200,
+        json.dumps(page).encode(),
+    )
+    path = f"/Archives/edgar/data/{TESLA_CIK}/000119312513096241/d452995d10k.htm"
+    edgar.routes[path] = (200, b"<html>FORM 10-K</html>")
+    with serving(edgar):
+        client = EdgarClient(AGENT)
+        recent_only = _download(edgar, tmp_path / "a", client, ciks=[TESLA_CIK])
+        everything = _download(edgar, tmp_path / "b", client, ciks=[TESLA_CIK], full_history=True)
+    assert len(recent_only[0].downloaded) == len(WANTED)
+    assert len(everything[0].downloaded) == len(WANTED) + 1
+    assert everything[0].downloaded[0].startswith("0001193125-13-096241_")

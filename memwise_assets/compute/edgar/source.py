@@ -149,14 +149,22 @@ def download_company(
     data_base_url: str = DATA_BASE_URL,
     www_base_url: str = WWW_BASE_URL,
     have: set[str] | None = None,
+    full_history: bool = False,
 ) -> CompanyReport:
-    """Download one company's new filings of `forms`; failures go into the report."""
+    """Download one company's new filings of `forms`; failures go into the report.
+
+    full_history: also read the older pages `filings.files` lists (one request each,
+    skipped when they end before `since`); by default only `filings.recent` (about the
+    last 1,000 filings of any form).
+    """
     report = CompanyReport(company=label, cik=cik)
     have = downloaded_accessions(landing) if have is None else have
     try:
         raw = client.get(f"{data_base_url}/submissions/CIK{cik:010d}.json")
         submissions = json.loads(raw)
         wanted = filings_of(submissions, forms, since)
+        if full_history:
+            wanted = _older_pages(client, submissions, forms, since, data_base_url) + wanted
     except (EdgarError, ValueError, KeyError, TypeError) as exc:
         report.status, report.reason = "failed", f"submissions: {exc}"
         return report
@@ -179,6 +187,22 @@ def download_company(
     return report
 
 
+def _older_pages(
+    client: EdgarClient,
+    submissions: dict[str, Any],
+    forms: Sequence[str],
+    since: str | None,
+    data_base_url: str,
+) -> list[EdgarFiling]:
+    found: list[EdgarFiling] = []
+    for page in submissions.get("filings", {}).get("files", []):
+        if since and page.get("filingTo", "9999") < since:
+            continue
+        recent = client.get_json(f"{data_base_url}/submissions/{page['name']}")
+        found += filings_of({**submissions, "filings": {"recent": recent}}, forms, since)
+    return sorted(found, key=lambda f: (f.filed_date, f.accession))
+
+
 def download_new_filings(
     client: EdgarClient,
     landing: Path,
@@ -189,6 +213,7 @@ def download_new_filings(
     since: str | None = None,
     data_base_url: str = DATA_BASE_URL,
     www_base_url: str = WWW_BASE_URL,
+    full_history: bool = False,
 ) -> list[CompanyReport]:
     """Download the new filings of every company named by ticker or CIK; one report each."""
     bad = [f for f in forms if f not in FORMS]
@@ -227,6 +252,7 @@ def download_new_filings(
                 data_base_url=data_base_url,
                 www_base_url=www_base_url,
                 have=have,
+                full_history=full_history,
             )
         )
     return reports

@@ -41,6 +41,10 @@ class EdgarResource(dg.ConfigurableResource):
     since: str | None = Field(default=None, description="Only filings filed on/after (ISO).")
     data_base_url: str = Field(default=DATA_BASE_URL, description="Submissions API base URL.")
     www_base_url: str = Field(default=WWW_BASE_URL, description="Ticker map + archives URL.")
+    full_history: bool = Field(
+        default=False,
+        description="Also read the older submission pages (default: the recent ~1,000 filings).",
+    )
     retries: int = Field(default=4, description="Retries of a 429/503 response.")
     backoff_s: float = Field(default=1.0, description="First backoff delay; doubles.")
     _client: EdgarClient | None = PrivateAttr(default=None)
@@ -77,6 +81,7 @@ class EdgarResource(dg.ConfigurableResource):
             since=self.since,
             data_base_url=self.data_base_url.rstrip("/"),
             www_base_url=self.www_base_url.rstrip("/"),
+            full_history=self.full_history,
         )
 
 
