@@ -93,6 +93,7 @@ def test_similarity_measures() -> None:
     assert cosine_similarity(a, b) == pytest.approx(3 / (5**0.5 * 3**0.5))
     assert jaccard_similarity(a, b) == pytest.approx(2 / 3)
     assert np.isnan(cosine_similarity(a, words("")))
+    assert np.isnan(jaccard_similarity(a, words("")))  # a missing Item: nothing to compare
 
 
 def test_missing_columns_are_named() -> None:

@@ -84,7 +84,7 @@ def filings_of(
         filed = recent["filingDate"][i]
         if form not in forms or (since and filed < since):
             continue
-        accepted = edgar_acceptance_utc(recent.get("acceptanceDateTime", [None] * (i + 1))[i])
+        accepted = edgar_acceptance_utc(_at(recent, "acceptanceDateTime", i))
         found.append(
             EdgarFiling(
                 cik=cik,
@@ -94,11 +94,17 @@ def filings_of(
                 accession=recent["accessionNumber"][i],
                 filed_date=filed,
                 accepted_at=accepted.isoformat() if accepted is not None else None,
-                period_of_report=recent.get("reportDate", [None] * (i + 1))[i] or None,
+                period_of_report=_at(recent, "reportDate", i) or None,
                 primary_document=recent["primaryDocument"][i],
             )
         )
     return sorted(found, key=lambda f: (f.filed_date, f.accession))
+
+
+def _at(columns: dict[str, list[Any]], key: str, i: int) -> Any:
+    """Row i of a submissions column; None where EDGAR left the column out or short."""
+    values = columns.get(key) or []
+    return values[i] if i < len(values) else None
 
 
 def downloaded_accessions(landing: Path) -> set[str]:

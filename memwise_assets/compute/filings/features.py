@@ -54,10 +54,9 @@ def cosine_similarity(a: Counter[str], b: Counter[str]) -> float:
 
 
 def jaccard_similarity(a: Iterable[str], b: Iterable[str]) -> float:
-    """|A & B| / |A | B| of two word sets; NaN when both are empty."""
+    """|A & B| / |A | B| of two word sets; NaN when either is empty (as for the cosine)."""
     sa, sb = set(a), set(b)
-    union = len(sa | sb)
-    return len(sa & sb) / union if union else math.nan
+    return len(sa & sb) / len(sa | sb) if sa and sb else math.nan
 
 
 def _filing_counts(group: pd.DataFrame) -> dict[str, Counter[str]]:
@@ -118,11 +117,10 @@ def text_features(sections: pd.DataFrame) -> pd.DataFrame:
             and previous[1] == record.form
         )
         for scope in (*SCOPES, "all"):
+            # An empty Counter stands for "nothing to compare with": both measures give NaN.
             before = previous[2][scope] if comparable else Counter()
             row[f"cosine_{scope}"] = cosine_similarity(counts[scope], before)
-            row[f"jaccard_{scope}"] = (
-                jaccard_similarity(counts[scope], before) if comparable else math.nan
-            )
+            row[f"jaccard_{scope}"] = jaccard_similarity(counts[scope], before)
         if comparable:
             row["prev_filing_id"] = previous[3]
         rows.append(row)
