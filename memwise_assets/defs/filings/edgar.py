@@ -97,7 +97,9 @@ def _report_row(report: CompanyReport) -> dict[str, object]:
     }
 
 
-@dg.op(out=dg.Out(dg.Nothing), tags={"memwise/bound": "paced"})
+# The limiter is per process; the pool (default limit 1, dagster.yaml) keeps EDGAR
+# downloads to one at a time across runs, so the 10/s ceiling holds for the whole host.
+@dg.op(out=dg.Out(dg.Nothing), pool="edgar", tags={"memwise/bound": "paced"})
 def download_edgar_filings(
     context: dg.OpExecutionContext, edgar: EdgarResource, filings: FilingsResource
 ) -> dg.Output:
@@ -122,6 +124,8 @@ def download_new_filings_logged(
 ) -> list[CompanyReport]:
     """`edgar.download`, each company's outcome logged (failures as errors)."""
     reports = edgar.download(filings)
+    if not reports:
+        context.log.warning("the edgar resource names no tickers or ciks: nothing to download")
     for r in reports:
         line = f"{r.company}: {r.status}, {len(r.downloaded)} new, {r.skipped} already here"
         if r.status == "ok":
