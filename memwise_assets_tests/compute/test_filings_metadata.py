@@ -114,6 +114,15 @@ def test_broken_sidecar_is_ignored_and_the_filing_flagged(tmp_path: Path) -> Non
     assert meta.cik == 51143 and meta.filed_date_unknown
 
 
+def test_sidecar_of_odd_types_never_breaks_the_filing(tmp_path: Path) -> None:
+    path = _landed(tmp_path, "ibm_10-K_2023.htm")
+    odd = {"form": 10, "cik": [1], "filed_date": "soon", "accepted_at": {}, "ticker": 7}
+    sidecar_path(path).write_text(json.dumps(odd))
+    meta = filing_metadata(path, path.read_bytes())
+    assert (meta.cik, meta.form, meta.ticker) == (51143, "10-K", "IBM")  # dei facts win
+    assert meta.filed_date is None and meta.accepted_at is None
+
+
 def test_submissions_data_matched_by_form_and_period(tmp_path: Path) -> None:
     path = _landed(tmp_path, "tesla_10-K_2023.htm")
     (tmp_path / "submissions").mkdir()

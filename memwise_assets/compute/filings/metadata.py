@@ -202,16 +202,23 @@ def read_sidecar(path: Path) -> FilingMetadata:
         # A broken sidecar costs the filing its dates (it is flagged), never its sections.
         log.warning("ignoring sidecar: %s", exc)
         return FilingMetadata()
+    text = {k: _text(v) for k, v in record.items()}  # hand-written sidecars: any JSON types
     return FilingMetadata(
-        cik=_cik(record.get("cik")),
-        company=record.get("company") or None,
-        form=normalise_form(record.get("form")),
-        period_of_report=_date(record.get("period_of_report")),
-        filed_date=_date(record.get("filed_date")),
-        accepted_at=_utc(record.get("accepted_at")),
-        accession=record.get("accession") or None,
-        ticker=record.get("ticker") or None,
+        cik=_cik(text.get("cik")),
+        company=text.get("company"),
+        form=normalise_form(text.get("form")),
+        period_of_report=_date(text.get("period_of_report")),
+        filed_date=_date(text.get("filed_date")),
+        accepted_at=_utc(text.get("accepted_at")),
+        accession=text.get("accession"),
+        ticker=text.get("ticker"),
     )
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value).strip() or None
 
 
 def submissions_file(folder: Path, cik: int) -> Path | None:
