@@ -116,6 +116,7 @@ def run_demo(
             ["sec_filing_sections"],
             {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
         ),
+        ("filing features", ["filing_text_features", "daily_with_filing_features"], {}),
     ]
     rows: list[AssetRow] = []
     checks: list[CheckResult] = []
