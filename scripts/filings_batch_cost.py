@@ -20,9 +20,17 @@ from pathlib import Path
 import dagster as dg
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "memwise_assets_tests" / "fixtures" / "filings"
+SHIPPED = REPO / "memwise_assets" / "data" / "filings"
+# Small real filings (0.2-1.5 MB), named so the figures stay comparable as fixtures grow.
 SOURCES = [
-    *sorted((REPO / "memwise_assets_tests" / "fixtures" / "filings").glob("*.gz")),
-    *sorted((REPO / "memwise_assets" / "data" / "filings").glob("*_*.*")),
+    FIXTURES / "alcoa_10-Q_2018.htm.gz",
+    FIXTURES / "apple_10-K_1994.txt.gz",
+    FIXTURES / "commonwealth-income-growth-fund-v_10-K_2015.htm.gz",
+    FIXTURES / "galaxy-next-generation_10-K_2021.htm.gz",
+    SHIPPED / "apple_10-K_2024.htm",
+    SHIPPED / "apple_10-Q_1997.txt",
+    SHIPPED / "medicis-pharmaceutical_10-K_1999.htm",
 ]
 
 
