@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -91,12 +92,15 @@ class _ErrorCapture(logging.Handler):
     _LIST = re.compile(r"^\s*(\[[^\]]*\]):\s*(.+)$", re.S)
     _ONE = re.compile(r"^\s*\$?([A-Z0-9.\-^=]+):\s*(.+)$", re.S)
 
-    def __init__(self) -> None:
+    def __init__(self, thread: int | None = None) -> None:
         super().__init__(level=logging.ERROR)
+        self.thread = thread
         self.errors: dict[str, str] = {}
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.thread is not None and record.thread != self.thread:
+            return  # another worker's ticker
         msg = record.getMessage()
         self.messages.append(msg)
         match = self._LIST.match(msg)
@@ -121,10 +125,13 @@ def capture_yf_errors() -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def capture_yf_log() -> Iterator[_ErrorCapture]:
+def capture_yf_log(*, this_thread: bool = False) -> Iterator[_ErrorCapture]:
     """Within the block, collect what the `yfinance` logger reports at ERROR: `.errors` per
-    ticker where the message names one, `.messages` all of them in order."""
-    handler = _ErrorCapture()
+    ticker where the message names one, `.messages` all of them in order.
+
+    `this_thread=True` keeps only records of the calling thread (one ticker per worker).
+    """
+    handler = _ErrorCapture(threading.get_ident() if this_thread else None)
     logger = logging.getLogger("yfinance")
     logger.addHandler(handler)
     try:
