@@ -9,6 +9,13 @@ from memwise_assets.defs.automation import (
     weekly_refresh_job,
     weekly_refresh_schedule,
 )
+from memwise_assets.defs.company.assets import (
+    company_fundamentals,
+    company_profiles,
+    daily_with_fundamentals,
+)
+from memwise_assets.defs.company.resources import CompanyDataResource
+from memwise_assets.defs.company.schedules import company_refresh_job, company_refresh_schedule
 from memwise_assets.defs.filings.assets import sec_filing_sections
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.sensors import (
@@ -32,6 +39,9 @@ ASSETS = [
     intraday_bars,
     intraday_labels,
     sec_filing_sections,
+    company_profiles,
+    company_fundamentals,
+    daily_with_fundamentals,
 ]
 
 
@@ -39,12 +49,13 @@ def build_defs(
     memory: MemoryResource | None = None,
     io_manager: ParquetIOManager | None = None,
     filings: FilingsResource | None = None,
+    company: CompanyDataResource | None = None,
 ) -> dg.Definitions:
     """The definitions with these resources (defaults: everything under $DAGSTER_HOME)."""
     return dg.Definitions(
         assets=ASSETS,
-        jobs=[daily_prices_job, weekly_refresh_job, retry_dead_letters],
-        schedules=[daily_prices_after_close, weekly_refresh_schedule],
+        jobs=[daily_prices_job, weekly_refresh_job, retry_dead_letters, company_refresh_job],
+        schedules=[daily_prices_after_close, weekly_refresh_schedule, company_refresh_schedule],
         sensors=[
             filings_landing_sensor,
             dead_letter_sensor,
@@ -56,6 +67,7 @@ def build_defs(
             "memory": memory or MemoryResource(),
             "io_manager": io_manager or ParquetIOManager(),
             "filings": filings or FilingsResource(),
+            "company": company or CompanyDataResource(),
         },
     )
 

@@ -13,6 +13,9 @@ EXPECTED_ASSETS = {
     "intraday_bars",
     "intraday_labels",
     "sec_filing_sections",
+    "company_profiles",
+    "company_fundamentals",
+    "daily_with_fundamentals",
 }
 
 
