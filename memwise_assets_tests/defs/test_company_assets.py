@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from memwise_assets.compute.company import CompanySource, YFinanceCompanySource
 from memwise_assets.compute.prices import FakeClock, SamplePriceSource
 from memwise_assets.defs.company.assets import (
+    FundamentalsJoinConfig,
     company_fundamentals,
     company_profiles,
     daily_with_fundamentals,
@@ -109,3 +112,11 @@ def test_sample_source_is_the_offline_default(resources) -> None:
     assert (
         meta["memwise/source"].value == "sample" and meta["memwise/failed_tickers"].value == "none"
     )
+
+
+@pytest.mark.parametrize("cls", [CompanyConfig, CompanyDataResource, FundamentalsJoinConfig])
+def test_every_company_field_is_in_the_readme(cls: type) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index(f"**`{cls.__name__}`**") :]
+    section = section[: section.index("\n\n", section.index("|---|"))]
+    assert [f for f in cls.model_fields if f"| `{f}` |" not in section] == []
