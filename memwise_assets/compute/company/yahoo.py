@@ -26,14 +26,18 @@ from memwise_assets.compute.company.schema import (
     statement_long,
 )
 from memwise_assets.compute.company.source import CompanySource, company_result
-from memwise_assets.compute.prices.pacing import RateLimiter, RetriesExhausted, RetryPolicy
+from memwise_assets.compute.prices.pacing import (
+    RateLimiter,
+    RetriesExhausted,
+    RetryPolicy,
+    yahoo_pacer,
+)
 from memwise_assets.compute.prices.schema import FetchResult
-from memwise_assets.compute.prices.yahoo import (
+from memwise_assets.compute.prices.yahoo_errors import (
     TickersRateLimited,
     capture_yf_log,
     is_rate_limit,
     is_retryable,
-    yahoo_pacer,
 )
 
 INFO_REQUESTS = 3

@@ -86,6 +86,19 @@ def yahoo_limiter(rate: float = 10.0) -> RateLimiter:
         return _YAHOO
 
 
+def yahoo_pacer(
+    rate: float,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> RateLimiter:
+    """The shared Yahoo bucket, or one of its own on an injected (test) clock."""
+    if clock is None and sleep is None:
+        return yahoo_limiter(rate)
+    return RateLimiter(
+        rate, burst=max(rate, 1.0), clock=clock or time.monotonic, sleep=sleep or time.sleep
+    )
+
+
 def backoff_delays(retries: int, base_s: float, cap_s: float = 60.0) -> list[float]:
     """Exponential backoff delays base, 2*base, 4*base, ... capped at `cap_s`."""
     return [min(cap_s, base_s * 2**i) for i in range(retries)]
