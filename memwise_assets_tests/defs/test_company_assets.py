@@ -90,6 +90,25 @@ def test_both_assets_from_recorded_responses_report_the_failed_ticker(resources)
     )
 
 
+def test_filing_dates_from_a_file_move_a_period_earlier(resources, tmp_path) -> None:
+    filed = tmp_path / "filed.csv"
+    pd.DataFrame(
+        {"ticker": ["AAPL"], "period_end": ["2024-03-30"], "filed_date": ["2024-05-03"]}
+    ).to_csv(filed, index=False)
+    config = _config(["AAPL"])
+    del config["ops"]["company_profiles"]
+    config["ops"]["daily_with_fundamentals"] = {"config": {"filed_dates_path": str(filed)}}
+    assets = [company_fundamentals, stand_in_daily_bars, daily_with_fundamentals]
+    result = dg.materialize(assets, resources=resources, run_config=config)
+    joined = pd.read_parquet(resources["io_manager"].root / "daily_with_fundamentals.parquet")
+    aapl = joined[joined["symbol"] == "AAPL"].set_index("date")
+    assert aapl.loc["2024-05-03", "period_end"] == pd.Timestamp("2023-12-31")
+    assert aapl.loc["2024-05-06", "period_end"] == pd.Timestamp("2024-03-31")
+    assert aapl.loc["2024-05-06", "availability"] == "filed"
+    meta = result.asset_materializations_for_node("daily_with_fundamentals")[0].metadata
+    assert meta["memwise/rows_by_filing_date"].value > 0
+
+
 def test_the_run_fails_only_when_every_ticker_fails(resources) -> None:
     result = dg.materialize(
         [company_profiles],

@@ -115,6 +115,24 @@ class FundamentalsJoinConfig(dg.Config):
     annual_lag_days: int = Field(
         default=90, description="A year is usable this many days after it ends (no filing)."
     )
+    filed_dates_path: str | None = Field(
+        default=None,
+        description="Parquet or CSV of ticker, period_end, filed_date (10-Q/10-K filing "
+        "dates, e.g. from EDGAR): those periods are usable from the day after filing.",
+    )
+
+
+def read_filed_dates(path: str | None) -> pd.DataFrame | None:
+    """The filing dates file of `filed_dates_path` (None: every period uses the lag)."""
+    if not path:
+        return None
+    try:
+        return pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise dg.Failure(
+            f"filed_dates_path must be a Parquet or CSV file of ticker, period_end, "
+            f"filed_date; could not read {path!r}: {exc}"
+        ) from exc
 
 
 @dg.asset(
@@ -133,8 +151,9 @@ def daily_with_fundamentals(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily rows with each symbol's latest statement figures public on that day."""
     input_mb = frame_mb(daily_bars) + frame_mb(company_fundamentals)
-    # Filing dates from sec_filing_sections (`filed_dates_from_sections`) join here once
-    # those rows carry tickers and filed dates; until then every period uses the lag.
+    # Filing dates come from a file for now; `filed_dates_from_sections` derives them from
+    # sec_filing_sections once its rows carry tickers and filed dates.
+    filed = read_filed_dates(config.filed_dates_path)
     with memory.step(
         context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
     ) as step:
@@ -142,6 +161,7 @@ def daily_with_fundamentals(
         joined = join_fundamentals(
             daily_bars,
             company_fundamentals,
+            filed,
             frequency=config.frequency,
             lags_days={"quarterly": config.quarterly_lag_days, "annual": config.annual_lag_days},
         )
