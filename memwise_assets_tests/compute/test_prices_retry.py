@@ -1,9 +1,10 @@
-"""The one retry policy of the online sources, and the process's shared Yahoo bucket."""
+"""The one retry policy of the online sources, and the process's one Yahoo bucket."""
 
 from __future__ import annotations
 
 import pytest
 
+from memwise_assets.compute.company import YFinanceCompanySource
 from memwise_assets.compute.prices import FakeClock, YFinancePriceSource
 from memwise_assets.compute.prices.pacing import (
     RetriesExhausted,
@@ -53,7 +54,8 @@ def test_exhausted_and_non_retryable_errors() -> None:
 
 def test_yahoo_sources_share_one_bucket_per_process() -> None:
     a, b = YFinancePriceSource(), YFinancePriceSource(batch_size=5)
-    assert a.limiter is b.limiter is yahoo_limiter()
+    company = YFinanceCompanySource(threads=2)
+    assert a.limiter is b.limiter is company.limiter is yahoo_limiter()
     clock = FakeClock()
     own = YFinancePriceSource(clock=clock, sleep=clock.sleep)
     assert own.limiter is not a.limiter  # a fake clock gets a bucket of its own

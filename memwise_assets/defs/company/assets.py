@@ -1,6 +1,6 @@
 """Company profiles and statements from Yahoo, and daily rows carrying only known figures."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import dagster as dg
@@ -43,7 +43,11 @@ def _fetch_metadata(result: FetchResult, source: str) -> dict[str, object]:
     return metadata
 
 
-def _fetch(context: dg.AssetExecutionContext, fetch, config: CompanyConfig) -> FetchResult:
+def _fetch(
+    context: dg.AssetExecutionContext,
+    fetch: Callable[[list[str]], FetchResult],
+    config: CompanyConfig,
+) -> FetchResult:
     try:
         result = fetch(config.tickers)
     except CompanyDataError as exc:
