@@ -11,12 +11,16 @@ from memwise_assets.compute.company import (
     YFinanceCompanySource,
     availability_dates,
     filed_dates_from_sections,
+    filed_dates_from_submissions,
     join_fundamentals,
+    read_filed_dates,
 )
 from memwise_assets.compute.prices import FakeClock, SamplePriceSource
-from memwise_assets_tests.company_replay import RecordedYahoo
+from memwise_assets_tests.company_replay import FIXTURES, RecordedYahoo
 
 Q1_2024 = pd.Timestamp("2024-03-31")
+Q1_2022 = pd.Timestamp("2022-03-31")
+EDGAR = FIXTURES / "edgar"
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +133,28 @@ def test_filed_dates_from_filing_sections_and_bad_input() -> None:
         join_fundamentals(pd.DataFrame({"ticker": []}), pd.DataFrame())
     with pytest.raises(ValueError, match="filed dates need columns"):
         availability_dates(SampleCompanySource().fetch_fundamentals(["A"]).frame, pd.DataFrame())
+
+
+def test_real_edgar_filing_dates_make_tesla_quarters_available_earlier() -> None:
+    """Tesla's EDGAR submissions (recorded ~2022) against a Yahoo recording of late 2022."""
+    filed = read_filed_dates(EDGAR)
+    by_period = filed.set_index("period_end")["filed_date"].dt.strftime("%Y-%m-%d")
+    assert set(filed["ticker"]) == {"TSLA"} and len(filed) == 10  # 8-Ks and 10-K/As left out
+    assert by_period["2022-03-31"] == "2022-04-25" and by_period["2021-12-31"] == "2022-02-07"
+    clock = FakeClock()
+    src = YFinanceCompanySource(ticker=RecordedYahoo(), clock=clock, sleep=clock.sleep)
+    fundamentals = src.fetch_fundamentals(["TSLA"], fetched_at="2022-11-15").frame
+    bars = SamplePriceSource().fetch(["TSLA"], "2021-06-01", "2022-11-15").frame
+    rows = join_fundamentals(bars, fundamentals, filed).set_index("date")
+    assert rows.loc["2022-04-25", "period_end"] == pd.Timestamp("2021-12-31")
+    assert rows.loc["2022-04-26", "period_end"] == Q1_2022
+    assert rows.loc["2022-04-26", "revenue"] == 18_756e6
+    assert rows.loc["2022-04-26", "availability"] == "filed"
+    lagged = join_fundamentals(bars, fundamentals).set_index("date")
+    first = lagged.index[lagged["period_end"] == Q1_2022].min()
+    assert first == pd.Timestamp("2022-05-16")  # 2022-03-31 + 45 days is a Sunday
+    annual = join_fundamentals(bars, fundamentals, filed, frequency="annual").set_index("date")
+    assert annual.loc["2022-02-08", "revenue"] == 53_823e6  # the 10-K of 2022-02-07
+    assert annual.loc["2022-02-07", "revenue"] == 31_536e6  # still the 2020 year
+    with pytest.raises(ValueError, match="filings.recent.form"):
+        filed_dates_from_submissions({"filings": {}})

@@ -12,6 +12,7 @@ from memwise_assets.compute.company.availability import (
     filed_dates_from_sections,
     join_fundamentals,
 )
+from memwise_assets.compute.company.edgar import filed_dates_from_submissions, read_filed_dates
 from memwise_assets.compute.company.sample import SampleCompanySource
 from memwise_assets.compute.company.schema import (
     FUNDAMENTAL_COLUMNS,
@@ -36,5 +37,7 @@ __all__ = [
     "availability_dates",
     "filed_dates_frame",
     "filed_dates_from_sections",
+    "filed_dates_from_submissions",
     "join_fundamentals",
+    "read_filed_dates",
 ]

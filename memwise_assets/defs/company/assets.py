@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from memwise_assets.compute.company import CompanyDataError, join_fundamentals
+from memwise_assets.compute.company import CompanyDataError, join_fundamentals, read_filed_dates
 from memwise_assets.compute.prices.schema import FetchResult
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.company.checks import (
@@ -121,21 +121,22 @@ class FundamentalsJoinConfig(dg.Config):
     )
     filed_dates_path: str | None = Field(
         default=None,
-        description="Parquet or CSV of ticker, period_end, filed_date (10-Q/10-K filing "
-        "dates, e.g. from EDGAR): those periods are usable from the day after filing.",
+        description="10-Q/10-K filing dates: EDGAR submissions JSON (CIK*.json), or Parquet/"
+        "CSV of ticker, period_end, filed_date; a file or a folder. Those periods are usable "
+        "from the day after filing.",
     )
 
 
-def read_filed_dates(path: str | None) -> pd.DataFrame | None:
-    """The filing dates file of `filed_dates_path` (None: every period uses the lag)."""
+def _filed_dates(path: str | None) -> pd.DataFrame | None:
+    """The filing dates of `filed_dates_path` (None: every period uses the lag)."""
     if not path:
         return None
     try:
-        return pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
+        return read_filed_dates(path)
     except (OSError, ValueError) as exc:
         raise dg.Failure(
-            f"filed_dates_path must be a Parquet or CSV file of ticker, period_end, "
-            f"filed_date; could not read {path!r}: {exc}"
+            "filed_dates_path must be EDGAR submissions JSON, or Parquet/CSV of ticker, "
+            f"period_end, filed_date (a file or a folder of them); could not read {path!r}: {exc}"
         ) from exc
 
 
@@ -155,9 +156,9 @@ def daily_with_fundamentals(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily rows with each symbol's latest statement figures public on that day."""
     input_mb = frame_mb(daily_bars) + frame_mb(company_fundamentals)
-    # Filing dates come from a file for now; `filed_dates_from_sections` derives them from
-    # sec_filing_sections once its rows carry tickers and filed dates.
-    filed = read_filed_dates(config.filed_dates_path)
+    # Filing dates come from EDGAR files for now; `filed_dates_from_sections` derives them
+    # from sec_filing_sections once its rows carry tickers and filed dates.
+    filed = _filed_dates(config.filed_dates_path)
     with memory.step(
         context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
     ) as step:
