@@ -15,6 +15,7 @@ from memwise_assets.compute.company import (
     SampleCompanySource,
     YFinanceCompanySource,
 )
+from memwise_assets.compute.company.schema import profile_row, profiles_frame
 from memwise_assets.compute.prices import FakeClock
 from memwise_assets_tests.company_replay import RecordedYahoo
 
@@ -116,3 +117,11 @@ def test_sample_source_is_deterministic_and_never_ahead_of_its_fetch() -> None:
     assert a.frame["period_end"].max() == pd.Timestamp("2024-03-31")
     profiles = SampleCompanySource().fetch_profiles(["AAPL", "KO"]).frame
     assert profiles["market_cap"].gt(0).all() and len(profiles) == 2
+
+
+def test_odd_profile_fields_become_nulls_not_failures() -> None:
+    odd = {"quoteType": "EQUITY", "longName": "Odd Co.", "marketCap": "N/A",
+           "sharesOutstanding": 1.5e9 + 0.4, "firstTradeDateMilliseconds": "soon"}  # fmt: skip
+    frame = profiles_frame([profile_row("ODD", odd)], ["ODD"], FETCHED)
+    assert pd.isna(frame.loc[0, "market_cap"]) and pd.isna(frame.loc[0, "first_trade_date"])
+    assert frame.loc[0, "shares_outstanding"] == 1_500_000_000

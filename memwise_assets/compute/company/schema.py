@@ -78,8 +78,13 @@ def profile_row(ticker: str, info: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"ticker": ticker}
     for column, keys in PROFILE_FIELDS.items():
         row[column] = next((info[k] for k in keys if info.get(k) not in (None, "")), None)
-    if row["first_trade_date"] is not None:
-        row["first_trade_date"] = pd.Timestamp(int(row["first_trade_date"]), unit="ms").normalize()
+    try:
+        ms = row["first_trade_date"]
+        row["first_trade_date"] = (
+            None if ms is None else pd.Timestamp(int(ms), unit="ms").normalize()
+        )
+    except (TypeError, ValueError, OverflowError):
+        row["first_trade_date"] = None  # one odd field never costs the ticker its profile
     return row
 
 
@@ -89,6 +94,12 @@ def profiles_frame(
     """Profile rows as the contract frame: one row per ticker in `tickers` order."""
     frame = pd.DataFrame(list(rows), columns=[c for c in PROFILE_COLUMNS if c != "fetched_at"])
     frame["fetched_at"] = utc_naive(fetched_at)
+    # Yahoo's numbers are not always numbers (a "N/A", a float share count): coerce them.
+    for column, dtype in PROFILE_DTYPES.items():
+        if dtype == "Int64":
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").round()
+        elif dtype == "float64":
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
     frame = frame.astype({c: t for c, t in PROFILE_DTYPES.items() if t != "category"})
     for column in [c for c, t in PROFILE_DTYPES.items() if t == "category"]:
         frame[column] = frame[column].astype("string").astype("category")
