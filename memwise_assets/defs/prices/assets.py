@@ -2,11 +2,12 @@
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from memwise_assets.compute.prices import (
     DEFAULT_TICKERS,
@@ -46,6 +47,16 @@ class PricesConfig(dg.Config):
         description="Fill rows Yahoo left missing from Alpha Vantage (5 calls/min on the "
         "free tier; API key from ALPHAVANTAGE_API_KEY).",
     )
+
+    @model_validator(mode="after")
+    def _csv_folder_exists(self) -> "PricesConfig":
+        # Refused once for the run, not once per ticker inside the step.
+        if self.source == "csv" and not (self.csv_folder and Path(self.csv_folder).is_dir()):
+            raise ValueError(
+                "csv_folder: source=csv needs an existing folder of <TICKER>.csv files, "
+                f"got {self.csv_folder!r}"
+            )
+        return self
 
 
 def price_source(config: PricesConfig) -> PriceSource:
