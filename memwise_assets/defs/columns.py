@@ -94,6 +94,35 @@ def _label_columns(mode: str = "base") -> tuple[dg.TableColumn, ...]:
     )  # fmt: skip
 
 
+FILING_ID = col("filing_id", "string", "Stable id of the filing (file name stem and content hash).")
+# cik, company, ticker, period_of_report, filed_date, accepted_at, accession,
+# filed_date_unknown: where a filing comes from and when it became public.
+FILING_IDENTITY = (
+    col("cik", "Int64", "SEC Central Index Key of the filer."),
+    col("company", "string", "Company name as the filing states it."),
+    col("ticker", "string", "Trading symbol from the filing's XBRL cover page or EDGAR."),
+    col("period_of_report", "datetime64[ns]", "Last day of the period the filing reports on."),
+    col("filed_date", "datetime64[ns]", "Date EDGAR received the filing."),
+    col("accepted_at", "datetime64[ns, UTC]", "When EDGAR accepted the filing (UTC)."),
+    col("accession", "string", "EDGAR accession number (0000320193-24-000123)."),
+    col("filed_date_unknown", "bool", "True when no source gave a filing date: never joined."),
+)
+FILING_LENGTHS = (
+    col("n_items", "int32", "Items found in the filing."),
+    col("n_chars", "int32", "Characters of all Items."),
+    col("n_sentences", "int32", "Sentences of all Items."),
+    col("n_chars_1a", "int32", "Characters of Item 1A, risk factors (10-Q: Part II 1A)."),
+    col("n_sentences_1a", "int32", "Sentences of Item 1A."),
+    col("n_chars_7", "int32", "Characters of Item 7, MD&A (10-Q: Part I Item 2)."),
+    col("n_sentences_7", "int32", "Sentences of Item 7."),
+)
+FILING_SIMILARITIES = tuple(
+    col(f"{measure}_{scope}", "float32", f"{text} similarity of {where} to the previous "
+        "same-form filing (1 = unchanged, NaN = nothing to compare).")
+    for scope, where in (("1a", "Item 1A"), ("7", "Item 7"), ("all", "the whole text"))
+    for measure, text in (("cosine", "Cosine term-frequency"), ("jaccard", "Jaccard word-set"))
+)  # fmt: skip
+
 COMPANY_FIGURES = (
     col("revenue", "float64", "Total revenue of the period carried (income statement, USD)."),
     col("gross_profit", "float64", "Gross profit of the period carried (absent for banks)."),
@@ -125,17 +154,73 @@ SCHEMAS: dict[str, dg.TableSchema] = {
         col("volume", "float64", "Volume of the bar (cum_vol of mlfinlab bars)."),
     ),
     "sec_filing_sections": table(
-        col("filing_id", "string", "Stable id of the filing (file name stem and content hash)."),
+        FILING_ID,
+        FILING_IDENTITY[:2],
         col("form", "category", "10-K or 10-Q."),
-        col("item", "category", "Item of the form (1, 1A, 7, ... for 10-K; 1, 2, ... for 10-Q)."),
+        FILING_IDENTITY[3:7],
+        FILING_IDENTITY[2],
+        FILING_IDENTITY[7],
+        col(
+            "item",
+            "category",
+            "Item of the form (1, 1A, 7, ... for 10-K; P1-2, P2-1A, ... for 10-Q).",
+        ),
         col("title", "string", "Item heading as the filing writes it."),
         col("text", "string", "Cleaned plain text of the Item."),
         col("n_chars", "int32", "Characters of the text."),
         col("n_sentences", "int32", "Sentences of the text (spaCy sentencizer)."),
         col("n_tokens", "int32", "Tokens of the text (spaCy tokenizer)."),
-        col("source", "category", "Where the Item was found: body text or the xref index."),
-        col("boundary", "category", "How the Item's end was found (next heading, end, ...)."),
-    ),
+        col(
+            "source",
+            "category",
+            "Where the Item's text is: body, not-applicable, "
+            "cross-reference or incorporated-by-reference.",
+        ),
+        col(
+            "boundary",
+            "category",
+            "How the Item's extent was found: heading, combined, page or index.",
+        ),
+    ),  # fmt: skip
+    "filing_text_features": table(
+        FILING_ID,
+        FILING_IDENTITY[:2],
+        FILING_IDENTITY[2],
+        col("form", "string", "10-K or 10-Q."),
+        FILING_IDENTITY[3:],
+        FILING_LENGTHS,
+        col(
+            "prev_filing_id",
+            "string",
+            "The same company's previous filing of the same form "
+            "that the similarities compare with (null for its first).",
+        ),
+        FILING_SIMILARITIES,
+    ),  # fmt: skip
+    "daily_with_filing_features": table(
+        SYMBOL,
+        DATE,
+        OHLC,
+        VOLUME,
+        col(
+            "filing_id",
+            "string",
+            "Latest filing of the symbol public before the row's session opened (null before any).",
+        ),
+        col("form", "string", "Form of that filing: 10-K or 10-Q."),
+        FILING_IDENTITY[6],
+        FILING_IDENTITY[5],
+        FILING_IDENTITY[4],
+        FILING_IDENTITY[3],
+        col(
+            "public_session",
+            "datetime64[ns]",
+            "First session whose 09:30 open came after the "
+            "filing's acceptance (date only: the session after the filing date).",
+        ),
+        FILING_LENGTHS,
+        FILING_SIMILARITIES,
+    ),  # fmt: skip
     "company_profiles": table(
         col("ticker", "category", "Ticker as requested (upper case)."),
         col("name", "string", "Company name (Yahoo longName, else shortName)."),
