@@ -9,6 +9,13 @@ from memwise_assets.defs.automation import (
     weekly_refresh_job,
     weekly_refresh_schedule,
 )
+from memwise_assets.defs.company.assets import (
+    company_fundamentals,
+    company_profiles,
+    daily_with_fundamentals,
+)
+from memwise_assets.defs.company.resources import CompanyDataResource
+from memwise_assets.defs.company.schedules import company_refresh_job, company_refresh_schedule
 from memwise_assets.defs.filings.assets import sec_filing_sections
 from memwise_assets.defs.filings.edgar import EdgarResource, edgar_download_job, edgar_sensor
 from memwise_assets.defs.filings.features import daily_with_filing_features, filing_text_features
@@ -36,6 +43,9 @@ ASSETS = [
     sec_filing_sections,
     filing_text_features,
     daily_with_filing_features,
+    company_profiles,
+    company_fundamentals,
+    daily_with_fundamentals,
 ]
 
 
@@ -43,12 +53,19 @@ def build_defs(
     memory: MemoryResource | None = None,
     io_manager: ParquetIOManager | None = None,
     filings: FilingsResource | None = None,
+    company: CompanyDataResource | None = None,
 ) -> dg.Definitions:
     """The definitions with these resources (defaults: everything under $DAGSTER_HOME)."""
     return dg.Definitions(
         assets=ASSETS,
-        jobs=[daily_prices_job, weekly_refresh_job, retry_dead_letters, edgar_download_job],
-        schedules=[daily_prices_after_close, weekly_refresh_schedule],
+        jobs=[
+            daily_prices_job,
+            weekly_refresh_job,
+            retry_dead_letters,
+            edgar_download_job,
+            company_refresh_job,
+        ],
+        schedules=[daily_prices_after_close, weekly_refresh_schedule, company_refresh_schedule],
         sensors=[
             filings_landing_sensor,
             dead_letter_sensor,
@@ -63,6 +80,7 @@ def build_defs(
             "filings": filings or FilingsResource(),
             # SEC requires a declared contact: runs of the EDGAR job refuse to start without.
             "edgar": EdgarResource(user_agent=dg.EnvVar("MEMWISE_EDGAR_USER_AGENT")),
+            "company": company or CompanyDataResource(),
         },
     )
 

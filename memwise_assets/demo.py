@@ -112,6 +112,11 @@ def run_demo(
             {},
         ),
         (
+            "company data",
+            ["company_profiles", "company_fundamentals", "daily_with_fundamentals"],
+            {},
+        ),
+        (
             "SEC filing sections",
             ["sec_filing_sections"],
             {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},

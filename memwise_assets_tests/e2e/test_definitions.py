@@ -15,6 +15,9 @@ EXPECTED_ASSETS = {
     "sec_filing_sections",
     "filing_text_features",
     "daily_with_filing_features",
+    "company_profiles",
+    "company_fundamentals",
+    "daily_with_fundamentals",
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.filings.checks import FILING_CHECKS, filing_check_results
 from memwise_assets.defs.filings.config import FilingsConfig
 from memwise_assets.defs.filings.partitions import filing_partitions
@@ -42,6 +43,7 @@ BACKFILL_BATCH = 10
     kinds={"pandas", "parquet", "spacy"},
     # Optional: the step reports the filings it stored, never a whole-run output.
     output_required=False,
+    metadata=column_metadata("sec_filing_sections"),
 )
 def sec_filing_sections(
     context: dg.AssetExecutionContext,

@@ -7,6 +7,7 @@ import pandas as pd
 
 from memwise_assets.compute.filings.features import SECTION_COLUMNS, text_features
 from memwise_assets.compute.filings.point_in_time import attach_filing_features
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.filings.feature_checks import (
     FILING_FEATURE_CHECKS,
     FILING_JOIN_CHECKS,
@@ -25,6 +26,7 @@ BUDGET = "filing_features"
     ins={"sec_filing_sections": dg.AssetIn(metadata={"columns": SECTION_COLUMNS})},
     check_specs=FILING_FEATURE_CHECKS,
     kinds={"pandas", "parquet"},
+    metadata=column_metadata("filing_text_features"),
 )
 def filing_text_features(
     context: dg.AssetExecutionContext, memory: MemoryResource, sec_filing_sections: pd.DataFrame
@@ -56,6 +58,7 @@ def filing_text_features(
     ins={"daily_bars": dg.AssetIn(metadata={"columns": _DAILY_COLUMNS})},
     check_specs=FILING_JOIN_CHECKS,
     kinds={"pandas", "parquet"},
+    metadata=column_metadata("daily_with_filing_features"),
 )
 def daily_with_filing_features(
     context: dg.AssetExecutionContext,

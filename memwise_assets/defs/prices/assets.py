@@ -17,6 +17,7 @@ from memwise_assets.compute.prices import (
     SamplePriceSource,
     YFinancePriceSource,
 )
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
 from memwise_assets.defs.markdown import md_table
 from memwise_assets.defs.prices.checks import PRICE_CHECKS, price_check_results
@@ -73,7 +74,7 @@ def price_source(config: PricesConfig) -> PriceSource:
     group_name="prices",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata={PARTITION_COLUMN_KEY: "date"},
+    metadata={PARTITION_COLUMN_KEY: "date", **column_metadata("daily_bars")},
     check_specs=PRICE_CHECKS,
     pool="prices",
     kinds={"pandas", "parquet"},
