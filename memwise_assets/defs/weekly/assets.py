@@ -8,11 +8,14 @@ import pandas as pd
 from memwise_assets.compute.holes import find_holes, nyse_sessions
 from memwise_assets.compute.weekly import attach_weekly_features
 from memwise_assets.compute.weekly import weekly_features as compute_features
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.resources import MemoryResource, frame_mb
 from memwise_assets.defs.weekly.checks import WEEKLY_CHECKS, weekly_check_results
 from memwise_assets.defs.weekly.config import WeeklyAttachConfig, WeeklyFeaturesConfig
 
+# adj_close for price_field: adj_close; the daily merge carries the bars it had before.
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]
+_MERGED_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
 _HOLES_SHOWN = 10
 
 
@@ -31,6 +34,7 @@ def _holes_metadata(daily: pd.DataFrame, sessions: pd.DatetimeIndex) -> dict[str
     ins={"daily_bars": dg.AssetIn(metadata={"columns": _DAILY_COLUMNS})},
     check_specs=WEEKLY_CHECKS,
     kinds={"pandas", "parquet"},
+    metadata=column_metadata("weekly_features"),
 )
 def weekly_features(
     context: dg.AssetExecutionContext,
@@ -74,8 +78,9 @@ def weekly_features(
 
 @dg.asset(
     group_name="weekly",
-    ins={"daily_bars": dg.AssetIn(metadata={"columns": _DAILY_COLUMNS})},
+    ins={"daily_bars": dg.AssetIn(metadata={"columns": _MERGED_COLUMNS})},
     kinds={"pandas", "parquet"},
+    metadata=column_metadata("daily_with_weekly_features"),
 )
 def daily_with_weekly_features(
     context: dg.AssetExecutionContext,
