@@ -16,8 +16,8 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-DEMO_START = "2024-01-02"
-DEMO_END = "2024-12-31"
+DEMO_START = "2024-01"  # monthly partitions of daily_bars
+DEMO_END = "2024-12"
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,9 @@ def _row(result: dg.ExecuteInProcessResult, asset: str) -> AssetRow:
     materializations = result.asset_materializations_for_node(asset)
     if not materializations:
         raise RuntimeError(f"{asset} produced no materialization")
-    # Every partition of a step carries the step's figures, rows of the whole step included.
+    # A step's figures sit on its last partition, with the rows of all its partitions.
     meta = materializations[-1].metadata
-    rows = int(meta["dagster/row_count"].value)
+    rows = int(meta.get("memwise/step_rows", meta["dagster/row_count"]).value)
     return AssetRow(
         asset=asset,
         rows=rows,

@@ -15,14 +15,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from memwise_assets.defs.resources import StepMemory, finish_step, frame_mb, memwise_home
+from memwise_assets.defs.budgets import MB
+from memwise_assets.defs.resources import StepMemory, frame_mb, memwise_home, open_step
 from memwise_assets.defs.run_metrics import record_step
 from memwise_assets.memory.probe import pid_alive
 
 # Assets whose single-run backfills return one frame for many partitions name the column
 # that says which partition a row belongs to.
 PARTITION_COLUMN_KEY = "memwise/partition_column"
-_MB = 1024.0 * 1024.0
 
 
 def atomic_write_table(table: pa.Table, path: Path) -> int:
@@ -87,44 +87,30 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         asset_label = context.asset_key.to_user_string()
-        state = finish_step(context.run_id, context.step_key)
-        try:
-            frames = self._frames_by_partition(context, obj, asset_label)
-            tables = {key: _to_table(frame, asset_label) for key, frame in frames.items()}
-            if state:
-                state.mark("pre-write")
-            started = time.perf_counter()
-            file_bytes = sum(
-                atomic_write_table(table, self._get_path(context.asset_key, key))
-                for key, table in tables.items()
-            )
-            write_s = time.perf_counter() - started
-            if state:
-                state.mark("store-complete")
-        except BaseException:
-            if state:
-                state.close()
-            raise
-        metrics = state.close() if state else None
-        first = next(iter(tables.values()))
-        metadata: dict[str, Any] = {
-            "dagster/row_count": sum(t.num_rows for t in tables.values()),
-            "dagster/column_schema": _table_schema(first.schema),
-            "memwise/frame_mb": round(sum(frame_mb(f) for f in frames.values()), 6),
-            "memwise/file_mb": round(file_bytes / _MB, 6),
-            "memwise/write_seconds": round(write_s, 3),
-            "memwise/partitions_written": len(tables),
-            "memwise/path": dg.MetadataValue.path(
-                str(
-                    self._get_path(context.asset_key, next(iter(tables)))
-                    if context.has_asset_partitions
-                    else self._get_path(context.asset_key)
-                )
-            ),
+        step = open_step(context.run_id, context.step_key)
+        frames = self._frames_by_partition(context, obj, asset_label)
+        for frame in frames.values():
+            _check_columns(frame, asset_label)  # refuse before anything is replaced
+        if step:
+            step.mark("pre-write")
+        started = time.perf_counter()
+        records = {
+            key: self._write(context, key, frame, asset_label) for key, frame in frames.items()
         }
-        if state and metrics:
-            purge = state.cache.purge(state.cache_step)
-            metadata.update(_memory_metadata(state, metrics, purge))
+        write_s = time.perf_counter() - started
+        if step:
+            step.mark("store-complete")
+        step_meta: dict[str, Any] = {
+            "memwise/write_seconds": round(write_s, 3),
+            "memwise/partitions_written": len(records),
+            "memwise/step_rows": sum(r["dagster/row_count"] for r in records.values()),
+        }
+        if step:
+            # The step's figures are the step's: recorded once, on its last partition.
+            metrics = step.metrics()
+            purge = step.cache.purge(step.cache_step)
+            step_meta.update(_memory_metadata(step, metrics, purge))
+            step_meta["memwise/step"] = context.step_key
             record_step(
                 self.root,
                 context.run_id,
@@ -132,9 +118,41 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 asset_label,
                 metrics,
                 purge,
-                rows=metadata["dagster/row_count"],
+                rows=step_meta["memwise/step_rows"],
             )
-        context.add_output_metadata(metadata)
+            step.output_recorded = True
+        if not context.has_asset_partitions:
+            context.add_output_metadata({**records[None], **step_meta})
+            return
+        # Partition-scoped metadata: each partition's materialization gets its own record
+        # (add_output_metadata would copy one record onto every partition of the run).
+        last = list(records)[-1]
+        for key, record in records.items():
+            meta = {**record, **step_meta} if key == last else record
+            context.step_context.add_asset_metadata(
+                meta, asset_key=context.asset_key, partition_key=key
+            )
+
+    def _write(
+        self, context: dg.OutputContext, key: str | None, frame: pd.DataFrame, asset_label: str
+    ) -> dict[str, Any]:
+        # One partition at a time: a long backfill never holds two copies of its output.
+        table = _to_table(frame, asset_label)
+        path = self._get_path(context.asset_key, key)
+        file_bytes = atomic_write_table(table, path)
+        record: dict[str, Any] = {
+            "dagster/row_count": table.num_rows,
+            "dagster/column_schema": _table_schema(table.schema),
+            "memwise/frame_mb": round(frame_mb(frame), 6),
+            "memwise/file_mb": round(file_bytes / MB, 6),
+            "memwise/path": dg.MetadataValue.path(str(path)),
+        }
+        column = (context.definition_metadata or {}).get(PARTITION_COLUMN_KEY)
+        if column in frame.columns and len(frame):
+            dates = pd.to_datetime(frame[column])
+            record["memwise/first_date"] = dates.min().strftime("%Y-%m-%d")
+            record["memwise/last_date"] = dates.max().strftime("%Y-%m-%d")
+        return record
 
     def _frames_by_partition(
         self, context: dg.OutputContext, obj: Any, asset_label: str
@@ -214,7 +232,7 @@ def _check_frame(obj: Any, asset_label: str) -> pd.DataFrame:
     return obj
 
 
-def _to_table(frame: pd.DataFrame, asset_label: str) -> pa.Table:
+def _check_columns(frame: pd.DataFrame, asset_label: str) -> None:
     for column in frame.columns[frame.dtypes.astype(str) == "object"]:
         kinds = {type(v).__name__ for v in frame[column].dropna().head(10_000)}
         if len(kinds) > 1:
@@ -222,6 +240,9 @@ def _to_table(frame: pd.DataFrame, asset_label: str) -> pa.Table:
                 f"{asset_label}: column {column!r} mixes types {sorted(kinds)}; Parquet "
                 "stores one type per column, so convert it before returning"
             )
+
+
+def _to_table(frame: pd.DataFrame, asset_label: str) -> pa.Table:
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:

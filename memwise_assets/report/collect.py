@@ -15,8 +15,7 @@ from memwise_assets.memory.ledger import DB_NAME, MemoryLedger
 _log = logging.getLogger(__name__)
 
 PEAK_KEY = "memwise/peak_rss_mb"
-# Events fetched per page: a single-run backfill of two years of daily partitions writes
-# ~500 materializations that all carry the same step's figures.
+# Events fetched per page: a single-run backfill writes one materialization per partition.
 _PAGE = 1000
 
 
@@ -100,13 +99,14 @@ def _figures(records: Iterable[dg.EventLogRecord]) -> dict[tuple[str, str], Step
         counts[key] = counts.get(key, 0) + 1
         if key in found:
             continue
-        rows = _value(meta, "dagster/row_count")
+        # A step's figures sit on one of its partitions, with the rows of all of them.
+        rows = _value(meta, "memwise/step_rows", _value(meta, "dagster/row_count"))
         found[key] = StepFigures(
             asset=materialization.asset_key.to_user_string(),
             run_id=record.run_id,
             step_key=key[1],
             timestamp=float(record.timestamp),
-            partitions=0,
+            partitions=int(_value(meta, "memwise/partitions_written", 0)),
             rows=None if rows is None else int(rows),
             peak_rss_mb=float(_value(meta, PEAK_KEY)),
             rss_increase_mb=float(_value(meta, "memwise/rss_increase_mb", 0.0)),
@@ -122,8 +122,12 @@ def _figures(records: Iterable[dg.EventLogRecord]) -> dict[tuple[str, str], Step
             cache_mb_freed=float(_value(meta, "memwise/cache_mb_freed", 0.0)),
             samples=list(_value(meta, "memwise/samples", []) or []),
         )
-    # Every partition of a step carries the step's figures: count them, keep one.
-    return {key: replace(figures, partitions=counts[key]) for key, figures in found.items()}
+    # Homes written before figures were recorded once per step copy them onto every
+    # partition: there the copies are the partition count.
+    return {
+        key: figures if figures.partitions else replace(figures, partitions=counts[key])
+        for key, figures in found.items()
+    }
 
 
 def asset_history(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int) -> list[StepFigures]:

@@ -29,7 +29,7 @@ def test_demo_materializes_every_asset_with_memory_metadata(tmp_path, monkeypatc
     home = tmp_path / "home"
     # The instance's dagster.yaml reads DAGSTER_HOME, as it would in the user's shell.
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    args = [tool("memwise"), "demo", "--start", "2024-11-01", "--end", "2024-12-31"]
+    args = [tool("memwise"), "demo", "--start", "2024-11", "--end", "2024-12"]
     first = run_cli(args, home)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "within" in first.stdout and "sec_filing_sections" in first.stdout

@@ -119,7 +119,7 @@ def sec_filing_sections(
         # Failed filings are left out of the output: their previous sections stay stored.
         value = frames if len(keys) > 1 else frames[keys[0]]
         yield dg.Output(value, metadata=metadata)
-    yield from filing_check_results(frames, {o.key: f"{o.status}: {o.reason}" for o in dead})
+        yield from filing_check_results(frames, {o.key: f"{o.status}: {o.reason}" for o in dead})
 
 
 def landed_mb(landing: Path, keys: list[str]) -> float:
