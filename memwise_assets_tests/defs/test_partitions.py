@@ -125,3 +125,25 @@ def test_budgets_are_one_table_and_an_unknown_budget_names_the_known_ones(
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     error = failure.step_failure_data.error
     assert "unknown memory budget 'nonesuch'" in error.message + (error.cause.message or "")
+
+
+def test_a_batch_that_fails_midway_leaves_every_previous_file(tmp_path) -> None:
+    import pyarrow as pa
+
+    from memwise_assets.defs.io_manager import AtomicBatch, atomic_write_table
+
+    paths = [tmp_path / f"2024-{m:02d}.parquet" for m in range(1, 11)]
+    for path in paths:
+        atomic_write_table(pa.table({"v": [0]}), path)
+    with pytest.raises(RuntimeError, match="source died"):
+        with AtomicBatch() as batch:
+            for i, path in enumerate(paths):
+                if i == 9:
+                    raise RuntimeError("source died")
+                batch.add(pa.table({"v": [i + 1]}), path)
+    assert [pd.read_parquet(p)["v"].tolist() for p in paths] == [[0]] * 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+    with AtomicBatch() as batch:
+        for i, path in enumerate(paths):
+            batch.add(pa.table({"v": [i + 1]}), path)
+    assert [pd.read_parquet(p)["v"].tolist() for p in paths] == [[i + 1] for i in range(10)]

@@ -97,10 +97,13 @@ def fetch_months(
         if on_slice is not None:
             on_slice(i, len(slices))
     empty = empty_bars(universe)
-    months = {
-        key: (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
-        if frames
-        else empty
-        for key, frames in parts.items()
-    }
+    months = {}
+    for key in month_keys:
+        # Popped as joined: a month's slices are freed as its whole frame is made.
+        frames = parts.pop(key)
+        months[key] = (
+            (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+            if frames
+            else empty
+        )
     return MonthlyBars(months=months, result=FetchResult(frame=empty, report=report, source=name))
