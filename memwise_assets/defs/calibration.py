@@ -42,7 +42,7 @@ def history_for(
     (run, step), so old copies count once, and pages on until `window` steps are found.
     """
     history: list[tuple[float, float]] = []
-    seen: set[tuple[str, str | None]] = set()
+    seen: set[tuple[str, str]] = set()
     cursor = None
     scanned = 0
     while len(history) < window and scanned < _MAX_SCANNED:
@@ -50,7 +50,8 @@ def history_for(
         for record in page.records:
             materialization = record.asset_materialization
             meta = materialization.metadata if materialization is not None else {}
-            step = (record.run_id, record.event_log_entry.step_key)
+            # Runless events (reported from outside a run) are each their own point.
+            step = (record.run_id, record.event_log_entry.step_key or str(record.storage_id))
             if input_key not in meta or peak_key not in meta or step in seen:
                 continue
             seen.add(step)

@@ -24,9 +24,9 @@ from memwise_assets.compute.prices.schema import (
 )
 
 MONTH_FORMAT = "%Y-%m"
-# Rows per fetched slice: about 160 tickers x 30 years, ~60 MB of bars plus the source's
+# Rows per fetched slice: about 33 tickers x 30 years, ~15 MB of bars plus the source's
 # working copies; measured to keep a 30-year, 500-ticker backfill near 250 MB above start.
-ROWS_PER_SLICE = 600_000
+ROWS_PER_SLICE = 250_000
 
 
 @dataclass
