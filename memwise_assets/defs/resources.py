@@ -316,12 +316,9 @@ class MemoryResource(dg.ConfigurableResource):
         """
         spec = budget_named(budget)
         limit_mb = self.limit_for(spec.name)
-        static_mb = min(
-            static_estimate_mb
-            if static_estimate_mb is not None
-            else spec.static_estimate(input_mb),
-            limit_mb,
-        )
+        if static_estimate_mb is None:
+            static_estimate_mb = spec.static_estimate(input_mb)
+        static_mb = min(static_estimate_mb, limit_mb)
         estimate = self.estimate(context.instance, context.asset_key, input_mb, static_mb)
         run_id, step_key = context.run_id, context.get_step_execution_context().step.key
         label = f"{run_id[:8]}:{step_key}"

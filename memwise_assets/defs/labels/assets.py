@@ -8,7 +8,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
-from memwise_assets.defs.budgets import MB, budget_named
+from memwise_assets.defs.budgets import BUDGETS, MB, budget_named
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
 from memwise_assets.defs.resources import MemoryResource, frame_mb
 from memwise_assets.memory import release_free_heap
@@ -109,7 +109,7 @@ def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, 
     group_name="labels",
     ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close"]})},
     check_specs=LABEL_CHECKS,
-    pool="labels",
+    pool=BUDGETS["labels"].pool,
     kinds={"pandas", "parquet"},
 )
 def weighted_labels(

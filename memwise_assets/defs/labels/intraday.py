@@ -9,7 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from memwise_assets.compute.intraday import read_intraday_bars
-from memwise_assets.defs.budgets import MB
+from memwise_assets.defs.budgets import BUDGETS, MB
 from memwise_assets.defs.labels.assets import LabelsConfig, label_step
 from memwise_assets.defs.labels.checks import label_checks
 from memwise_assets.defs.resources import MemoryResource
@@ -47,7 +47,9 @@ def intraday_bars(
         yield dg.Output(bars)
 
 
-@dg.asset(group_name="labels", check_specs=label_checks("intraday_labels"), pool="labels")
+@dg.asset(
+    group_name="labels", check_specs=label_checks("intraday_labels"), pool=BUDGETS["labels"].pool
+)
 def intraday_labels(
     context: dg.AssetExecutionContext,
     config: LabelsConfig,
