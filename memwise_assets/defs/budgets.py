@@ -45,6 +45,8 @@ BUDGETS: Mapping[str, Budget] = MappingProxyType(
             Budget("labels", 8192.0, 64.0, 2.0, 2400.0, "labels", True),
             # The filings step only coordinates: each filing holds its own reservation.
             Budget("filings", 4096.0, 64.0, 0.0, 2400.0, "filings", True),
+            # Filing text features and their daily join: word counts beside the sections.
+            Budget("filing_features", 1024.0, 64.0, 3.0, 1200.0, None, False),
             Budget("default", 1024.0, 64.0, 2.0, 600.0, None, False),
         )
     }

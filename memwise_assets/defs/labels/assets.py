@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
 from memwise_assets.defs.budgets import BUDGETS, MB, budget_named
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
 from memwise_assets.defs.resources import MemoryResource, frame_mb
 from memwise_assets.memory import release_free_heap
@@ -111,6 +112,7 @@ def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, 
     check_specs=LABEL_CHECKS,
     pool=BUDGETS["labels"].pool,
     kinds={"pandas", "parquet"},
+    metadata=column_metadata("weighted_labels"),
 )
 def weighted_labels(
     context: dg.AssetExecutionContext,

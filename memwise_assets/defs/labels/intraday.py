@@ -10,6 +10,7 @@ from pydantic import Field
 
 from memwise_assets.compute.intraday import read_intraday_bars
 from memwise_assets.defs.budgets import BUDGETS, MB
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.assets import LabelsConfig, label_step
 from memwise_assets.defs.labels.checks import label_checks
 from memwise_assets.defs.resources import MemoryResource
@@ -29,7 +30,9 @@ class IntradayConfig(dg.Config):
     pattern: str = Field(default="*.csv*", description="Which files of the folder to read.")
 
 
-@dg.asset(group_name="labels", kinds={"pandas", "parquet"})
+@dg.asset(
+    group_name="labels", kinds={"pandas", "parquet"}, metadata=column_metadata("intraday_bars")
+)
 def intraday_bars(
     context: dg.AssetExecutionContext, config: IntradayConfig, memory: MemoryResource
 ) -> Iterator[dg.Output]:
@@ -48,7 +51,10 @@ def intraday_bars(
 
 
 @dg.asset(
-    group_name="labels", check_specs=label_checks("intraday_labels"), pool=BUDGETS["labels"].pool
+    group_name="labels",
+    check_specs=label_checks("intraday_labels"),
+    pool=BUDGETS["labels"].pool,
+    metadata=column_metadata("intraday_labels"),
 )
 def intraday_labels(
     context: dg.AssetExecutionContext,

@@ -1,11 +1,12 @@
 """`daily_bars`: daily OHLCV per symbol from the configured price source."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from memwise_assets.compute.prices import (
     DEFAULT_TICKERS,
@@ -19,6 +20,7 @@ from memwise_assets.compute.prices import (
 from memwise_assets.compute.prices.monthly import fetch_months
 from memwise_assets.compute.prices.schema import FetchResult
 from memwise_assets.defs.budgets import BUDGETS, MB
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
 from memwise_assets.defs.markdown import md_table
 from memwise_assets.defs.prices.checks import PRICE_CHECKS, price_check_results
@@ -51,6 +53,16 @@ class PricesConfig(dg.Config):
         "free tier; API key from ALPHAVANTAGE_API_KEY).",
     )
 
+    @model_validator(mode="after")
+    def _csv_folder_exists(self) -> "PricesConfig":
+        # Refused once for the run, not once per ticker inside the step.
+        if self.source == "csv" and not (self.csv_folder and Path(self.csv_folder).is_dir()):
+            raise ValueError(
+                "csv_folder: source=csv needs an existing folder of <TICKER>.csv files, "
+                f"got {self.csv_folder!r}"
+            )
+        return self
+
 
 def price_source(config: PricesConfig) -> PriceSource:
     """The configured source, with a clear error for incomplete configuration."""
@@ -67,7 +79,7 @@ def price_source(config: PricesConfig) -> PriceSource:
     group_name="prices",
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata={PARTITION_COLUMN_KEY: "date"},
+    metadata={PARTITION_COLUMN_KEY: "date", **column_metadata("daily_bars")},
     check_specs=PRICE_CHECKS,
     pool=BUDGETS["prices"].pool,
     kinds={"pandas", "parquet"},
