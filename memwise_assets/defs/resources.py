@@ -87,10 +87,10 @@ class MemoryResource(dg.ConfigurableResource):
         description="Per-item timeout in seconds by size class.",
     )
     calibration_min_history: int = Field(
-        default=5, description="Materializations needed before the calibrated estimator is used."
+        default=5, description="Steps of history needed before the calibrated estimator is used."
     )
     calibration_window: int = Field(
-        default=30, description="How many recent materializations the calibration reads."
+        default=30, description="How many recent steps (one point per run and step) it reads."
     )
     calibration_quantile: float = Field(
         default=0.95, description="Upper quantile of residuals the calibrated fit covers."
