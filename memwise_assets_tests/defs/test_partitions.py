@@ -147,3 +147,21 @@ def test_a_batch_that_fails_midway_leaves_every_previous_file(tmp_path) -> None:
         for i, path in enumerate(paths):
             batch.add(pa.table({"v": [i + 1]}), path)
     assert [pd.read_parquet(p)["v"].tolist() for p in paths] == [[i + 1] for i in range(10)]
+
+
+def test_after_close_schedule_refreshes_the_month_of_each_trading_day() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from memwise_assets.defs.prices.schedules import daily_prices_after_close
+
+    def evaluate(day: str):
+        when = dt.datetime.fromisoformat(f"{day}T18:30").replace(
+            tzinfo=ZoneInfo("America/New_York")
+        )
+        context = dg.build_schedule_context(scheduled_execution_time=when)
+        return daily_prices_after_close(context)
+
+    request = evaluate("2024-03-15")
+    assert (request.partition_key, request.run_key) == ("2024-03", "2024-03-15")
+    assert isinstance(evaluate("2024-07-04"), dg.SkipReason), "Independence Day"
