@@ -14,12 +14,12 @@ from memwise_assets.compute.labels import (
     refuse_long_horizons,
     triple_barrier_labels,
 )
+from memwise_assets.defs.budgets import BUDGETS, MB, budget_named
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
-from memwise_assets.defs.resources import MemoryResource, StepMemory, frame_mb
+from memwise_assets.defs.resources import MemoryResource, frame_mb
 from memwise_assets.memory import release_free_heap
 
-_MB = 1024.0 * 1024.0
 # Per chunk row: a dozen float64 working arrays per mode, plus the int/float32 outputs.
 _BYTES_PER_CHUNK_ROW = 8 * 12
 
@@ -74,24 +74,28 @@ class LabelsConfig(dg.Config):
         )
 
 
-def label_bars(
+def label_step(
     context: dg.AssetExecutionContext,
     memory: MemoryResource,
     bars: pd.DataFrame,
     config: LabelsConfig,
+    asset: str,
     sessions: pd.DatetimeIndex | None = None,
-) -> tuple[pd.DataFrame, StepMemory]:
-    """Label `bars` under the labels budget, marking a stage per chunk.
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """Label `bars` under the labels budget (a stage per chunk), store them, check them.
 
-    `sessions`: the exchange's trading days, to split series at holes (daily bars only).
+    The output and the checks are yielded inside the step: the checks run within the
+    step's reservation and monitor. `sessions`: the exchange's trading days, to split
+    series at holes (daily bars only).
     """
     labeling = config.to_labeling()
     # Before any admission: a horizon no series can reach is a configuration error.
     refuse_long_horizons(bars, labeling)
     input_mb = frame_mb(bars)
-    chunk_mb = labeling.chunk_rows * _BYTES_PER_CHUNK_ROW * len(labeling.modes) / _MB
+    chunk_mb = labeling.chunk_rows * _BYTES_PER_CHUNK_ROW * len(labeling.modes) / MB
+    static_mb = budget_named("labels").static_estimate(input_mb) + chunk_mb
     with memory.step(
-        context, budget="labels", input_mb=input_mb, static_estimate_mb=64 + 2 * input_mb + chunk_mb
+        context, budget="labels", input_mb=input_mb, static_estimate_mb=static_mb
     ) as step:
         step.mark("input-loaded")
         # Chunks free their working arrays into the allocator; at an emergency, hand that
@@ -105,7 +109,8 @@ def label_bars(
 
         labelled = triple_barrier_labels(bars, labeling, sessions=sessions, on_chunk=on_chunk)
         step.mark("labels-complete")
-        return labelled, step
+        yield dg.Output(labelled, metadata=balance_metadata(labelled, config))
+        yield from label_check_results(labelled, config, asset=asset)
 
 
 def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, float]:
@@ -126,7 +131,7 @@ def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, 
     group_name="labels",
     ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close", "adj_close"]})},
     check_specs=LABEL_CHECKS,
-    pool="labels",
+    pool=BUDGETS["labels"].pool,
     kinds={"pandas", "parquet"},
     metadata=column_metadata("weighted_labels"),
 )
@@ -138,6 +143,6 @@ def weighted_labels(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Triple-barrier labels (int8) and uniqueness-weighted sample weights per mode."""
     sessions = nyse_sessions(daily_bars["date"])
-    labelled, _ = label_bars(context, memory, daily_bars, config, sessions)
-    yield dg.Output(labelled, metadata=balance_metadata(labelled, config))
-    yield from label_check_results(labelled, config, asset="weighted_labels")
+    yield from label_step(
+        context, memory, daily_bars, config, asset="weighted_labels", sessions=sessions
+    )

@@ -49,10 +49,7 @@ def weekly_features(
     def compute(daily: pd.DataFrame) -> pd.DataFrame:
         return compute_features(daily, price_field=config.price_field, sessions=sessions)
 
-    # The vectorised pass keeps a few sorted copies of the input: 3x covers it.
-    with memory.step(
-        context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
-    ) as step:
+    with memory.step(context, budget="weekly", input_mb=input_mb) as step:
         step.mark("input-loaded")
         features = compute(daily_bars)
         step.mark("features-complete")
@@ -73,7 +70,8 @@ def weekly_features(
                 **holes,
             },
         )
-    yield from weekly_check_results(daily_bars, features, compute)
+        # Inside the step: the no-look-ahead check recomputes features under the budget.
+        yield from weekly_check_results(daily_bars, features, compute)
 
 
 @dg.asset(
@@ -88,16 +86,14 @@ def daily_with_weekly_features(
     memory: MemoryResource,
     daily_bars: pd.DataFrame,
     weekly_features: pd.DataFrame,
-) -> pd.DataFrame:
+) -> Iterator[dg.Output]:
     """Daily rows with the features of each symbol's latest completed week, without look-ahead."""
     input_mb = frame_mb(daily_bars) + frame_mb(weekly_features)
     sessions = nyse_sessions(daily_bars["date"])
-    with memory.step(
-        context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
-    ) as step:
+    with memory.step(context, budget="weekly", input_mb=input_mb) as step:
         step.mark("input-loaded")
         attached = attach_weekly_features(
             daily_bars, weekly_features, available=config.available, sessions=sessions
         )
         step.mark("attach-complete")
-        return attached
+        yield dg.Output(attached)
