@@ -22,11 +22,14 @@ def test_readme_leads_with_the_demo_and_test_commands() -> None:
         "memwise_assets.defs.resources:MemoryResource",
         "memwise_assets.defs.io_manager:ParquetIOManager",
         "memwise_assets.defs.filings.resources:FilingsResource",
+        "memwise_assets.defs.filings.edgar:EdgarResource",
         "memwise_assets.defs.prices.assets:PricesConfig",
         "memwise_assets.defs.labels.assets:LabelsConfig",
         "memwise_assets.defs.labels.assets:LabelModeConfig",
         "memwise_assets.defs.filings.assets:FilingsConfig",
         "memwise_assets.defs.labels.intraday:IntradayConfig",
+        "memwise_assets.defs.weekly.config:WeeklyFeaturesConfig",
+        "memwise_assets.defs.weekly.config:WeeklyAttachConfig",
     ],
 )
 def test_every_configuration_field_is_in_the_reference(cls_path: str) -> None:

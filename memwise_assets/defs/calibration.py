@@ -16,6 +16,9 @@ FAILED_KEY = "memwise/failed"
 _SIMILAR = 1.25
 # Never reserve less than this: imports, Arrow buffers and the monitor itself cost something.
 _FLOOR_MB = 32.0
+# History reads page through the event log; old homes hold one copy per partition.
+_PAGE = 500
+_MAX_SCANNED = 20_000
 
 
 @dataclass(frozen=True)
@@ -34,18 +37,37 @@ def history_for(
     input_key: str = INPUT_KEY,
     peak_key: str = INCREASE_KEY,
 ) -> list[tuple[float, float]]:
-    """(input MB, peak MB) pairs that the asset's latest materializations recorded."""
-    records = instance.fetch_materializations(asset_key, limit=window).records
-    failed = instance.fetch_observations(asset_key, limit=window).records
-    history = []
-    for record in [*records, *failed]:
-        event = record.asset_materialization or record.asset_observation
-        if event is None:
-            continue
-        meta = event.metadata
-        if record.asset_observation is not None and FAILED_KEY not in meta:
-            continue  # other observations are not step figures
-        if input_key in meta and peak_key in meta:
+    """(input MB, peak MB) of the asset's latest `window` steps: one point per (run, step).
+
+    A step records its figures once (on one partition), but homes written before that
+    carry a copy on every partition of a backfill: reading keeps the first record of each
+    (run, step), so old copies count once, and pages on until `window` steps are found.
+    """
+    history: list[tuple[float, float]] = []
+    seen: set[tuple[str, str]] = set()
+    cursor = None
+    scanned = 0
+    while len(history) < window and scanned < _MAX_SCANNED:
+        page = instance.fetch_materializations(asset_key, limit=_PAGE, cursor=cursor)
+        for record in page.records:
+            materialization = record.asset_materialization
+            meta = materialization.metadata if materialization is not None else {}
+            # Runless events (reported from outside a run) are each their own point.
+            step = (record.run_id, record.event_log_entry.step_key or str(record.storage_id))
+            if input_key not in meta or peak_key not in meta or step in seen:
+                continue
+            seen.add(step)
+            history.append((float(meta[input_key].value), float(meta[peak_key].value)))
+            if len(history) == window:
+                break
+        scanned += len(page.records)
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    # Steps that failed over their budget left their figures on an observation: history too.
+    for record in instance.fetch_observations(asset_key, limit=window).records:
+        meta = record.asset_observation.metadata if record.asset_observation else {}
+        if FAILED_KEY in meta and input_key in meta and peak_key in meta:
             history.append((float(meta[input_key].value), float(meta[peak_key].value)))
     return history
 

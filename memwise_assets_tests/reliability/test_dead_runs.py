@@ -20,7 +20,7 @@ import pytest
 
 from memwise_assets.cli import main
 
-QUICK = ["--start", "2024-01-02", "--end", "2024-01-12"]
+QUICK = ["--start", "2024-01", "--end", "2024-01"]
 
 
 def _demo(home: Path, *extra: str, out: Path) -> subprocess.Popen:
