@@ -124,9 +124,9 @@ class MemoryResource(dg.ConfigurableResource):
     @field_validator("limits_mb")
     @classmethod
     def _positive_limits(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = {k: v for k, v in value.items() if not v > 0}
+        bad = {k: v for k, v in value.items() if not 0 < v < float("inf")}
         if bad:
-            raise ValueError(f"limits_mb must all be > 0 MB; got {bad}")
+            raise ValueError(f"limits_mb must all be finite numbers > 0 MB; got {bad}")
         for name in value:
             budget_named(name)  # a misspelt budget would silently keep its default
         return {**DEFAULT_LIMITS_MB, **value}
