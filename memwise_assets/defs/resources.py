@@ -19,6 +19,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from memwise_assets.defs import step_limits
 from memwise_assets.defs.calibration import Estimate, calibrated_estimate, history_for
 from memwise_assets.memory import (
     AdmissionTimeout,
@@ -34,6 +35,14 @@ from memwise_assets.memory import (
 )
 
 _MB = 1024.0 * 1024.0
+
+DEFAULT_STEP_TIMEOUTS_S: dict[str, float] = {
+    "prices": 1800.0,
+    "weekly": 1800.0,
+    "labels": 3600.0,
+    "filings": 14400.0,
+    "default": 3600.0,
+}
 
 DEFAULT_LIMITS_MB: dict[str, float] = {
     "prices": 500.0,
@@ -64,6 +73,7 @@ class StepMemory:
     monitor: MemoryMonitor
     started: float = field(default_factory=time.perf_counter)
     waited_s: float = 0.0
+    limits_metadata: dict[str, Any] = field(default_factory=dict)
     _exit: ExitStack = field(default_factory=ExitStack)
 
     @property
@@ -160,6 +170,40 @@ class MemoryResource(dg.ConfigurableResource):
     calibration_quantile: float = Field(
         default=0.95, description="Upper quantile of residuals the calibrated fit covers."
     )
+    # -- step timeouts and memory retries (issue 16) --
+    step_timeouts_s: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_STEP_TIMEOUTS_S),
+        description="Static timeout in seconds of a whole step, per budget (keys as limits_mb).",
+    )
+    timeout_overrides_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="Timeout in seconds per asset key (e.g. 'daily_bars'), e.g. for one run.",
+    )
+    timeout_floor_s: float = Field(
+        default=60.0, description="Adaptive timeouts never go below this many seconds."
+    )
+    timeout_k: float = Field(default=3.0, description="Adaptive: k x trailing median seconds.")
+    timeout_margin: float = Field(default=1.5, description="Adaptive: p99 seconds x margin.")
+    timeout_window: int = Field(
+        default=30, description="How many recent materializations the adaptive timeout reads."
+    )
+    timeout_min_history: int = Field(
+        default=5, description="Materializations needed before the timeout becomes adaptive."
+    )
+    timeout_grace_s: float = Field(
+        default=5.0,
+        description="A step stuck in a GIL-holding call this long past its deadline is "
+        "killed, when it runs in a process of its own (multiprocess executor).",
+    )
+    max_memory_retries: int = Field(
+        default=2, description="Retries of a step that failed with MemoryLimitExceeded."
+    )
+    memory_retry_headroom_mb: float = Field(
+        default=100.0, description="A memory retry's budget: max(peak + this, factor x peak)."
+    )
+    memory_retry_factor: float = Field(
+        default=1.5, description="A memory retry's budget: max(peak + headroom, this x peak)."
+    )
 
     _ledger: MemoryLedger | None = PrivateAttr(default=None)
 
@@ -216,6 +260,7 @@ class MemoryResource(dg.ConfigurableResource):
                 "calibration needs min_history >= 2 and 0.5 <= quantile < 1; got "
                 f"{self.calibration_min_history}, {self.calibration_quantile}"
             )
+        step_limits.check_config(self)
         if self.calibration_window < self.calibration_min_history:
             raise ValueError(
                 f"calibration_window ({self.calibration_window}) must be >= "
@@ -332,11 +377,15 @@ class MemoryResource(dg.ConfigurableResource):
         (worker pools) hold ledger reservations of their own.
         """
         probe = None if include_children else _own_rss_mb
+        start = current_rss_mb(include_children)
+        # Warn and emergency lines are shares of the budget, not of start RSS + budget: a
+        # step of a 1 GB process over its 200 MB budget by 30 % is over, whatever it began at.
+        line = start + limit_mb
         return MemoryMonitor(
-            current_rss_mb(include_children) + limit_mb,
+            line,
             interval_s=self.monitor_interval_s,
-            warn_fraction=self.warn_fraction,
-            emergency_fraction=self.emergency_fraction,
+            warn_fraction=(start + self.warn_fraction * limit_mb) / line,
+            emergency_fraction=(start + self.emergency_fraction * limit_mb) / line,
             logger=logger,
             probe=probe,
             kernel_peak=True,
@@ -374,6 +423,11 @@ class MemoryResource(dg.ConfigurableResource):
         )
         asset_key = context.asset_key
         estimate = self.estimate(context.instance, asset_key, input_mb, static_mb)
+        # A retry after MemoryLimitExceeded runs, and is admitted, with a raised budget.
+        limit_mb, raise_reason = step_limits.retry_budget(self, context, limit_mb)
+        if raise_reason:
+            estimate = Estimate(limit_mb, "memory-retry", {"reason": raise_reason})
+        timeout = step_limits.step_timeout(self, context, budget)
         run_id, step_key = context.run_id, context.get_step_execution_context().step.key
         label = f"{run_id[:8]}:{step_key}"
         stack = ExitStack()
@@ -383,6 +437,7 @@ class MemoryResource(dg.ConfigurableResource):
                 self.monitor(limit_mb, logger=context.log, include_children=include_children)
             )
             cache = self.session_cache(run_id)
+            stack.enter_context(step_limits.step_deadline(self, context, timeout, cache))
             state = StepMemory(
                 step_key=step_key,
                 budget=budget,
@@ -393,6 +448,7 @@ class MemoryResource(dg.ConfigurableResource):
                 cache_step=safe_name(step_key),
                 monitor=monitor,
                 waited_s=waited_s,
+                limits_metadata=step_limits.limits_metadata(timeout, raise_reason),
                 _exit=stack,
             )
         except BaseException:
@@ -400,17 +456,21 @@ class MemoryResource(dg.ConfigurableResource):
             raise
         context.log.info(
             f"admitted {step_key}: estimate {estimate.mb:.0f} MB ({estimate.estimator}), "
-            f"budget {limit_mb:.0f} MB, waited {waited_s:.2f} s"
+            f"budget {limit_mb:.0f} MB, waited {waited_s:.2f} s, "
+            f"timeout {timeout.seconds:.0f} s ({timeout.describe()})"
         )
         with _ACTIVE_LOCK:
             _ACTIVE[(run_id, step_key)] = state
         try:
             yield state
-        except BaseException:
+        except BaseException as exc:
             with _ACTIVE_LOCK:
                 _ACTIVE.pop((run_id, step_key), None)
             state.close()
-            raise
+            failure = step_limits.failure_for(self, context, state, exc)
+            if failure is None:
+                raise
+            raise failure from exc
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         # Steps whose output never reached the IO manager must not keep their reservation.
