@@ -12,7 +12,7 @@ from pathlib import Path
 from memwise_assets.bench.harness import BenchRow
 
 # Domain modules, each with run(data_dir, quick) -> list[BenchRow].
-CASE_MODULES = ("memory", "prices", "weekly", "labels", "filings")
+CASE_MODULES = ("memory", "prices", "weekly", "labels", "filings", "estimator")
 
 
 def default_data_dir() -> Path | None:

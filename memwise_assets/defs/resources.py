@@ -168,7 +168,7 @@ class MemoryResource(dg.ConfigurableResource):
         default=30, description="How many recent materializations the calibration reads."
     )
     calibration_quantile: float = Field(
-        default=0.95, description="Upper quantile of residuals the calibrated fit covers."
+        default=0.99, description="Coverage of the calibrated estimate's prediction bound."
     )
     # -- step timeouts and memory retries (issue 16) --
     step_timeouts_s: dict[str, float] = Field(
