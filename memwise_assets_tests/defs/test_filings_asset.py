@@ -113,7 +113,8 @@ def test_batch_over_a_partition_range_stores_one_parquet_per_filing(
     assert meta["memwise/filings"] == 4
     assert meta["memwise/items_found"] == sum(len(v) for v in ITEMS.values())
     assert (meta["memwise/dead_letters"], meta["memwise/dead_letter_filings"]) == (0, "none")
-    assert (meta["memwise/category"], meta["memwise/timeout_s"]) == ("SMALL", 600.0)
+    assert (meta["memwise/category"], meta["memwise/item_timeout_s"]) == ("SMALL", 600.0)
+    assert meta["memwise/timeout_basis"] == "static" and meta["memwise/timeout_s"] == 14400.0
     # The largest filing's figures: its size, and a peak that is a whole worker's RSS.
     assert meta["memwise/item_input_mb"] == pytest.approx((landing / K2021).stat().st_size / 2**20)
     assert 40 < meta["memwise/item_peak_mb"] < 2000

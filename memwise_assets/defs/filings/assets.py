@@ -110,7 +110,7 @@ def sec_filing_sections(
             "memwise/dead_letters": len(dead),
             "memwise/dead_letter_filings": ", ".join(o.key for o in dead) or "none",
             "memwise/category": largest.category,
-            "memwise/timeout_s": float(largest.timeout_s),
+            "memwise/item_timeout_s": float(largest.timeout_s),
             # Per-filing figures the calibrated estimator learns from (largest filing).
             "memwise/item_input_mb": float(largest.size_mb),
             "memwise/item_peak_mb": float(largest.peak_mb),
