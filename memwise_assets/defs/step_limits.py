@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,11 +93,14 @@ def step_deadline(
 ) -> Iterator[Deadline]:
     """Enforce `choice` on the step; a timed-out step's session cache is purged.
 
-    A step of the multiprocess executor is its own process: killing it past the grace
-    period (a GIL-holding call) spares the run. An in-process step shares the run's
-    process, which is never killed.
+    A step of the multiprocess executor is its own process, run in its main thread:
+    killing it past the grace period (a GIL-holding call) spares the run. An in-process
+    step shares the run's process, and a Dask task its worker's: neither is ever killed.
     """
-    owns_process = multiprocessing.parent_process() is not None
+    owns_process = (
+        multiprocessing.parent_process() is not None
+        and threading.current_thread() is threading.main_thread()
+    )
     step_key = context.get_step_execution_context().step.key
     note = memory.home / "timeouts" / context.run_id / f"{_safe(step_key)}.json"
     reporter = [sys.executable, "-m", "memwise_assets.defs.timeout_note", context.run_id, step_key]
@@ -176,6 +180,7 @@ def retry_budget(
     if context.retry_number == 0 or not path.exists():
         return limit_mb, None
     record = json.loads(path.read_text())
+    path.unlink()  # read once: a further MemoryLimitExceeded writes a fresh record
     raised = float(record["raised_mb"])
     if raised <= limit_mb:
         return limit_mb, None
