@@ -36,14 +36,6 @@ from memwise_assets.memory import (
 
 _MB = 1024.0 * 1024.0
 
-DEFAULT_STEP_TIMEOUTS_S: dict[str, float] = {
-    "prices": 1800.0,
-    "weekly": 1800.0,
-    "labels": 3600.0,
-    "filings": 14400.0,
-    "default": 3600.0,
-}
-
 DEFAULT_LIMITS_MB: dict[str, float] = {
     "prices": 500.0,
     "weekly": 2048.0,
@@ -172,7 +164,7 @@ class MemoryResource(dg.ConfigurableResource):
     )
     # -- step timeouts and memory retries (issue 16) --
     step_timeouts_s: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_STEP_TIMEOUTS_S),
+        default_factory=lambda: dict(step_limits.DEFAULT_STEP_TIMEOUTS_S),
         description="Static timeout in seconds of a whole step, per budget (keys as limits_mb).",
     )
     timeout_overrides_s: dict[str, float] = Field(

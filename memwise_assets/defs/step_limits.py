@@ -28,6 +28,15 @@ if TYPE_CHECKING:
     from memwise_assets.defs.resources import MemoryResource, StepMemory
     from memwise_assets.memory.cache import SessionCache
 
+# A whole step, from admission to the durable write; filings run many filings per step.
+DEFAULT_STEP_TIMEOUTS_S: dict[str, float] = {
+    "prices": 1800.0,
+    "weekly": 1800.0,
+    "labels": 3600.0,
+    "filings": 14400.0,
+    "default": 3600.0,
+}
+
 TIMEOUT_KEY = "memwise/timeout_s"
 TIMEOUT_BASIS_KEY = "memwise/timeout_basis"
 SECONDS_KEY = "memwise/seconds"

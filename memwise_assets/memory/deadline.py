@@ -57,7 +57,7 @@ _handler_installed = False
 def _on_signal(signum: int, frame: Any) -> None:
     deadline = _armed.get(threading.get_ident())
     if deadline is not None and deadline._fired and not deadline._delivered:
-        deadline._delivered = deadline._delivered_once = True
+        deadline._delivered = True
         raise deadline.exception()
     if callable(_previous_handler):
         _previous_handler(signum, frame)
@@ -113,7 +113,7 @@ class Deadline:
         self._stop = threading.Event()
         self._started = 0.0
         self._thread_id = 0
-        self._fired = self._delivered = self._delivered_once = False
+        self._fired = self._delivered = False
         self._watchdog: threading.Thread | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -185,9 +185,8 @@ class Deadline:
                 break
             except StepTimeout:
                 continue
-        if self._fired and exc is None and not self._delivered_once:
-            # The block finished its work past the deadline, before any delivery landed.
-            raise self.exception()
+        # A block that finished past its deadline before any delivery landed is let be:
+        # its work (a durable write, say) is done, failing it now would only disown it.
         return False
 
 
@@ -195,7 +194,6 @@ def _exception_class(deadline: Deadline) -> type[StepTimeout]:
     """A StepTimeout subclass with its figures: PyThreadState_SetAsyncExc raises classes."""
 
     def __init__(self: StepTimeout, *args: Any) -> None:
-        deadline._delivered_once = True
         elapsed = deadline.elapsed_s()
         StepTimeout.__init__(
             self,
