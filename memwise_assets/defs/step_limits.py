@@ -8,6 +8,7 @@ come from `memory/limits.py`; this module only reads Dagster's context and insta
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import sys
@@ -190,6 +191,9 @@ def retry_budget(
         return limit_mb, None
     record = json.loads(path.read_text())
     path.unlink()  # read once: a further MemoryLimitExceeded writes a fresh record
+    # In-process, the failed attempt's frames (and what they held) may sit in reference
+    # cycles: free them before the monitor takes this attempt's starting RSS.
+    gc.collect()
     raised = float(record["raised_mb"])
     if raised <= limit_mb:
         return limit_mb, None
