@@ -9,7 +9,16 @@ from memwise_assets.defs.automation import (
     weekly_refresh_job,
     weekly_refresh_schedule,
 )
+from memwise_assets.defs.company.assets import (
+    company_fundamentals,
+    company_profiles,
+    daily_with_fundamentals,
+)
+from memwise_assets.defs.company.resources import CompanyDataResource
+from memwise_assets.defs.company.schedules import company_refresh_job, company_refresh_schedule
 from memwise_assets.defs.filings.assets import sec_filing_sections
+from memwise_assets.defs.filings.edgar import EdgarResource, edgar_download_job, edgar_sensor
+from memwise_assets.defs.filings.features import daily_with_filing_features, filing_text_features
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.sensors import (
     dead_letter_sensor,
@@ -32,6 +41,11 @@ ASSETS = [
     intraday_bars,
     intraday_labels,
     sec_filing_sections,
+    filing_text_features,
+    daily_with_filing_features,
+    company_profiles,
+    company_fundamentals,
+    daily_with_fundamentals,
 ]
 
 
@@ -39,15 +53,23 @@ def build_defs(
     memory: MemoryResource | None = None,
     io_manager: ParquetIOManager | None = None,
     filings: FilingsResource | None = None,
+    company: CompanyDataResource | None = None,
 ) -> dg.Definitions:
     """The definitions with these resources (defaults: everything under $DAGSTER_HOME)."""
     return dg.Definitions(
         assets=ASSETS,
-        jobs=[daily_prices_job, weekly_refresh_job, retry_dead_letters],
-        schedules=[daily_prices_after_close, weekly_refresh_schedule],
+        jobs=[
+            daily_prices_job,
+            weekly_refresh_job,
+            retry_dead_letters,
+            edgar_download_job,
+            company_refresh_job,
+        ],
+        schedules=[daily_prices_after_close, weekly_refresh_schedule, company_refresh_schedule],
         sensors=[
             filings_landing_sensor,
             dead_letter_sensor,
+            edgar_sensor,
             purge_cache_on_failure,
             purge_cache_on_cancel,
             purge_cache_on_success,
@@ -56,6 +78,9 @@ def build_defs(
             "memory": memory or MemoryResource(),
             "io_manager": io_manager or ParquetIOManager(),
             "filings": filings or FilingsResource(),
+            # SEC requires a declared contact: runs of the EDGAR job refuse to start without.
+            "edgar": EdgarResource(user_agent=dg.EnvVar("MEMWISE_EDGAR_USER_AGENT")),
+            "company": company or CompanyDataResource(),
         },
     )
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+
+from memwise_assets.report.checks import CheckCounts, CheckResult, counts_by_asset, run_checks
+from memwise_assets.report.collect import StepFigures, step_figures
 
 DEMO_START = "2024-01-02"
 DEMO_END = "2024-12-31"
@@ -25,11 +29,22 @@ class AssetRow:
     """One line of the demo's closing table."""
 
     asset: str
-    rows: int
+    rows: int | None
     seconds: float
-    peak_mb: float
+    increase_mb: float
     limit_mb: float
     within_limit: bool
+    process_peak_mb: float
+    checks: CheckCounts = field(default_factory=CheckCounts)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo built: one row per asset and every check evaluation of its runs."""
+
+    rows: list[AssetRow]
+    checks: list[CheckResult]
+    run_ids: list[str]
 
 
 def demo_home(explicit: str | None = None) -> Path:
@@ -45,20 +60,34 @@ def demo_home(explicit: str | None = None) -> Path:
     return home
 
 
+def _stage_config(run_config: Mapping[str, Any], selection: Sequence[str]) -> dict[str, Any]:
+    """The part of the run config for the assets of one stage (Dagster refuses the others)."""
+    ops = {k: v for k, v in (run_config.get("ops") or {}).items() if k in selection}
+    return {"ops": ops} if ops else {}
+
+
 def run_demo(
     home: Path,
     start: str = DEMO_START,
     end: str = DEMO_END,
     say: Callable[[str], None] = lambda line: None,
     progress: Callable[..., AbstractContextManager[object]] | None = None,
-) -> list[AssetRow]:
-    """Materialize every asset into `home`; return one row per asset (raises on failure)."""
+    run_config: Mapping[str, Any] | None = None,
+) -> DemoResult:
+    """Materialize every asset into `home`; return its rows and checks (raises on failure).
+
+    `run_config` (the Launchpad's `ops:` layout) is checked before the first run starts.
+    """
     # Imported here: DAGSTER_HOME must be set before the definitions pick their paths.
     from memwise_assets.definitions import ASSETS, build_defs
-    from memwise_assets.defs.filings.landing import scan_landing
+    from memwise_assets.defs.filings.landing import sample_landing_dir, scan_landing
     from memwise_assets.defs.filings.partitions import filing_partitions
+    from memwise_assets.defs.filings.resources import FilingsResource
+    from memwise_assets.defs.run_config import check_run_config
 
-    defs = build_defs()
+    check_run_config(run_config, ASSETS)
+    # The demo reads its shipped filings wherever MEMWISE_LANDING_DIR points.
+    defs = build_defs(filings=FilingsResource(landing_dir=str(sample_landing_dir())))
     resources = defs.resources
     instance = dg.DagsterInstance.get()
     landed, _ = scan_landing(resources["filings"].landing)
@@ -83,12 +112,20 @@ def run_demo(
             {},
         ),
         (
+            "company data",
+            ["company_profiles", "company_fundamentals", "daily_with_fundamentals"],
+            {},
+        ),
+        (
             "SEC filing sections",
             ["sec_filing_sections"],
             {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
         ),
+        ("filing features", ["filing_text_features", "daily_with_filing_features"], {}),
     ]
     rows: list[AssetRow] = []
+    checks: list[CheckResult] = []
+    run_ids: list[str] = []
     for title, selection, tags in stages:
         began = time.perf_counter()
         say(f"materializing {title}: {', '.join(selection)}")
@@ -99,38 +136,63 @@ def run_demo(
                 instance=instance,
                 resources=resources,
                 tags=tags,
+                run_config=_stage_config(run_config or {}, selection),
                 raise_on_error=True,
             )
-        say(f"  done in {time.perf_counter() - began:.1f} s (run {result.run_id[:8]})")
-        for asset in selection:
-            rows.append(_row(result, asset))
-    return rows
+        found = run_checks(instance, result.run_id)
+        counts = counts_by_asset(found)
+        say(
+            f"  done in {time.perf_counter() - began:.1f} s (run {result.run_id[:8]}), "
+            f"checks: {sum(r.passed for r in found)} of {len(found)} passed"
+        )
+        figures = _figures_by_asset(instance, result.run_id)
+        rows += [_row(asset, figures, counts) for asset in selection]
+        checks += found
+        run_ids.append(result.run_id)
+    return DemoResult(rows=rows, checks=checks, run_ids=run_ids)
 
 
-def _row(result: dg.ExecuteInProcessResult, asset: str) -> AssetRow:
-    materializations = result.asset_materializations_for_node(asset)
-    if not materializations:
-        raise RuntimeError(f"{asset} produced no materialization")
-    # Every partition of a step carries the step's figures, rows of the whole step included.
-    meta = materializations[-1].metadata
-    rows = int(meta["dagster/row_count"].value)
+def _figures_by_asset(instance: dg.DagsterInstance, run_id: str) -> dict[str, StepFigures]:
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=100_000
+    ).records
+    return {figures.asset: figures for figures in step_figures(records).values()}
+
+
+def _row(
+    asset: str, figures: Mapping[str, StepFigures], counts: Mapping[str, CheckCounts]
+) -> AssetRow:
+    step = figures.get(asset)
+    if step is None:
+        raise RuntimeError(f"{asset} recorded no materialization with memwise figures")
     return AssetRow(
         asset=asset,
-        rows=rows,
-        seconds=float(meta["memwise/seconds"].value),
-        peak_mb=float(meta["memwise/peak_rss_mb"].value),
-        limit_mb=float(meta["memwise/limit_mb"].value),
-        within_limit=bool(meta["memwise/within_limit"].value),
+        rows=step.rows,
+        seconds=step.seconds,
+        increase_mb=step.rss_increase_mb,
+        limit_mb=step.limit_mb,
+        within_limit=step.within_limit,
+        process_peak_mb=step.peak_rss_mb,
+        checks=counts.get(asset, CheckCounts()),
     )
 
 
 def format_table(rows: Sequence[AssetRow]) -> str:
-    """The demo's closing table."""
-    header = f"{'asset':<28} {'rows':>9} {'seconds':>8} {'peak MB':>8} {'limit MB':>9} within"
+    """The demo's closing table: the increase is what the limit bounds; process peak apart."""
+    header = (
+        f"{'asset':<26} {'rows':>6} {'seconds':>7} {'increase/limit MB':>17} {'within':<6} "
+        f"{'checks':<16} {'process peak MB':>15}"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
+        rows_text = "n/a" if r.rows is None else f"{r.rows:,}"
         lines.append(
-            f"{r.asset:<28} {r.rows:>9,} {r.seconds:>8.2f} {r.peak_mb:>8.0f} {r.limit_mb:>9.0f} "
-            f"{'yes' if r.within_limit else 'NO'}"
+            f"{r.asset:<26} {rows_text:>6} {r.seconds:>7.2f} "
+            f"{f'{r.increase_mb:.0f} / {r.limit_mb:.0f}':>17} "
+            f"{'yes' if r.within_limit else 'NO':<6} {str(r.checks):<16} {r.process_peak_mb:>15.0f}"
         )
+    lines.append(
+        "increase = RSS the step added above its start (the limit bounds it); "
+        "process peak = whole process"
+    )
     return "\n".join(lines)

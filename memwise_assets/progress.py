@@ -90,9 +90,11 @@ class Progress:
 
 
 @contextmanager
-def progress(title: str, limit_mb: float | None = None, instance: Any = None) -> Iterator[Progress]:
-    """Show progress while the block runs (steps of the newest run of `instance`)."""
-    status = Progress(title, limit_mb, instance=instance)
+def progress(
+    title: str, limit_mb: float | None = None, instance: Any = None, out: TextIO | None = None
+) -> Iterator[Progress]:
+    """Show progress on `out` (stdout) while the block runs (steps of `instance`'s newest run)."""
+    status = Progress(title, limit_mb, out=out, instance=instance)
     status.start()
     try:
         yield status

@@ -22,6 +22,7 @@ def test_readme_leads_with_the_demo_and_test_commands() -> None:
         "memwise_assets.defs.resources:MemoryResource",
         "memwise_assets.defs.io_manager:ParquetIOManager",
         "memwise_assets.defs.filings.resources:FilingsResource",
+        "memwise_assets.defs.filings.edgar:EdgarResource",
         "memwise_assets.defs.prices.assets:PricesConfig",
         "memwise_assets.defs.labels.assets:LabelsConfig",
         "memwise_assets.defs.labels.assets:LabelModeConfig",

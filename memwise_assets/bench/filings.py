@@ -25,6 +25,7 @@ from memwise_assets.compute.filings.source import open_document
 log = logging.getLogger(__name__)
 
 CASE = "filings-sec"
+NEEDS = "--data <folder> with a sec/ folder of .htm/.txt filings"
 _MB = 1e6
 _KB = 1e3
 _QUICK_FILES = ("medicis-pharmaceutical_10-K_1999.htm", "apple_10-Q_1997.txt")

@@ -37,6 +37,14 @@ class BenchRow:
         return {**asdict(self), "throughput": self.throughput}
 
 
+def size_label(count: float) -> str:
+    """A count as case names carry it: 100000 -> "100k", 10_000_000 -> "10M", 2520 -> "2520"."""
+    for factor, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if count >= factor and count % (factor // 10) == 0:
+            return f"{count / factor:g}{suffix}"
+    return f"{count:g}"
+
+
 def measure(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
     """Run `fn` once; return (result, seconds, peak MB above the RSS at the start).
 

@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from memwise_assets.bench.harness import BenchRow, measure
+from memwise_assets.bench.harness import BenchRow, measure, size_label
 from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
 from memwise_assets.memory.probe import current_rss_mb
 
 log = logging.getLogger(__name__)
 
-CASE = "labels-10M"
 MODE = LabelMode("base", 1.0, 1.0, 20)
 
 
@@ -84,9 +83,10 @@ def per_event_loop(bars: pd.DataFrame, mode: LabelMode = MODE) -> pd.DataFrame:
 
 
 def run(data_dir: Path | None, quick: bool) -> list[BenchRow]:
-    """labels-10M: memwise first, then the per-event loop (subsample, extrapolated)."""
+    """labels-<rows>: memwise first, then the per-event loop (subsample, extrapolated)."""
     n_symbols, n_bars = (100, 1_000) if quick else (1_000, 10_000)
     n = n_symbols * n_bars
+    case = f"labels-{size_label(n)}"
     bars = synthetic_bars(n_symbols, n_bars)
     input_mb = bars.memory_usage(deep=True).sum() / 2**20
     gc.collect()
@@ -101,7 +101,7 @@ def run(data_dir: Path | None, quick: bool) -> list[BenchRow]:
     gc.collect()
     rows = [
         BenchRow(
-            case=CASE,
+            case=case,
             impl="memwise",
             items=n,
             unit="rows",
@@ -125,7 +125,7 @@ def run(data_dir: Path | None, quick: bool) -> list[BenchRow]:
     _, sub_seconds, sub_mb = measure(per_event_loop, sub)
     rows.append(
         BenchRow(
-            case=CASE,
+            case=case,
             impl="per-event loop (AFML-style)",
             items=n,
             unit="rows",

@@ -10,7 +10,6 @@ import pandas as pd
 from memwise_assets.bench.harness import BenchRow, measure
 from memwise_assets.compute.prices import DEFAULT_TICKERS, CsvPriceSource, SamplePriceSource
 
-CASE = "prices-66x10y"
 REAL_CASE = "prices-csv-real"
 START = pd.Timestamp("2015-01-01")
 YAHOO_COLUMNS = {
@@ -66,13 +65,14 @@ def run(data_dir: Path | None, quick: bool) -> list[BenchRow]:
     years = 1 if quick else 10
     tickers = list(DEFAULT_TICKERS)
     end = START + pd.DateOffset(years=years)
+    case = f"prices-{len(tickers)}x{years}y"
     res, secs, peak = measure(SamplePriceSource(seed=0).fetch, tickers, START, end)
     note = f"{len(tickers)} tickers x {years}y, GARCH paths simulated from 1971"
-    rows = [BenchRow(CASE, "memwise-sample", len(res.frame), "rows", secs, peak, note)]
+    rows = [BenchRow(case, "memwise-sample", len(res.frame), "rows", secs, peak, note)]
     with tempfile.TemporaryDirectory(prefix="memwise-prices-") as tmp:
         folder = write_yahoo_folder(res.frame, Path(tmp) / "prices")
         del res
-        rows += _csv_rows(CASE, folder, tickers, START, end, "sample written as Yahoo CSVs")
+        rows += _csv_rows(case, folder, tickers, START, end, "sample written as Yahoo CSVs")
     real = Path(data_dir) / "prices" if data_dir is not None else None
     if real is not None and real.is_dir():
         present = [t for t in tickers if (real / f"{t}.csv").exists()]

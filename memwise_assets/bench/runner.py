@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -11,8 +12,18 @@ from pathlib import Path
 
 from memwise_assets.bench.harness import BenchRow
 
-# Domain modules, each with run(data_dir, quick) -> list[BenchRow].
+# Domain modules, each with run(data_dir, quick) -> list[BenchRow]; a module that needs real
+# data says what in NEEDS, printed when it returns no row.
 CASE_MODULES = ("memory", "prices", "weekly", "labels", "filings", "estimator")
+# The peers (extra `bench`) each domain compares against: checked before anything runs, so a
+# missing one does not cost the results of the cases before it.
+PEERS: dict[str, tuple[str, ...]] = {"weekly": ("polars", "joblib")}
+
+
+def missing_peers(modules: Sequence[str]) -> list[str]:
+    """The peer packages the named domains import that are not installed."""
+    wanted = dict.fromkeys(peer for name in modules for peer in PEERS.get(name, ()))
+    return [peer for peer in wanted if importlib.util.find_spec(peer) is None]
 
 
 def default_data_dir() -> Path | None:
@@ -42,7 +53,13 @@ def run_benchmarks(
         say(f"bench {name}: running{' (quick)' if quick else ''}")
         with (progress or (lambda _title: nullcontext()))(f"bench {name}"):
             found = module.run(data_dir, quick)
-        say(f"bench {name}: {len(found)} rows in {time.perf_counter() - began:.1f} s")
+        spent = f"{time.perf_counter() - began:.1f} s"
+        if found:
+            cases = ", ".join(dict.fromkeys(row.case for row in found))
+            say(f"bench {name}: {cases}: {len(found)} rows in {spent}")
+        else:
+            needs = getattr(module, "NEEDS", "data this run did not have")
+            say(f"bench {name}: skipped, it needs {needs}")
         rows.extend(found)
     return rows
 

@@ -239,7 +239,7 @@ def _agreement(
 
 def _cases(data_dir: Path | None, quick: bool) -> list[tuple[str, pd.DataFrame]]:
     n_symbols = 50 if quick else 1000
-    frames = [("weekly-1000x2520", synthetic_daily(n_symbols, 2520, seed=7))]
+    frames = [(f"weekly-{n_symbols}x2520", synthetic_daily(n_symbols, 2520, seed=7))]
     prices = data_dir / "prices" if data_dir is not None else None
     if prices is not None and prices.is_dir() and any(prices.glob("*.csv")):
         real = load_price_csvs(prices)

@@ -16,7 +16,7 @@ from memwise_assets.report.collect import (
     StepFigures,
     collect,
 )
-from memwise_assets.report.page import render
+from memwise_assets.report.page import DEFAULT_WEBSERVER_URL, render
 from memwise_assets.report.quality import EstimateQuality, quality_by_asset
 
 __all__ = [
@@ -39,11 +39,13 @@ def build_report(
     out_dir: str | os.PathLike[str],
     limit: int = 20,
     memwise_dir: str | os.PathLike[str] | None = None,
+    webserver_url: str = DEFAULT_WEBSERVER_URL,
 ) -> Path:
     """Write the report (HTML plus PNG figures) into `out_dir`; return the HTML path.
 
     `limit` bounds the materializations per asset and the runs shown; `memwise_dir` is
-    where the ledger lives (default: the instance's home/memwise).
+    where the ledger lives (default: the instance's home/memwise); run ids link to their
+    pages under `webserver_url`, the Dagster UI.
     """
     data = collect(instance, limit=limit, memwise_dir=Path(memwise_dir) if memwise_dir else None)
     out = Path(out_dir)
@@ -58,7 +60,7 @@ def build_report(
         "ledger": plots.ledger_runs(data.runs, data.ledger, out / "ledger.png"),
     }
     names = {name: path.name for name, path in figures.items()}
-    page = render(data, latest, quality_by_asset(data.assets), names)
+    page = render(data, latest, quality_by_asset(data.assets), names, webserver_url)
     html_path = out / REPORT_FILE
     tmp = html_path.with_name(f".{REPORT_FILE}.{os.getpid()}.tmp")
     tmp.write_text(page, encoding="utf-8")

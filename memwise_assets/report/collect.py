@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from memwise_assets.memory.ledger import DB_NAME, MemoryLedger
+from memwise_assets.report.checks import CheckResult, run_checks
 
 _log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ class StepFigures:
     cache_files_removed: int
     cache_mb_freed: float
     samples: list[dict[str, Any]] = field(default_factory=list)
+    # Recorded once steps have enforced timeouts; None / "" in older history.
+    timeout_s: float | None = None
+    timeout_basis: str = ""
 
     @property
     def headroom_mb(self) -> float:
@@ -80,6 +84,8 @@ class ReportData:
     runs: list[RunFigures]
     ledger: list[dict[str, Any]]
     ledger_path: Path | None
+    # Asset check evaluations per run id, for every run the report shows a step of.
+    checks: dict[str, list[CheckResult]] = field(default_factory=dict)
 
 
 def _value(metadata: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -87,26 +93,42 @@ def _value(metadata: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return default if entry is None else getattr(entry, "value", entry)
 
 
-def _figures(records: Iterable[dg.EventLogRecord]) -> dict[tuple[str, str], StepFigures]:
-    """Collapse materialization records into one StepFigures per (run, step), in order seen."""
-    found: dict[tuple[str, str], StepFigures] = {}
-    counts: dict[tuple[str, str], int] = {}
+def step_figures(
+    records: Iterable[dg.EventLogRecord],
+) -> dict[tuple[str, str, str], StepFigures]:
+    """Collapse materialization records into one StepFigures per (run, step, asset).
+
+    A step's memory figures sit on one of its partitions' materializations, or are copied onto
+    all of them (older history). When copied, `dagster/row_count` is the step's total too;
+    otherwise each partition counts its own rows and the step's rows are their sum.
+    """
+    groups: dict[tuple[str, str, str], list[Any]] = {}
     for record in records:
         materialization = record.asset_materialization
-        if materialization is None or PEAK_KEY not in materialization.metadata:
+        if materialization is not None:
+            step = record.event_log_entry.step_key or ""
+            key = (record.run_id, step, materialization.asset_key.to_user_string())
+            groups.setdefault(key, []).append(record)
+    found: dict[tuple[str, str, str], StepFigures] = {}
+    for key, group in groups.items():
+        carrying = [r for r in group if PEAK_KEY in r.asset_materialization.metadata]
+        if not carrying:
             continue
+        record = carrying[0]
+        materialization = record.asset_materialization
         meta = materialization.metadata
-        key = (record.run_id, record.event_log_entry.step_key or "")
-        counts[key] = counts.get(key, 0) + 1
-        if key in found:
-            continue
-        rows = _value(meta, "dagster/row_count")
+        counts = [_value(r.asset_materialization.metadata, "dagster/row_count") for r in group]
+        if len(carrying) == len(group):
+            rows = counts[group.index(record)]
+        else:
+            rows = sum(int(c) for c in counts if c is not None) if any(counts) else None
+        timeout = _value(meta, "memwise/timeout_s")
         found[key] = StepFigures(
             asset=materialization.asset_key.to_user_string(),
             run_id=record.run_id,
             step_key=key[1],
             timestamp=float(record.timestamp),
-            partitions=0,
+            partitions=len(group),
             rows=None if rows is None else int(rows),
             peak_rss_mb=float(_value(meta, PEAK_KEY)),
             rss_increase_mb=float(_value(meta, "memwise/rss_increase_mb", 0.0)),
@@ -121,9 +143,10 @@ def _figures(records: Iterable[dg.EventLogRecord]) -> dict[tuple[str, str], Step
             cache_files_removed=int(_value(meta, "memwise/cache_files_removed", 0)),
             cache_mb_freed=float(_value(meta, "memwise/cache_mb_freed", 0.0)),
             samples=list(_value(meta, "memwise/samples", []) or []),
+            timeout_s=None if timeout is None else float(timeout),
+            timeout_basis=str(_value(meta, "memwise/timeout_basis", "")),
         )
-    # Every partition of a step carries the step's figures: count them, keep one.
-    return {key: replace(figures, partitions=counts[key]) for key, figures in found.items()}
+    return found
 
 
 def asset_history(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int) -> list[StepFigures]:
@@ -136,12 +159,12 @@ def asset_history(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int) ->
             step = (record.run_id, record.event_log_entry.step_key or "")
             if step not in by_step and len(by_step) == limit:
                 # Newest first: a step beyond the limit means every kept step is complete.
-                return sorted(_figures(_flat(by_step)).values(), key=lambda f: f.timestamp)
+                return sorted(step_figures(_flat(by_step)).values(), key=lambda f: f.timestamp)
             by_step.setdefault(step, []).append(record)
         if not page.has_more:
             break
         cursor = page.cursor
-    return sorted(_figures(_flat(by_step)).values(), key=lambda f: f.timestamp)
+    return sorted(step_figures(_flat(by_step)).values(), key=lambda f: f.timestamp)
 
 
 def _flat(groups: Mapping[Any, list[dg.EventLogRecord]]) -> list[dg.EventLogRecord]:
@@ -156,7 +179,7 @@ def run_history(instance: dg.DagsterInstance, limit: int) -> list[RunFigures]:
         events = instance.get_records_for_run(
             run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
         ).records
-        steps = sorted(_figures(events).values(), key=lambda f: f.timestamp)
+        steps = sorted(step_figures(events).values(), key=lambda f: f.timestamp)
         start = record.start_time or record.create_timestamp.timestamp()
         runs.append(
             RunFigures(
@@ -201,10 +224,13 @@ def collect(
             "run `memwise demo` first"
         )
     ledger, ledger_path = ledger_history(memwise_dir or home / "memwise")
+    runs = run_history(instance, limit)
+    run_ids = {r.run_id for r in runs} | {s.run_id for steps in assets.values() for s in steps}
     return ReportData(
         home=home,
         assets=assets,
-        runs=run_history(instance, limit),
+        runs=runs,
         ledger=ledger,
         ledger_path=ledger_path,
+        checks={run_id: run_checks(instance, run_id) for run_id in sorted(run_ids)},
     )

@@ -1,25 +1,32 @@
-"""The report's self-contained HTML page: inline CSS, images as files beside it, no script."""
+"""The report's self-contained HTML page: inline CSS, images as files beside it, no script.
+
+The only addresses in it are links to the Dagster UI's run pages (`webserver_url`).
+"""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 
+from memwise_assets.report.checks import CheckCounts, CheckResult, counts_by_asset
 from memwise_assets.report.collect import ReportData, RunFigures, StepFigures
 from memwise_assets.report.quality import EstimateQuality
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d232b;
-       margin: 0 auto; max-width: 1180px; padding: 16px 24px 48px; background: #fff; }
+       margin: 0 auto; max-width: 1400px; padding: 16px 24px 48px; background: #fff; }
 h1 { font-size: 24px; margin: 8px 0 4px; } h2 { font-size: 19px; margin-top: 32px;
      border-bottom: 2px solid #e4e8ee; padding-bottom: 4px; } h3 { font-size: 15px; }
 p.meta { color: #5b6570; margin-top: 0; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 12px; }
 div.wide { overflow-x: auto; }
-th, td { border: 1px solid #d9dee5; padding: 3px 6px; text-align: right; white-space: nowrap; }
-th { background: #f1f4f8; } td.name, th.name { text-align: left; }
+th, td { border: 1px solid #d9dee5; padding: 3px 5px; text-align: right; white-space: nowrap; }
+/* Headers wrap, so the widest table still fits the page beside its numbers. */
+th { background: #f1f4f8; white-space: normal; vertical-align: bottom; max-width: 76px; }
+td.name, th.name { text-align: left; }
 tr.over td { background: #fde8e8; } .bad { color: #b42318; font-weight: 600; }
 .ok { color: #16794c; } img { max-width: 100%; border: 1px solid #e4e8ee; margin: 6px 0; }
 .figure-note { color: #5b6570; font-size: 13px; } details { margin: 6px 0; }
@@ -71,41 +78,96 @@ def _within(step: StepFigures) -> str:
     return '<span class="ok">yes</span>' if step.within_limit else '<span class="bad">NO</span>'
 
 
+DEFAULT_WEBSERVER_URL = "http://127.0.0.1:3000"
 STEP_HEADER = (
-    "asset", "run", "finished (UTC)", "rows", "partitions", "peak RSS MB", "increase MB",
-    "estimate MB", "estimator", "limit MB", "usage %", "within limit", "seconds", "input MB",
-    "wait s", "cache files removed", "cache MB freed",
+    "asset", "run", "finished (UTC)", "rows", "partitions", "increase MB", "limit MB",
+    "usage %", "within limit", "estimate MB", "estimator", "process peak RSS MB", "seconds",
+    "input MB", "wait s", "cache files removed", "cache MB freed", "checks",
 )  # fmt: skip
+# The top table: what a user checks first, narrow enough for the page (the rest in history).
+LATEST_HEADER = (
+    "asset", "run", "rows", "partitions", "increase MB", "limit MB", "usage %", "within limit",
+    "estimate MB", "estimator", "process peak RSS MB", "seconds", "checks",
+)  # fmt: skip
+# Shown only once some step recorded an enforced timeout.
+TIMEOUT_HEADER = ("timeout s", "timeout basis")
 
 
-def _step_cells(step: StepFigures) -> list[str]:
-    return [
-        escape(step.asset),
-        escape(step.run_id[:8]),
-        when(step.timestamp),
-        count(step.rows),
-        count(step.partitions),
-        mb(step.peak_rss_mb),
-        mb(step.rss_increase_mb),
-        mb(step.estimate_mb),
-        escape(step.estimator),
-        mb(step.limit_mb),
-        f"{step.peak_usage_percent:,.1f}",
-        _within(step),
-        seconds(step.seconds),
-        mb(step.input_mb),
-        seconds(step.admission_wait_s),
-        count(step.cache_files_removed),
-        mb(step.cache_mb_freed),
-    ]
+@dataclass(frozen=True)
+class Links:
+    """How step rows link to the Dagster UI and find their runs' check results."""
+
+    webserver_url: str
+    checks: Mapping[str, Sequence[CheckResult]]
+    timeouts: bool
+
+    def run(self, run_id: str) -> str:
+        url = f"{self.webserver_url.rstrip('/')}/runs/{run_id}"
+        return f'<a href="{escape(url)}">{escape(run_id[:8])}</a>'
+
+    def counts(self, step: StepFigures) -> CheckCounts:
+        return counts_by_asset(self.checks.get(step.run_id, [])).get(step.asset, CheckCounts())
 
 
-def _steps_table(steps: Sequence[StepFigures], id_prefix: str) -> str:
+def _checks_cell(counts: CheckCounts) -> str:
+    text = escape(str(counts))
+    return f'<span class="bad">{text}</span>' if counts.failed else text
+
+
+def _step_cells(step: StepFigures, links: Links) -> dict[str, str]:
+    cells = {
+        "asset": escape(step.asset),
+        "run": links.run(step.run_id),
+        "finished (UTC)": when(step.timestamp),
+        "rows": count(step.rows),
+        "partitions": count(step.partitions),
+        "increase MB": mb(step.rss_increase_mb),
+        "limit MB": mb(step.limit_mb),
+        "usage %": f"{step.peak_usage_percent:,.1f}",
+        "within limit": _within(step),
+        "estimate MB": mb(step.estimate_mb),
+        "estimator": escape(step.estimator),
+        "process peak RSS MB": mb(step.peak_rss_mb),
+        "seconds": seconds(step.seconds),
+        "input MB": mb(step.input_mb),
+        "wait s": seconds(step.admission_wait_s),
+        "cache files removed": count(step.cache_files_removed),
+        "cache MB freed": mb(step.cache_mb_freed),
+        "checks": _checks_cell(links.counts(step)),
+    }
+    if links.timeouts:
+        cells["timeout s"] = "n/a" if step.timeout_s is None else seconds(step.timeout_s)
+        cells["timeout basis"] = escape(step.timeout_basis or "n/a")
+    return cells
+
+
+def _steps_table(
+    steps: Sequence[StepFigures], id_prefix: str, links: Links, header: Sequence[str] = STEP_HEADER
+) -> str:
     attrs = [
         f' id="{id_prefix}-{escape(s.asset)}"' + ("" if s.within_limit else ' class="over"')
         for s in steps
     ]
-    return _table(STEP_HEADER, [_step_cells(s) for s in steps], attrs)
+    columns = [*header, *(TIMEOUT_HEADER if links.timeouts else ())]
+    rows = [[cells[c] for c in columns] for cells in (_step_cells(s, links) for s in steps)]
+    return _table(columns, rows, attrs)
+
+
+def _checks_table(run: RunFigures, links: Links) -> str:
+    results = links.checks.get(run.run_id, [])
+    if not results:
+        return "<p>no asset checks ran</p>"
+    return _table(
+        ("asset", "check", "result", "severity", "partition", "detail"),
+        [
+            [escape(r.asset), escape(r.check),
+             escape(r.outcome) if r.passed else f'<span class="bad">{escape(r.outcome)}</span>',
+             escape(r.severity), escape(r.partition or ""), escape(r.detail)]
+            for r in results
+        ],
+        [f' id="check-{escape(run.run_id[:8])}-{escape(r.asset)}-{escape(r.check)}"'
+         for r in results],
+    )  # fmt: skip
 
 
 def _quality_section(rows: Sequence[EstimateQuality], image: str) -> str:
@@ -150,7 +212,20 @@ def _run_sentence(run: RunFigures) -> str:
     )
 
 
-def _runs_section(data: ReportData, images: Mapping[str, str]) -> str:
+def _run_title(run: RunFigures, links: Links) -> str:
+    results = links.checks.get(run.run_id, [])
+    totals = CheckCounts(
+        passed=sum(r.outcome == "passed" for r in results),
+        failed=sum(r.outcome == "failed" for r in results),
+        warned=sum(r.outcome == "warned" for r in results),
+    )
+    return (
+        f"run {escape(run.run_id[:8])} · {escape(run.job_name)} · {escape(run.status)} · "
+        f"{when(run.start)} → {when(run.end)} UTC · checks: {_checks_cell(totals)}"
+    )
+
+
+def _runs_section(data: ReportData, images: Mapping[str, str], links: Links) -> str:
     parts = ['<h2 id="runs">Runs</h2>']
     if data.runs:
         parts.append(f'<p id="latest-run">{_run_sentence(data.runs[-1])}</p>')
@@ -165,12 +240,13 @@ def _runs_section(data: ReportData, images: Mapping[str, str]) -> str:
     parts.append(f'<p class="figure-note" id="ledger-note">{ledger_note}</p>')
     parts.append(f'<img src="{escape(images["ledger"])}" alt="ledger admitted total over time">')
     for run in reversed(data.runs):
-        title = (
-            f"run {escape(run.run_id[:8])} · {escape(run.job_name)} · {escape(run.status)} · "
-            f"{when(run.start)} → {when(run.end)} UTC"
+        prefix = f"run-{run.run_id[:8]}"
+        steps = _steps_table(run.steps, prefix, links) if run.steps else "<p>no steps</p>"
+        parts.append(
+            f'<details id="{escape(prefix)}"><summary>{_run_title(run, links)}</summary>'
+            f"<p>Open it in the Dagster UI: {links.run(run.run_id)}</p>"
+            f"{steps}<h3>Asset checks</h3>{_checks_table(run, links)}</details>"
         )
-        body = _steps_table(run.steps, f"run-{run.run_id[:8]}") if run.steps else "<p>no steps</p>"
-        parts.append(f"<details><summary>{title}</summary>{body}</details>")
     return "".join(parts)
 
 
@@ -179,11 +255,21 @@ def render(
     latest: Sequence[StepFigures],
     quality_rows: Sequence[EstimateQuality],
     images: Mapping[str, str],
+    webserver_url: str = DEFAULT_WEBSERVER_URL,
 ) -> str:
-    """The whole page; `images` maps figure names to file names beside the page."""
+    """The whole page; `images` maps figure names to file names beside the page.
+
+    Run ids link to `<webserver_url>/runs/<run id>`, the run's page in the Dagster UI.
+    """
+    steps = [s for history in data.assets.values() for s in history]
+    links = Links(
+        webserver_url=webserver_url,
+        checks=data.checks,
+        timeouts=any(s.timeout_s is not None for s in steps),
+    )
     history = "".join(
         f"<details><summary>{escape(asset)}: {len(steps)} materialization(s)</summary>"
-        f"{_steps_table(list(reversed(steps)), 'history')}</details>"
+        f"{_steps_table(list(reversed(steps)), 'history', links)}</details>"
         for asset, steps in data.assets.items()
     )
     over = [s.asset for s in latest if not s.within_limit]
@@ -199,17 +285,19 @@ def render(
 <body>
 <h1>memwise memory report</h1>
 <p class="meta">Dagster home {escape(str(data.home))} · generated {when(time.time())} UTC ·
-{len(data.assets)} assets · {len(data.runs)} runs · {status}</p>
+{len(data.assets)} assets · {len(data.runs)} runs · {status} · run links open
+{escape(webserver_url)} (<code>memwise report --webserver-url</code>)</p>
 <h2 id="latest">Latest materialization of each asset</h2>
 <p class="figure-note">Increase = RSS the step added above its own start; the limit and the
-estimate apply to it. Peak RSS is the whole process at the step's peak.</p>
-{_steps_table(latest, "latest")}
+estimate apply to it. Process peak RSS is the whole process at the step's peak. Checks: the
+asset checks of that run (FAILED: an ERROR-severity check did not pass).</p>
+{_steps_table(latest, "latest", links, LATEST_HEADER)}
 {_quality_section(quality_rows, images["estimate_quality"])}
 <h2 id="assets">Memory per asset over recent materializations</h2>
 <img src="{escape(images["asset_memory"])}" alt="memory per asset">
 <img src="{escape(images["stages"])}" alt="memory by stage">
 <img src="{escape(images["asset_time"])}" alt="seconds and input per asset">
 {history}
-{_runs_section(data, images)}
+{_runs_section(data, images, links)}
 </body></html>
 """

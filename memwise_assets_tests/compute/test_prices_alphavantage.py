@@ -151,3 +151,35 @@ def test_fill_gaps_adds_only_missing_rows(server: tuple[str, Replay]) -> None:
 def test_api_key_is_required() -> None:
     with pytest.raises(ValueError, match="needs an API key"):
         AlphaVantageSource("")
+
+
+def test_premium_fallback_does_not_stick_to_the_source(server: tuple[str, Replay]) -> None:
+    url, replay = server
+    replay.routes[("TIME_SERIES_DAILY_ADJUSTED", "AAPL")] = ["av_information_premium.json"]
+    replay.routes[("TIME_SERIES_DAILY", "AAPL")] = ["av_daily_AAPL.json"]
+    replay.routes[("TIME_SERIES_DAILY", "MSFT")] = ["av_daily_AAPL.json"]
+    src = make(url, FakeClock())
+    res = src.fetch(["AAPL", "MSFT"], "2017-10-02", "2017-10-10")
+    # Within one fetch the fallback found for AAPL serves MSFT without a wasted call...
+    asked = [(r["function"], r["symbol"]) for r in replay.requests]
+    assert asked == [
+        ("TIME_SERIES_DAILY_ADJUSTED", "AAPL"), ("TIME_SERIES_DAILY", "AAPL"),
+        ("TIME_SERIES_DAILY", "MSFT"),
+    ]  # fmt: skip
+    assert "adj_close = close" in res.report["MSFT"].reason
+    # ...but the source still asks for the adjusted series next time.
+    assert (src.series.function, src.series.outputsize) == ("TIME_SERIES_DAILY_ADJUSTED", "full")
+    src.fetch(["AAPL"], "2017-10-02", "2017-10-10")
+    assert replay.requests[3]["function"] == "TIME_SERIES_DAILY_ADJUSTED"
+
+
+def test_rate_limit_waits_a_constant_minute_on_a_fake_clock(server: tuple[str, Replay]) -> None:
+    url, replay = server
+    replay.routes[("TIME_SERIES_DAILY_ADJUSTED", "AAPL")] = ["av_note_rate_limit.json"]
+    clock = FakeClock()
+    with pytest.raises(PriceSourceError, match="rate_limit"):
+        make(url, clock, retries=2, rate_limit_wait_s=60.0).fetch(
+            ["AAPL"], "2017-10-02", "2017-10-10"
+        )
+    assert len(replay.requests) == 3
+    assert clock.sleeps == [60.0, 60.0]  # the pacing bucket never waits on a single ticker

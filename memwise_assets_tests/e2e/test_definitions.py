@@ -13,6 +13,11 @@ EXPECTED_ASSETS = {
     "intraday_bars",
     "intraday_labels",
     "sec_filing_sections",
+    "filing_text_features",
+    "daily_with_filing_features",
+    "company_profiles",
+    "company_fundamentals",
+    "daily_with_fundamentals",
 }
 
 

@@ -25,7 +25,7 @@ from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.weekly.assets import weekly_features
 from memwise_assets.memory.ledger import MemoryLedger
 from memwise_assets.report import ReportError, StepFigures, build_report
-from memwise_assets.report.page import STEP_HEADER, count, mb
+from memwise_assets.report.page import LATEST_HEADER, STEP_HEADER, count, mb
 from memwise_assets.report.quality import quality
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,11 +82,12 @@ def cli_report(home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 
 
 def _row(page: str, row_id: str) -> dict[str, str]:
+    header = LATEST_HEADER if row_id.startswith("latest-") else STEP_HEADER
     match = re.search(rf'<tr id="{re.escape(row_id)}"[^>]*>(.*?)</tr>', page)
     assert match, f"no row {row_id} in the report"
     cells = re.findall(r"<td[^>]*>(.*?)</td>", match[1])
     cells = [unescape(re.sub(r"<[^>]+>", "", cell)) for cell in cells]
-    return dict(zip(STEP_HEADER, cells, strict=True))
+    return dict(zip(header, cells, strict=True))
 
 
 def _latest(instance: dg.DagsterInstance, asset: str) -> dict[str, object]:
@@ -105,7 +106,42 @@ def test_cli_writes_html_and_every_image_it_references(cli_report: tuple[Path, s
         image = out / source
         assert image.parent == out, "images sit beside the page"
         assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.stat().st_size > 5000
-    assert "<script" not in page and "http://" not in page and "https://" not in page
+    # Self-contained: no script, nothing loaded from elsewhere; the only addresses are the
+    # links to the runs' pages in the Dagster UI.
+    assert "<script" not in page and "<link" not in page
+    addresses = re.findall(r'(?:src|href)="(https?://[^"]+)"', page)
+    assert addresses and all(a.startswith("http://127.0.0.1:3000/runs/") for a in addresses)
+
+
+def test_every_run_links_to_its_dagster_run_page_and_shows_its_checks(
+    home: Path, tmp_path: Path
+) -> None:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        page = build_report(
+            instance, tmp_path / "out", webserver_url="http://dagster.example:8080/"
+        ).read_text()
+        run_ids = [r.dagster_run.run_id for r in instance.get_run_records()]
+        evaluations = {
+            run_id: instance.get_records_for_run(
+                run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            ).records
+            for run_id in run_ids
+        }
+    for run_id in run_ids:
+        block = page[page.index(f'<details id="run-{run_id[:8]}">') :]
+        block = block[: block.index("</details>")]
+        assert f'<a href="http://dagster.example:8080/runs/{run_id}">{run_id[:8]}</a>' in block
+        for record in evaluations[run_id]:
+            evaluation = record.event_log_entry.dagster_event.event_specific_data
+            row_id = f"check-{run_id[:8]}-{evaluation.asset_key.to_user_string()}-"
+            cells = re.search(rf'<tr id="{row_id}{evaluation.check_name}">(.*?)</tr>', block)
+            assert cells, f"run {run_id[:8]} lacks check {evaluation.check_name}"
+            shown = unescape(re.sub(r"<[^>]+>", "", cells[1].split("</td>")[2]))
+            assert shown == ("passed" if evaluation.passed else "failed")
+    daily = _row(page, "latest-daily_bars")
+    assert daily["checks"] == f"{len(evaluations[run_ids[1]])} ok"  # the last daily_bars run
+    # No step of this home recorded a timeout, so the columns are left out.
+    assert "timeout basis" not in page
 
 
 def test_report_states_the_latest_figures_of_each_asset(
@@ -116,12 +152,13 @@ def test_report_states_the_latest_figures_of_each_asset(
         for asset in ("daily_bars", "weekly_features"):
             meta = _latest(instance, asset)
             row = _row(page, f"latest-{asset}")
-            assert row["peak RSS MB"] == mb(meta["memwise/peak_rss_mb"])
+            assert row["process peak RSS MB"] == mb(meta["memwise/peak_rss_mb"])
             assert row["increase MB"] == mb(meta["memwise/rss_increase_mb"])
             assert row["estimate MB"] == mb(meta["memwise/estimate_mb"])
             assert row["limit MB"] == mb(meta["memwise/limit_mb"])
             assert row["rows"] == count(meta["dagster/row_count"])
-            assert row["input MB"] == mb(meta["memwise/input_mb"])
+            # The top table leaves sizes and times to the history (newest row first).
+            assert _row(page, f"history-{asset}")["input MB"] == mb(meta["memwise/input_mb"])
             assert row["estimator"] == meta["memwise/estimator"]
         runs = instance.get_run_records(limit=1)
     # The last daily_bars run wrote one partition; the weekly run is the latest run.
@@ -241,3 +278,26 @@ def test_each_reported_run_links_to_the_report(home: Path, tmp_path: Path) -> No
             assert runs
             for record in runs:
                 assert record.dagster_run.tags["memwise/memory_report"] == str(page)
+
+
+def test_the_top_table_fits_a_1200_pixel_window(
+    cli_report: tuple[Path, str], tmp_path: Path
+) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} absent (test_chromium_renders_the_plots says how to install it)")
+    # A test-side copy of the page with a probe script; the report itself has none.
+    probe = (
+        "<script>const t = document.querySelector('#latest ~ div.wide');"
+        "document.body.dataset.overflow = t.scrollWidth - t.clientWidth;</script></body>"
+    )
+    copy = tmp_path / "probe.html"
+    copy.write_text((cli_report[0] / "index.html").read_text().replace("</body>", probe))
+    args = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,2000", "--dump-dom", copy.as_uri(),
+    ]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    match = re.search(r'<body data-overflow="(-?\d+)"', done.stdout)
+    assert match, done.stderr[-2000:]
+    assert int(match[1]) <= 0, f"the top table is cut by {match[1]} px at the right edge"

@@ -1,6 +1,8 @@
 """SEC 10-K/10-Q filings to one clean row per Item: parse, sectionize, count with spaCy.
 
-`filing_sections(path)` columns: filing_id, form ('10-K' | '10-Q'), item ('1' ... '16',
+`filing_sections(path)` columns: filing_id, the filing's metadata (cik Int64, company,
+period_of_report, filed_date, accepted_at UTC, accession, ticker, filed_date_unknown: see
+`metadata.py`), form ('10-K' | '10-Q'), item ('1' ... '16',
 '4A' where a filer numbers its executive officers so; 'P1-1' ... 'P2-6' for 10-Qs),
 title, text (lines joined by '\\n', whitespace collapsed, case and numbers kept), n_chars,
 n_sentences, n_tokens (int32), source and boundary (categories):

@@ -10,6 +10,12 @@ import pandas as pd
 
 from memwise_assets.compute.filings.blocks import lines_bs4, lines_lxml
 from memwise_assets.compute.filings.errors import FilingError
+from memwise_assets.compute.filings.metadata import (
+    METADATA_COLUMNS,
+    FilingMetadata,
+    filing_metadata,
+    metadata_columns,
+)
 from memwise_assets.compute.filings.nlp import count_texts, load_nlp
 from memwise_assets.compute.filings.pages import strip_furniture
 from memwise_assets.compute.filings.plain import lines_plain
@@ -29,7 +35,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COLUMNS = "filing_id form item title text n_chars n_sentences n_tokens source boundary".split()
+COLUMNS = [
+    "filing_id",
+    *METADATA_COLUMNS,
+    *"item title text n_chars n_sentences n_tokens source boundary".split(),
+]
 SOURCES = ("body", "not-applicable", "cross-reference", "incorporated-by-reference")
 BOUNDARIES = ("heading", "combined", "page", "index")
 # Only documents that say "cross-reference" are worth decoding for xref.py; this must
@@ -90,13 +100,16 @@ def _category(values: list[str], known: tuple[str, ...]) -> pd.Categorical:
     return pd.Categorical(values, categories=[*known, *extra])
 
 
-def _frame(fid: str, form: str, sections: list[Section], nlp: Language) -> pd.DataFrame:
+def _frame(
+    fid: str, form: str, meta: FilingMetadata, sections: list[Section], nlp: Language
+) -> pd.DataFrame:
     texts = [s.text for s in sections]
     sentences, tokens = count_texts(texts, nlp)
     items = [s.item for s in sections]
     return pd.DataFrame(
         {
             "filing_id": pd.Series([fid] * len(sections), dtype=object),
+            **metadata_columns(meta, len(sections)),
             "form": _category([form] * len(sections), FORMS),
             "item": _category(items, (*ITEMS_10K, *ITEMS_10Q)),
             "title": pd.Series([s.title for s in sections], dtype=object),
@@ -120,6 +133,9 @@ def filing_sections(
 ) -> pd.DataFrame:
     """One row per Item of a 10-K/10-Q filing, in document order; bad input: FilingError.
 
+    Every row carries the filing's metadata (`metadata.py`): cik, company, period_of_report,
+    filed_date, accepted_at (UTC), accession, ticker and the flag filed_date_unknown.
+
     form: '10-K' or '10-Q' to override detection; nlp: a loaded spaCy pipeline (default
     `load_nlp()`); engine: 'lxml' (lean event parser) or 'bs4' (BeautifulSoup DOM reference).
     """
@@ -131,6 +147,8 @@ def filing_sections(
         given = f"form={form!r}" if form is not None else f"found {found}"
         raise FilingError("unknown-form", f"{path}: expected a 10-K or 10-Q; {given}")
     fid = id_for(path, data)
+    # Header and dei facts are byte searches on the bytes in hand: no second parse.
+    meta = filing_metadata(path, data, doc.start, doc.end)
     sections = _xref_sections(doc) if chosen == "10-K" else None
     if sections is None:
         # The parser streams the document back from disk: the whole file need not stay.
@@ -143,4 +161,4 @@ def filing_sections(
             "no-items", f"{path}: no Item headings (expected e.g. 'Item 1.' or 'ITEM 7A')"
         )
     log.debug("%s: %d items", fid, len(sections))
-    return _frame(fid, chosen, sections, nlp if nlp is not None else load_nlp())
+    return _frame(fid, chosen, meta, sections, nlp if nlp is not None else load_nlp())

@@ -7,9 +7,16 @@ then date; `.report` per ticker (ok | failed | empty, rows, reason, faults handl
 """
 
 from memwise_assets.compute.prices.alphavantage import AlphaVantageError, AlphaVantageSource
-from memwise_assets.compute.prices.calendar import nyse_holidays, trading_days
+from memwise_assets.compute.prices.calendar import nyse_early_closes, nyse_holidays, trading_days
 from memwise_assets.compute.prices.csv_source import CsvPriceSource, read_yahoo_csv
-from memwise_assets.compute.prices.pacing import FakeClock, RateLimiter, backoff_delays
+from memwise_assets.compute.prices.pacing import (
+    FakeClock,
+    RateLimiter,
+    RetriesExhausted,
+    RetryPolicy,
+    backoff_delays,
+    yahoo_limiter,
+)
 from memwise_assets.compute.prices.sample import DEFAULT_TICKERS, SamplePriceSource
 from memwise_assets.compute.prices.schema import (
     BAR_COLUMNS,
@@ -38,6 +45,8 @@ __all__ = [
     "PriceSource",
     "PriceSourceError",
     "RateLimiter",
+    "RetriesExhausted",
+    "RetryPolicy",
     "SamplePriceSource",
     "TickerReport",
     "YFinancePriceSource",
@@ -46,9 +55,11 @@ __all__ = [
     "check_range",
     "empty_bars",
     "normalize_tickers",
+    "nyse_early_closes",
     "nyse_holidays",
     "read_yahoo_csv",
     "reshape_yf_frame",
     "trading_days",
     "validate_bars",
+    "yahoo_limiter",
 ]

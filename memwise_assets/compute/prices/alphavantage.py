@@ -9,6 +9,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
 from memwise_assets.compute.prices.clean import assemble, clean_bars
-from memwise_assets.compute.prices.pacing import RateLimiter
+from memwise_assets.compute.prices.pacing import RateLimiter, RetriesExhausted, RetryPolicy
 from memwise_assets.compute.prices.schema import (
     BAR_COLUMNS,
     FetchResult,
@@ -40,6 +41,39 @@ FIELDS = {
     "adjusted close": "adj_close",
     "volume": "volume",
 }
+
+
+@dataclass(frozen=True)
+class Series:
+    """Which daily series a request asks for: endpoint and output size."""
+
+    function: str = ADJUSTED
+    outputsize: str = "full"
+
+    def fallback(self, error: AlphaVantageError) -> Series | None:
+        """The next series to try after a premium-only answer, or None when there is none."""
+        if error.kind != "premium":
+            return None
+        if self.function == ADJUSTED:
+            # The adjusted series went premium-only in 2023: the raw one still serves.
+            return replace(self, function=UNADJUSTED)
+        if self.outputsize == "full":
+            # Free keys only get the latest 100 days of the raw series.
+            return replace(self, outputsize="compact")
+        return None
+
+    def note(self, asked: Series) -> str:
+        """What a frame of this series lacks compared with the `asked` one."""
+        notes = []
+        if self.function != asked.function:
+            notes.append(f"{UNADJUSTED}: adj_close = close")
+        if self.outputsize != asked.outputsize:
+            notes.append("compact: latest 100 days only")
+        return "; ".join(notes)
+
+
+def _retryable(error: BaseException) -> bool:
+    return isinstance(error, AlphaVantageError) and error.kind in ("rate_limit", "network")
 
 
 class AlphaVantageError(RuntimeError):
@@ -85,7 +119,8 @@ class AlphaVantageSource(PriceSource):
 
     Optional and off by default: 66 tickers take ~13 minutes on the free tier. Rate-limit
     notes are retried after `rate_limit_wait_s`; a daily quota stops the remaining tickers;
-    a premium-only adjusted endpoint falls back to TIME_SERIES_DAILY (adj_close = close).
+    a premium-only adjusted endpoint falls back to TIME_SERIES_DAILY (adj_close = close) for
+    the rest of that fetch, never for the source's later fetches.
     """
 
     name = "alphavantage"
@@ -110,23 +145,23 @@ class AlphaVantageSource(PriceSource):
             raise ValueError(f"function must be {ADJUSTED} or {UNADJUSTED}; got {function!r}")
         self._api_key = api_key
         self.base_url = base_url
-        self.function = function
-        self.outputsize = outputsize
-        self.retries = retries
-        self.rate_limit_wait_s = rate_limit_wait_s
+        self.series = Series(function, outputsize)
+        self.retry = RetryPolicy(
+            retries=retries, base_s=rate_limit_wait_s, factor=1.0, cap_s=rate_limit_wait_s
+        )
         self.timeout_s = timeout_s
         self.sleep = sleep
         self.limiter = RateLimiter(calls_per_minute / 60.0, burst=1, clock=clock, sleep=sleep)
         self.calls = 0
 
     def __repr__(self) -> str:  # never show the key
-        return f"AlphaVantageSource(base_url={self.base_url!r}, function={self.function!r})"
+        return f"AlphaVantageSource(base_url={self.base_url!r}, function={self.series.function!r})"
 
-    def _get(self, function: str, symbol: str) -> dict[str, Any]:
+    def _get(self, series: Series, symbol: str) -> dict[str, Any]:
         params = {
-            "function": function,
+            "function": series.function,
             "symbol": symbol,
-            "outputsize": self.outputsize,
+            "outputsize": series.outputsize,
             "datatype": "json",
             "apikey": self._api_key,
         }
@@ -148,34 +183,39 @@ class AlphaVantageSource(PriceSource):
 
     def fetch_one(self, symbol: str) -> tuple[pd.DataFrame, str]:
         """All daily bars Alpha Vantage has for one symbol, and a note; AlphaVantageError."""
-        for attempt in range(self.retries + 1):
+        raw, series = self._fetch_series(symbol, self.series)
+        return raw, series.note(self.series)
+
+    def _fetch_series(self, symbol: str, series: Series) -> tuple[pd.DataFrame, Series]:
+        """Bars of `series` (or of its fallbacks after premium answers) and the series used."""
+        while True:
             try:
-                return parse_daily_json(self._get(self.function, symbol)), ""
+                raw = self.retry.call(
+                    lambda _, s=series: parse_daily_json(self._get(s, symbol)),
+                    retry_on=_retryable,
+                    sleep=self.sleep,
+                    what=f"Alpha Vantage {symbol}",
+                )
+                return raw, series
+            except RetriesExhausted as exc:
+                raise exc.error from None
             except AlphaVantageError as exc:
-                if exc.kind == "premium" and self.function == ADJUSTED:
-                    # The adjusted series went premium-only in 2023: use the raw one from now on.
-                    log.warning("Alpha Vantage adjusted series is premium; using %s", UNADJUSTED)
-                    self.function = UNADJUSTED
-                    raw, note = self.fetch_one(symbol)
-                    return raw, "; ".join(filter(None, [f"{UNADJUSTED}: adj_close = close", note]))
-                if exc.kind == "premium" and self.outputsize == "full":
-                    # Free keys only get the latest 100 days of the raw series.
-                    self.outputsize = "compact"
-                    raw, note = self.fetch_one(symbol)
-                    return raw, "; ".join(filter(None, ["compact: latest 100 days only", note]))
-                if exc.kind in ("rate_limit", "network") and attempt < self.retries:
-                    self.sleep(self.rate_limit_wait_s)
-                    continue
-                raise
-        raise AssertionError("unreachable")
+                fallback = series.fallback(exc)
+                if fallback is None:
+                    raise
+                log.warning("Alpha Vantage %s is premium; trying %s", series, fallback)
+                series = fallback
 
     def _fetch(self, tickers: list[str], start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:
         parts: list[pd.DataFrame] = []
         failed: dict[str, str] = {}
         notes: dict[str, str] = {}
+        # A fallback found for one ticker serves the rest of this fetch (a premium answer
+        # costs a paced call); the source itself keeps the series it was configured with.
+        series = self.series
         for i, t in enumerate(tickers):
             try:
-                raw, note = self.fetch_one(t)
+                raw, series = self._fetch_series(t, series)
             except AlphaVantageError as exc:
                 failed[t] = f"{exc.kind}: {exc}"
                 if exc.kind == "quota":
@@ -186,7 +226,7 @@ class AlphaVantageSource(PriceSource):
                 continue
             raw.insert(0, "symbol", t)
             parts.append(raw)
-            notes[t] = note
+            notes[t] = series.note(self.series)
         raw_all = pd.concat(parts, ignore_index=True) if parts else _empty_raw()
         frame, issues = clean_bars(raw_all, tickers, start, end)
         kinds = {r.split(":", 1)[0] for r in failed.values()}

@@ -1,104 +1,37 @@
-"""The NYSE trading calendar in pure pandas: weekdays minus exchange holidays and closures."""
+"""The NYSE trading calendar: `exchange_calendars`' XNYS behind memwise's day-level contract.
+
+memwise used to carry the holiday rules and a hand-kept list of special closures (9/11,
+Hurricane Sandy, days of national mourning). `exchange_calendars` (XNYS) matched it on every
+session from 1971 to 2099, and its maintainers add new closures (2025-01-09 was added within
+days) and keep the early closes, which the hand-written list never had. It was chosen over
+`pandas_market_calendars` because that package builds on `exchange_calendars` anyway and
+adds a heavier dependency set for nothing this project uses.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
 
+import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
-# The rules below hold from 1971 (Monday holidays act); earlier dates are not supported.
+# From 1971 the holiday rules are today's (Monday holidays act); earlier history is not
+# supported, whatever the library could give, so that the contract stays as it was.
 CALENDAR_START = pd.Timestamp("1971-01-01")
 CALENDAR_END = pd.Timestamp("2100-01-01")
 
-# Unscheduled closures (weather, national mourning, 9/11, the 1977 blackout) and the
-# presidential election days the exchange closed on until 1980.
-SPECIAL_CLOSURES: tuple[str, ...] = (
-    "1972-11-07",
-    "1972-12-28",
-    "1973-01-25",
-    "1976-11-02",
-    "1977-07-14",
-    "1980-11-04",
-    "1985-09-27",
-    "1994-04-27",
-    "2001-09-11",
-    "2001-09-12",
-    "2001-09-13",
-    "2001-09-14",
-    "2004-06-11",
-    "2007-01-02",
-    "2012-10-29",
-    "2012-10-30",
-    "2018-12-05",
-    "2025-01-09",
-)
+
+@lru_cache(maxsize=1)
+def _xnys() -> xcals.ExchangeCalendar:
+    """The XNYS calendar over the whole supported range (built once per process, ~0.2 s)."""
+    return xcals.get_calendar("XNYS", start=CALENDAR_START, end=CALENDAR_END - pd.Timedelta(days=1))
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
-    """The n-th (1-based; -1 = last) given weekday (Mon=0) of a month."""
-    if n > 0:
-        first = dt.date(year, month, 1)
-        return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    last = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
-    return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _easter(year: int) -> dt.date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ell) // 451
-    month, day = divmod(h + ell - 7 * m + 114, 31)
-    return dt.date(year, month, day + 1)
-
-
-def _observed(day: dt.date) -> dt.date:
-    """Saturday holidays move to Friday, Sunday holidays to Monday."""
-    if day.weekday() == 5:
-        return day - dt.timedelta(days=1)
-    if day.weekday() == 6:
-        return day + dt.timedelta(days=1)
-    return day
-
-
-@lru_cache(maxsize=256)
-def _year_holidays(year: int) -> tuple[dt.date, ...]:
-    days: list[dt.date] = []
-    new_year = dt.date(year, 1, 1)
-    # NYSE rule 7.2: a Saturday New Year's Day is not observed on the Friday before,
-    # because that Friday closes the previous year's books.
-    if new_year.weekday() == 6:
-        days.append(new_year + dt.timedelta(days=1))
-    elif new_year.weekday() < 5:
-        days.append(new_year)
-    if year >= 1998:
-        days.append(_nth_weekday(year, 1, 0, 3))  # Martin Luther King Jr. Day
-    days.append(_nth_weekday(year, 2, 0, 3))  # Washington's Birthday
-    days.append(_easter(year) - dt.timedelta(days=2))  # Good Friday
-    days.append(_nth_weekday(year, 5, 0, -1))  # Memorial Day
-    if year >= 2022:
-        days.append(_observed(dt.date(year, 6, 19)))  # Juneteenth
-    days.append(_observed(dt.date(year, 7, 4)))
-    days.append(_nth_weekday(year, 9, 0, 1))  # Labor Day
-    days.append(_nth_weekday(year, 11, 3, 4))  # Thanksgiving
-    days.append(_observed(dt.date(year, 12, 25)))
-    return tuple(days)
-
-
-def nyse_holidays(start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.DatetimeIndex:
-    """Weekday exchange closures in [start, end): holidays and special closures."""
-    start_ts, end_ts = _bounds(start, end)
-    days = [d for y in range(start_ts.year, end_ts.year + 1) for d in _year_holidays(y)]
-    days += SPECIAL_CLOSURES
-    idx = pd.DatetimeIndex(pd.to_datetime(days)).astype("datetime64[ns]")
-    idx = idx[(idx >= start_ts) & (idx < end_ts) & (idx.dayofweek < 5)]
-    return idx.unique().sort_values()
+@lru_cache(maxsize=1)
+def _sessions() -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(_xnys().sessions).astype("datetime64[ns]").rename("date")
 
 
 def trading_days(start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.DatetimeIndex:
@@ -106,10 +39,26 @@ def trading_days(start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.Datet
     start_ts, end_ts = _bounds(start, end)
     if end_ts <= start_ts:
         return pd.DatetimeIndex([], dtype="datetime64[ns]", name="date")
-    days = pd.bdate_range(start_ts, end_ts - pd.Timedelta(days=1), name="date")
-    days = days.astype("datetime64[ns]")
-    closed = nyse_holidays(start_ts, end_ts)
-    return days[~np.isin(days.asi8, closed.asi8)].rename("date")
+    sessions = _sessions()
+    lo, hi = sessions.searchsorted(start_ts), sessions.searchsorted(end_ts)
+    return sessions[lo:hi]
+
+
+def nyse_holidays(start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.DatetimeIndex:
+    """Weekday exchange closures in [start, end): holidays and special closures."""
+    start_ts, end_ts = _bounds(start, end)
+    if end_ts <= start_ts:
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    weekdays = pd.bdate_range(start_ts, end_ts - pd.Timedelta(days=1)).astype("datetime64[ns]")
+    open_days = trading_days(start_ts, end_ts)
+    return weekdays[~np.isin(weekdays.asi8, open_days.asi8)]
+
+
+def nyse_early_closes(start: pd.Timestamp | str, end: pd.Timestamp | str) -> pd.DatetimeIndex:
+    """Sessions in [start, end) on which the NYSE closes early (e.g. 13:00 before Christmas)."""
+    start_ts, end_ts = _bounds(start, end)
+    early = pd.DatetimeIndex(_xnys().early_closes).astype("datetime64[ns]")
+    return early[(early >= start_ts) & (early < end_ts)]
 
 
 def _bounds(

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import logging
-import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,8 +12,21 @@ import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
 from memwise_assets.compute.prices.clean import _codes, assemble, clean_bars
-from memwise_assets.compute.prices.pacing import RateLimiter, backoff_delays
+from memwise_assets.compute.prices.pacing import (
+    RateLimiter,
+    RetriesExhausted,
+    RetryPolicy,
+    yahoo_pacer,
+)
 from memwise_assets.compute.prices.schema import FetchResult, PriceSource, empty_bars
+from memwise_assets.compute.prices.yahoo_errors import (  # noqa: F401 - public here too
+    TickersRateLimited,
+    capture_yf_errors,
+    capture_yf_log,
+    is_network_error,
+    is_rate_limit,
+    is_retryable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,80 +39,7 @@ YF_FIELDS: dict[str, str] = {
     "Adj Close": "adj_close",
     "Volume": "volume",
 }
-RATE_LIMIT_MARKERS = ("yfratelimiterror", "too many requests", "rate limit", " 429", "(429")
-NETWORK_MARKERS = (
-    "failed to perform",
-    "could not resolve",
-    "connection",
-    "timed out",
-    "timeout",
-    "name resolution",
-    "network is unreachable",
-    "max retries exceeded",
-)
 NO_DATA = "no data returned: all-NaN columns (unknown ticker, delisted, or not listed in the range)"
-
-
-def is_rate_limit(error: BaseException | str) -> bool:
-    """True for YFRateLimitError, HTTP 429 errors and messages that say 'Too Many Requests'."""
-    if isinstance(error, BaseException):
-        if type(error).__name__ == "YFRateLimitError":
-            return True
-        for holder in (error, getattr(error, "response", None)):
-            for attr in ("status_code", "status", "code"):
-                if getattr(holder, attr, None) == 429:
-                    return True
-        error = f"{type(error).__name__}: {error}"
-    text = error.lower()
-    return any(m in text for m in RATE_LIMIT_MARKERS)
-
-
-def is_network_error(error: BaseException | str) -> bool:
-    """True for connection / DNS / timeout failures (nothing reached Yahoo)."""
-    if isinstance(error, (ConnectionError, TimeoutError)):
-        return True
-    text = (
-        f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
-    ).lower()
-    return any(m in text for m in NETWORK_MARKERS)
-
-
-class _ErrorCapture(logging.Handler):
-    """Collects the per-ticker errors yfinance logs (it does not raise them) during a call."""
-
-    _LIST = re.compile(r"^\s*(\[[^\]]*\]):\s*(.+)$", re.S)
-    _ONE = re.compile(r"^\s*\$?([A-Z0-9.\-^=]+):\s*(.+)$", re.S)
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.errors: dict[str, str] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        msg = record.getMessage()
-        match = self._LIST.match(msg)
-        if match:
-            try:
-                names = ast.literal_eval(match.group(1))
-            except (ValueError, SyntaxError):
-                names = []
-            for name in names:
-                self.errors[str(name).upper()] = match.group(2).strip()
-            return
-        match = self._ONE.match(msg)
-        if match:
-            self.errors.setdefault(match.group(1).upper(), match.group(2).strip())
-
-
-@contextmanager
-def capture_yf_errors() -> Iterator[dict[str, str]]:
-    """Within the block, map ticker -> error message logged by the `yfinance` logger."""
-    handler = _ErrorCapture()
-    logger = logging.getLogger("yfinance")
-    logger.addHandler(handler)
-    try:
-        yield handler.errors
-    finally:
-        logger.removeHandler(handler)
 
 
 def _levels(columns: pd.MultiIndex) -> tuple[int, int]:
@@ -183,9 +120,10 @@ def _default_download(*args: Any, **kwargs: Any) -> pd.DataFrame | None:
 class YFinancePriceSource(PriceSource):
     """Yahoo Finance daily bars: one `yfinance.download` call per batch of tickers.
 
-    Paced by a token bucket to `max_requests_per_s` (a batch of n tickers costs n requests:
-    yfinance fetches each ticker's chart separately); rate limits (YFRateLimitError, HTTP
-    429, raised or logged per ticker) are retried with exponential backoff. Tickers whose
+    Paced by the process's Yahoo bucket at `max_requests_per_s` (a batch of n tickers costs
+    n requests: yfinance fetches each ticker's chart separately; a fake `clock` gets a bucket
+    of its own); rate limits (YFRateLimitError, HTTP 429, raised or logged per ticker) are
+    retried with exponential backoff by the shared `RetryPolicy`. Tickers whose
     columns come back all-NaN are reported failed; PriceSourceError only if all failed.
     """
 
@@ -200,22 +138,20 @@ class YFinancePriceSource(PriceSource):
         backoff_s: float = 2.0,
         timeout_s: float = 20.0,
         download: Callable[..., pd.DataFrame | None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         if retries < 0:
             raise ValueError(f"retries must be >= 0; got {retries}")
         self.batch_size = batch_size
-        self.retries = retries
-        self.backoff_s = backoff_s
+        self.retry = RetryPolicy(retries=retries, base_s=backoff_s)
         self.timeout_s = timeout_s
         self.download = download or _default_download
-        self.sleep = sleep
-        self.limiter = RateLimiter(
-            max_requests_per_s, burst=max(max_requests_per_s, 1.0), clock=clock, sleep=sleep
-        )
+        self.sleep = sleep or time.sleep
+        self.limiter = limiter or yahoo_pacer(max_requests_per_s, clock, sleep)
         self.calls = 0
 
     def _call(
@@ -241,46 +177,42 @@ class YFinancePriceSource(PriceSource):
     def _fetch_batch(
         self, batch: list[str], start: pd.Timestamp, end: pd.Timestamp
     ) -> tuple[list[pd.DataFrame], dict[str, str]]:
-        """Download one batch with retries; return long parts and failure reasons."""
-        delays = backoff_delays(self.retries, self.backoff_s)
+        """Download one batch under the retry policy; return long parts and failure reasons.
+
+        A retry asks again only for the tickers yfinance logged as rate limited.
+        """
         parts: list[pd.DataFrame] = []
         failed: dict[str, str] = {}
         todo = list(batch)
-        for attempt in range(self.retries + 1):
-            try:
-                with capture_yf_errors() as logged:
-                    raw = self._call(todo, start, end)
-            except Exception as exc:  # noqa: BLE001 - any download error is reported per ticker
-                retryable = is_rate_limit(exc) or is_network_error(exc)
-                if retryable and attempt < self.retries:
-                    log.warning("yfinance %s; retry %d in %.1fs", exc, attempt + 1, delays[attempt])
-                    self.sleep(delays[attempt])
-                    continue
-                kind = "rate limited" if is_rate_limit(exc) else "download error"
-                for t in todo:
-                    failed[t] = (
-                        f"{kind} after {attempt + 1} attempt(s): {type(exc).__name__}: {exc}"
-                    )
-                return parts, failed
+        tries = 0
+
+        def attempt(i: int) -> None:
+            nonlocal todo, tries
+            tries = i + 1
+            with capture_yf_errors() as logged:
+                raw = self._call(todo, start, end)
             long, missing = reshape_yf_frame(raw, todo)
             parts.append(long)
-            limited = [t for t in missing if is_rate_limit(logged.get(t, ""))]
-            for t in missing:
-                if t not in limited:
-                    failed[t] = logged.get(t) or NO_DATA
-            if not limited:
-                return parts, failed
-            if attempt < self.retries:
-                log.warning(
-                    "yfinance rate limited %d ticker(s); retry in %.1fs",
-                    len(limited),
-                    delays[attempt],
-                )
-                self.sleep(delays[attempt])
-                todo = limited
-                continue
-            for t in limited:
-                failed[t] = f"rate limited after {attempt + 1} attempt(s): {logged[t]}"
+            limited = {t: logged[t] for t in missing if is_rate_limit(logged.get(t, ""))}
+            failed.update({t: logged.get(t) or NO_DATA for t in missing if t not in limited})
+            if limited:
+                todo = list(limited)
+                raise TickersRateLimited(limited)
+
+        try:
+            self.retry.call(
+                attempt, retry_on=is_retryable, sleep=self.sleep, what=f"yfinance {len(batch)}"
+            )
+        except RetriesExhausted as exc:
+            if isinstance(exc.error, TickersRateLimited):
+                for t, reason in exc.error.reasons.items():
+                    failed[t] = f"rate limited after {exc.attempts} attempt(s): {reason}"
+            else:
+                kind = "rate limited" if is_rate_limit(exc.error) else "download error"
+                failed.update({t: f"{kind} {exc}" for t in todo})
+        except Exception as exc:  # noqa: BLE001 - any download error is reported per ticker
+            reason = f"download error after {tries} attempt(s): {type(exc).__name__}: {exc}"
+            failed.update({t: reason for t in todo})
         return parts, failed
 
     def _fetch(self, tickers: list[str], start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, model_validator
 
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.filings.checks import FILING_CHECKS, filing_check_results
 from memwise_assets.defs.filings.landing import resolve_filing
 from memwise_assets.defs.filings.partitions import filing_partitions
@@ -72,6 +73,7 @@ def _outcome_row(outcome: FilingOutcome) -> dict[str, object]:
     check_specs=FILING_CHECKS,
     pool="filings",
     kinds={"pandas", "parquet", "spacy"},
+    metadata=column_metadata("sec_filing_sections"),
 )
 def sec_filing_sections(
     context: dg.AssetExecutionContext,

@@ -8,8 +8,10 @@ import dagster as dg
 from pydantic import Field
 
 from memwise_assets.defs.filings.dead_letters import DeadLetterStore
-from memwise_assets.defs.filings.landing import sample_landing_dir
 from memwise_assets.defs.resources import memwise_home
+
+# Moves the landing folder without editing code (the demo keeps reading its shipped samples).
+LANDING_ENV = "MEMWISE_LANDING_DIR"
 
 
 class FilingsResource(dg.ConfigurableResource):
@@ -17,7 +19,8 @@ class FilingsResource(dg.ConfigurableResource):
 
     landing_dir: str | None = Field(
         default=None,
-        description="Folder the sensor watches for new filings; default the shipped samples.",
+        description="Folder the sensor watches for new filings; default $MEMWISE_LANDING_DIR, "
+        "else $DAGSTER_HOME/memwise/landing (created).",
     )
     dead_letter_path: str | None = Field(
         default=None, description="SQLite file of dead letters; default under $DAGSTER_HOME."
@@ -31,7 +34,12 @@ class FilingsResource(dg.ConfigurableResource):
 
     @property
     def landing(self) -> Path:
-        return Path(self.landing_dir) if self.landing_dir else sample_landing_dir()
+        chosen = self.landing_dir or dg.EnvVar(LANDING_ENV).get_value()
+        if chosen:
+            return Path(chosen)
+        default = memwise_home() / "landing"
+        default.mkdir(parents=True, exist_ok=True)  # the sensor's first tick finds it empty
+        return default
 
     def dead_letters(self) -> DeadLetterStore:
         path = (

@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
 from memwise_assets.defs.resources import MemoryResource, StepMemory, frame_mb
 from memwise_assets.memory import release_free_heap
@@ -104,6 +105,7 @@ def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, 
     check_specs=LABEL_CHECKS,
     pool="labels",
     kinds={"pandas", "parquet"},
+    metadata=column_metadata("weighted_labels"),
 )
 def weighted_labels(
     context: dg.AssetExecutionContext,

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from memwise_assets.compute.intraday import read_intraday_bars
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.assets import LabelsConfig, balance_metadata, label_bars
 from memwise_assets.defs.labels.checks import label_check_results, label_checks
 from memwise_assets.defs.resources import MemoryResource
@@ -30,7 +31,9 @@ class IntradayConfig(dg.Config):
     pattern: str = Field(default="*.csv*", description="Which files of the folder to read.")
 
 
-@dg.asset(group_name="labels", kinds={"pandas", "parquet"})
+@dg.asset(
+    group_name="labels", kinds={"pandas", "parquet"}, metadata=column_metadata("intraday_bars")
+)
 def intraday_bars(
     context: dg.AssetExecutionContext, config: IntradayConfig, memory: MemoryResource
 ) -> pd.DataFrame:
@@ -48,7 +51,12 @@ def intraday_bars(
         return bars
 
 
-@dg.asset(group_name="labels", check_specs=label_checks("intraday_labels"), pool="labels")
+@dg.asset(
+    group_name="labels",
+    check_specs=label_checks("intraday_labels"),
+    pool="labels",
+    metadata=column_metadata("intraday_labels"),
+)
 def intraday_labels(
     context: dg.AssetExecutionContext,
     config: LabelsConfig,

@@ -2,11 +2,12 @@
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from memwise_assets.compute.prices import (
     DEFAULT_TICKERS,
@@ -16,6 +17,7 @@ from memwise_assets.compute.prices import (
     SamplePriceSource,
     YFinancePriceSource,
 )
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
 from memwise_assets.defs.markdown import md_table
 from memwise_assets.defs.prices.checks import PRICE_CHECKS, price_check_results
@@ -46,6 +48,16 @@ class PricesConfig(dg.Config):
         "free tier; API key from ALPHAVANTAGE_API_KEY).",
     )
 
+    @model_validator(mode="after")
+    def _csv_folder_exists(self) -> "PricesConfig":
+        # Refused once for the run, not once per ticker inside the step.
+        if self.source == "csv" and not (self.csv_folder and Path(self.csv_folder).is_dir()):
+            raise ValueError(
+                "csv_folder: source=csv needs an existing folder of <TICKER>.csv files, "
+                f"got {self.csv_folder!r}"
+            )
+        return self
+
 
 def price_source(config: PricesConfig) -> PriceSource:
     """The configured source, with a clear error for incomplete configuration."""
@@ -62,7 +74,7 @@ def price_source(config: PricesConfig) -> PriceSource:
     group_name="prices",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata={PARTITION_COLUMN_KEY: "date"},
+    metadata={PARTITION_COLUMN_KEY: "date", **column_metadata("daily_bars")},
     check_specs=PRICE_CHECKS,
     pool="prices",
     kinds={"pandas", "parquet"},

@@ -7,6 +7,7 @@ import pandas as pd
 
 from memwise_assets.compute.weekly import attach_weekly_features
 from memwise_assets.compute.weekly import weekly_features as compute_features
+from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.resources import MemoryResource, frame_mb
 from memwise_assets.defs.weekly.checks import WEEKLY_CHECKS, weekly_check_results
 
@@ -18,6 +19,7 @@ _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
     ins={"daily_bars": dg.AssetIn(metadata={"columns": _DAILY_COLUMNS})},
     check_specs=WEEKLY_CHECKS,
     kinds={"pandas", "parquet"},
+    metadata=column_metadata("weekly_features"),
 )
 def weekly_features(
     context: dg.AssetExecutionContext, memory: MemoryResource, daily_bars: pd.DataFrame
@@ -45,6 +47,7 @@ def weekly_features(
     group_name="weekly",
     ins={"daily_bars": dg.AssetIn(metadata={"columns": _DAILY_COLUMNS})},
     kinds={"pandas", "parquet"},
+    metadata=column_metadata("daily_with_weekly_features"),
 )
 def daily_with_weekly_features(
     context: dg.AssetExecutionContext,

@@ -1,0 +1,150 @@
+"""The EDGAR source in Dagster: a resource, a download job, and a sensor that runs it.
+
+Downloading is paced (the shared 10 requests/s limiter), not memory-bound: it holds one
+document at a time, so it runs outside the memory ledger and its metadata says so. The
+landing sensor turns what it downloads into `sec_filing_sections` partitions.
+"""
+
+import dagster as dg
+from pydantic import Field, PrivateAttr, field_validator
+
+from memwise_assets.compute.edgar import (
+    DATA_BASE_URL,
+    FORMS,
+    SEC_MAX_REQUESTS_PER_S,
+    WWW_BASE_URL,
+    CompanyReport,
+    EdgarClient,
+    check_user_agent,
+    download_new_filings,
+)
+from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.markdown import md_table
+
+PACING = (
+    f"paced: at most {SEC_MAX_REQUESTS_PER_S} requests/s to EDGAR (one limiter per process), "
+    "backoff on 429/503; not memory-bound (one document in memory at a time), so not "
+    "admitted through the memory ledger"
+)
+
+
+class EdgarResource(dg.ConfigurableResource):
+    """SEC EDGAR: who we are (required by SEC), where it is, which companies and forms."""
+
+    user_agent: str = Field(
+        description="User-Agent declaring who you are and a contact e-mail (SEC requires "
+        "it), e.g. 'Example Research research@example.com'."
+    )
+    tickers: list[str] = Field(default_factory=list, description="Tickers to follow.")
+    ciks: list[int] = Field(default_factory=list, description="CIKs to follow.")
+    forms: list[str] = Field(default_factory=lambda: ["10-K", "10-Q"], description="Forms.")
+    since: str | None = Field(default=None, description="Only filings filed on/after (ISO).")
+    data_base_url: str = Field(default=DATA_BASE_URL, description="Submissions API base URL.")
+    www_base_url: str = Field(default=WWW_BASE_URL, description="Ticker map + archives URL.")
+    full_history: bool = Field(
+        default=False,
+        description="Also read the older submission pages (default: the recent ~1,000 filings).",
+    )
+    retries: int = Field(default=4, description="Retries of a 429/503 response.")
+    backoff_s: float = Field(default=1.0, description="First backoff delay; doubles.")
+    _client: EdgarClient | None = PrivateAttr(default=None)
+
+    @field_validator("user_agent", mode="before")
+    @classmethod
+    def _declares_contact(cls, value: str) -> str:
+        # An EnvVar is resolved at run start, when the resource is built from its value.
+        # Checked again on the resolved value when a run builds the resource.
+        return value if isinstance(value, dg.EnvVar) else check_user_agent(value)
+
+    @field_validator("forms")
+    @classmethod
+    def _known_forms(cls, value: list[str]) -> list[str]:
+        bad = [f for f in value if f not in FORMS]
+        if bad or not value:
+            raise ValueError(f"forms must be among {list(FORMS)}; got {value}")
+        return value
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._client = EdgarClient(self.user_agent, retries=self.retries, backoff_s=self.backoff_s)
+
+    def download(self, filings: FilingsResource) -> list[CompanyReport]:
+        """Download every new filing of the configured companies into the landing folder."""
+        client = self._client or EdgarClient(
+            self.user_agent, retries=self.retries, backoff_s=self.backoff_s
+        )
+        return download_new_filings(
+            client,
+            filings.landing,
+            tickers=self.tickers,
+            ciks=self.ciks,
+            forms=self.forms,
+            since=self.since,
+            data_base_url=self.data_base_url.rstrip("/"),
+            www_base_url=self.www_base_url.rstrip("/"),
+            full_history=self.full_history,
+        )
+
+
+def _report_row(report: CompanyReport) -> dict[str, object]:
+    return {
+        "company": report.company,
+        "cik": report.cik or "",
+        "status": report.status,
+        "downloaded": len(report.downloaded),
+        "skipped": report.skipped,
+        "failed": len(report.failed),
+        "reason": report.reason[:300],
+    }
+
+
+# The limiter is per process; the pool (default limit 1, dagster.yaml) keeps EDGAR
+# downloads to one at a time across runs, so the 10/s ceiling holds for the whole host.
+@dg.op(out=dg.Out(dg.Nothing), pool="edgar", tags={"memwise/bound": "paced"})
+def download_edgar_filings(
+    context: dg.OpExecutionContext, edgar: EdgarResource, filings: FilingsResource
+) -> dg.Output:
+    """Download new 10-K/10-Q primary documents with sidecar metadata into the landing folder."""
+    reports = download_new_filings_logged(context, edgar, filings)
+    failed = [r for r in reports if r.status != "ok"]
+    metadata = {
+        "memwise/companies": len(reports),
+        "memwise/companies_failed": len(failed),
+        "memwise/filings_downloaded": sum(len(r.downloaded) for r in reports),
+        "memwise/filings_skipped": sum(r.skipped for r in reports),
+        "memwise/bound": PACING,
+        "memwise/company_reports": dg.MetadataValue.md(md_table([_report_row(r) for r in reports])),
+    }
+    if reports and all(r.status == "failed" for r in reports):
+        raise dg.Failure(description="every company failed; see the reports", metadata=metadata)
+    return dg.Output(None, metadata=metadata)
+
+
+def download_new_filings_logged(
+    context: dg.OpExecutionContext, edgar: EdgarResource, filings: FilingsResource
+) -> list[CompanyReport]:
+    """`edgar.download`, each company's outcome logged (failures as errors)."""
+    reports = edgar.download(filings)
+    if not reports:
+        context.log.warning("the edgar resource names no tickers or ciks: nothing to download")
+    for r in reports:
+        line = f"{r.company}: {r.status}, {len(r.downloaded)} new, {r.skipped} already here"
+        if r.status == "ok":
+            context.log.info(line)
+        else:
+            context.log.error(f"{line}, {len(r.failed)} failed: {r.reason}")
+    return reports
+
+
+@dg.job(description="Download new EDGAR 10-K/10-Q filings into the filings landing folder.")
+def edgar_download_job() -> None:
+    download_edgar_filings()
+
+
+@dg.sensor(
+    job=edgar_download_job,
+    minimum_interval_seconds=3600,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
+def edgar_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest:
+    """Look for new filings on EDGAR once an hour (the landing sensor does the rest)."""
+    return dg.RunRequest()

@@ -1,0 +1,86 @@
+"""Text features per filing, and daily rows carrying the latest filing public by the open."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+
+from memwise_assets.compute.filings.features import SECTION_COLUMNS, text_features
+from memwise_assets.compute.filings.point_in_time import attach_filing_features
+from memwise_assets.defs.columns import column_metadata
+from memwise_assets.defs.filings.feature_checks import (
+    FILING_FEATURE_CHECKS,
+    FILING_JOIN_CHECKS,
+    feature_check_results,
+    join_check_results,
+)
+from memwise_assets.defs.resources import MemoryResource, frame_mb
+
+_DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
+# Its own budget key: `limits_mb` may size it; unset, it takes the default limit.
+BUDGET = "filing_features"
+
+
+@dg.asset(
+    group_name="filings",
+    ins={"sec_filing_sections": dg.AssetIn(metadata={"columns": SECTION_COLUMNS})},
+    check_specs=FILING_FEATURE_CHECKS,
+    kinds={"pandas", "parquet"},
+    metadata=column_metadata("filing_text_features"),
+)
+def filing_text_features(
+    context: dg.AssetExecutionContext, memory: MemoryResource, sec_filing_sections: pd.DataFrame
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """One row per filing: Item lengths and how much its text changed since the last one."""
+    input_mb = frame_mb(sec_filing_sections)
+    # Word counts of two filings at a time beside the loaded sections: 2x covers it.
+    with memory.step(
+        context, budget=BUDGET, input_mb=input_mb, static_estimate_mb=64 + 2 * input_mb
+    ) as step:
+        step.mark("input-loaded")
+        features = text_features(sec_filing_sections)
+        step.mark("features-complete")
+        compared = features["prev_filing_id"].notna()
+        yield dg.Output(
+            features,
+            metadata={
+                "memwise/filings": len(features),
+                "memwise/compared_filings": int(compared.sum()),
+                "memwise/filings_without_date": int(features["filed_date_unknown"].sum()),
+                "memwise/companies": int(features["cik"].nunique()),
+            },
+        )
+    yield from feature_check_results(features)
+
+
+@dg.asset(
+    group_name="filings",
+    ins={"daily_bars": dg.AssetIn(metadata={"columns": _DAILY_COLUMNS})},
+    check_specs=FILING_JOIN_CHECKS,
+    kinds={"pandas", "parquet"},
+    metadata=column_metadata("daily_with_filing_features"),
+)
+def daily_with_filing_features(
+    context: dg.AssetExecutionContext,
+    memory: MemoryResource,
+    daily_bars: pd.DataFrame,
+    filing_text_features: pd.DataFrame,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """Daily rows with the features of their ticker's latest filing public before the open."""
+    input_mb = frame_mb(daily_bars) + frame_mb(filing_text_features)
+    with memory.step(
+        context, budget=BUDGET, input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
+    ) as step:
+        step.mark("input-loaded")
+        joined = attach_filing_features(daily_bars, filing_text_features)
+        step.mark("attach-complete")
+        yield dg.Output(
+            joined,
+            metadata={
+                "memwise/rows_with_filing": int(joined["filing_id"].notna().sum()),
+                "memwise/filings_joined": int(joined["filing_id"].nunique()),
+                "memwise/convention": "first session opening (09:30 New York) after "
+                "acceptance; date only: next session after the filing date",
+            },
+        )
+    yield from join_check_results(daily_bars, filing_text_features, joined)
