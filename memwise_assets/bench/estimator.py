@@ -28,12 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from memwise_assets.bench.estimator_record import RECORDED
 from memwise_assets.bench.harness import BenchRow
 from memwise_assets.memory.calibration import calibrated_estimate
 from memwise_assets.memory.limits import raised_budget_mb
 
 CASE = "estimator"
+# Written by `python -m memwise_assets.bench.estimator_record` (which imports the peers).
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "estimator" / "recorded_steps.json"
 WARMUP = 5
 WINDOW = 30
 EMERGENCY = 1.2

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from memwise_assets.bench.estimator import RECORDED
 from memwise_assets.bench.harness import measure
 from memwise_assets.bench.labels import synthetic_bars
 from memwise_assets.bench.weekly import synthetic_daily
@@ -23,7 +24,6 @@ from memwise_assets.compute.labels import LabelingConfig, triple_barrier_labels
 from memwise_assets.compute.prices.sample import SamplePriceSource
 from memwise_assets.compute.weekly import weekly_features
 
-RECORDED = Path(__file__).resolve().parents[1] / "data" / "estimator" / "recorded_steps.json"
 _MB = 1024.0 * 1024.0
 _PRICE_ROW_BYTES = 8 * 8 * 6  # the daily_bars asset's working bytes per row
 

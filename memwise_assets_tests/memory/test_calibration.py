@@ -3,7 +3,6 @@
 import numpy as np
 
 from memwise_assets.bench import estimator as bench
-from memwise_assets.bench.estimator_record import RECORDED
 from memwise_assets.memory.calibration import calibrated_estimate
 
 
@@ -29,7 +28,7 @@ def test_one_outlier_neither_inflates_other_sizes_nor_is_forgotten_for_its_own()
 def test_the_recorded_histories_cover_the_four_domains() -> None:
     import json
 
-    recorded = json.loads(RECORDED.read_text())
+    recorded = json.loads(bench.RECORDED.read_text())
     assert set(recorded) == {"prices", "weekly", "labels", "filings"}
     assert all(len(points) >= 10 for points in recorded.values())
 
