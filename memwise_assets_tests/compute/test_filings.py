@@ -19,7 +19,7 @@ from memwise_assets.compute.filings import (
 DATA = Path(__file__).parents[2] / "memwise_assets" / "data" / "filings"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "filings"
 
-K_MODERN = "1 1A 1B 1C 2 3 4 5 6 7 7A 8 9 9A 9B 9C 10 11 12 13 14 15 16".split()
+K_MODERN = "1 1A 1B 1C 2 3 4 5 6 7 7A 8 9 9A 9B 9C 10 11 12 13 14 15 16 SIGNATURES".split()
 EXPECTED = {
     DATA / "apple_10-K_2024.htm": (
         "10-K",
@@ -28,32 +28,32 @@ EXPECTED = {
     ),
     DATA / "medicis-pharmaceutical_10-K_1999.htm": (
         "10-K",
-        "1 2 3 4 5 6 7 7A 8 9 10 11 12 13 14".split(),
+        "1 2 3 4 5 6 7 7A 8 9 10 11 12 13 14 SIGNATURES".split(),
         "Information required by this item is incorporated by reference on pages 14-21",
     ),
     DATA / "apple_10-Q_1997.txt": (
         "10-Q",
-        "P1-1 P1-2 P2-1 P2-6".split(),
+        "P1-1 P1-2 P2-1 P2-6 SIGNATURES".split(),
         "The following discussion should be read in conjunction with the consolidated",
     ),
     FIXTURES / "apple_10-K_1994.txt.gz": (
         "10-K",
-        "1 2 3 4 5 6 7 8 9 10 11 12 13 14".split(),
+        "1 2 3 4 5 6 7 8 9 10 11 12 13 14 SIGNATURES".split(),
         "The following discussion should be read in conjunction with the consolidated",
     ),
     FIXTURES / "alcoa_10-Q_2018.htm.gz": (
         "10-Q",
-        "P1-1 P1-2 P1-3 P1-4 P2-1 P2-4 P2-6".split(),
+        "P1-1 P1-2 P1-3 P1-4 P2-1 P2-4 P2-6 SIGNATURES".split(),
         "(dollars in millions, except per-share amounts, average realized prices",
     ),
     FIXTURES / "commonwealth-income-growth-fund-v_10-K_2015.htm.gz": (
         "10-K",
-        "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15".split(),
+        "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15 SIGNATURES".split(),
         "The following is a discussion of our current financial position and results",
     ),
     FIXTURES / "galaxy-next-generation_10-K_2021.htm.gz": (
         "10-K",
-        "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15 16".split(),
+        "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15 16 SIGNATURES".split(),
         "The following discussion and analysis should be read in conjunction with our",
     ),
 }

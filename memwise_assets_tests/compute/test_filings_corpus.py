@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from memwise_assets.compute.filings.pipeline import document_lines
-from memwise_assets.compute.filings.sections import find_sections
+from memwise_assets.compute.filings.sections import SIGNATURES, find_sections
 from memwise_assets.compute.filings.source import open_document
 
 SEC = Path(__file__).parents[3] / "shared" / "data" / "sec"
@@ -64,7 +64,9 @@ STATEMENTS_AT_END = {
 def test_items_of_every_shared_filing(name: str) -> None:
     doc = open_document(SEC / name)
     sections = {s.item: s for s in find_sections(document_lines(doc), doc.form or "")}
-    assert " ".join(sections) == EXPECTED[name]
+    # Every filing here ends with its signatures page, a row of its own.
+    assert " ".join(sections) == f"{EXPECTED[name]} {SIGNATURES}"
+    assert 200 < len(sections[SIGNATURES].text) < 5_000
     if doc.form != "10-K" or name in CROSS_REFERENCE:
         return
     # A TOC entry owns a title and a page number; real Items 1 and 7 own pages.

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from memwise_assets.defs.filings.assets import sec_filing_sections
+from memwise_assets.defs.filings.landing import scan_landing
 from memwise_assets.defs.filings.partitions import filing_partitions
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.sensors import (
@@ -24,17 +25,19 @@ from memwise_assets.defs.filings.sensors import (
 from memwise_assets.defs.filings.worker import close_filing_pools
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets_tests.reliability import hostile
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "filings"
+SHIPPED = Path(__file__).parents[2] / "memwise_assets" / "data" / "filings"
 K1994 = "apple_10-K_1994.txt"
 Q2018 = "alcoa_10-Q_2018.htm"
 K2015 = "commonwealth-income-growth-fund-v_10-K_2015.htm"
 K2021 = "galaxy-next-generation_10-K_2021.htm"
 ITEMS = {
-    K1994: "1 2 3 4 5 6 7 8 9 10 11 12 13 14".split(),
-    Q2018: "P1-1 P1-2 P1-3 P1-4 P2-1 P2-4 P2-6".split(),
-    K2015: "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15".split(),
-    K2021: "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15 16".split(),
+    K1994: "1 2 3 4 5 6 7 8 9 10 11 12 13 14 SIGNATURES".split(),
+    Q2018: "P1-1 P1-2 P1-3 P1-4 P2-1 P2-4 P2-6 SIGNATURES".split(),
+    K2015: "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15 SIGNATURES".split(),
+    K2021: "1 1A 1B 2 3 4 5 6 7 7A 8 9 9A 9B 10 11 12 13 14 15 16 SIGNATURES".split(),
 }
 KEYS = sorted(ITEMS)
 ASSET = "sec_filing_sections"
@@ -92,34 +95,63 @@ def _stored(home: Path, key: str) -> Path:
     return home / "data" / ASSET / f"{key}.parquet"
 
 
-def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    materializations = result.asset_materializations_for_node(ASSET)
-    return {k: v.value for k, v in materializations[0].metadata.items()}
+def _by_partition(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]:
+    """Each materialized partition's own metadata."""
+    return {
+        str(m.partition): {k: v.value for k, v in m.metadata.items()}
+        for m in result.asset_materializations_for_node(ASSET)
+    }
+
+
+def _step_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    """The step's figures: on exactly one materialization of the step."""
+    (step,) = [m for m in _by_partition(result).values() if "memwise/filings" in m]
+    return step
+
+
+def _status(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, str]:
+    """Dagster's partition status of each key: MATERIALIZED, FAILED, or missing."""
+    found = instance.get_status_by_partition(dg.AssetKey(ASSET), keys, filing_partitions) or {}
+    return {key: found[key].value if found.get(key) else "missing" for key in keys}
+
+
+def _assert_own_metadata(home: Path, landing: Path, key: str, meta: dict[str, object]) -> None:
+    stored = pd.read_parquet(_stored(home, key))
+    assert meta["dagster/row_count"] == meta["memwise/items"] == len(stored)
+    assert meta["memwise/path"] == str(_stored(home, key))
+    assert meta["memwise/item_input_mb"] == pytest.approx((landing / key).stat().st_size / 2**20)
+    assert 40 < meta["memwise/item_peak_mb"] < 2000  # a whole worker's RSS
 
 
 def test_batch_over_a_partition_range_stores_one_parquet_per_filing(
     tmp_path: Path, landing: Path
 ) -> None:
     resources = _resources(tmp_path, landing)
-    result = _run_range(_instance(), resources, KEYS[0], KEYS[-1])
+    instance = _instance()
+    result = _run_range(instance, resources, KEYS[0], KEYS[-1])
     assert result.success
-    partitions = sorted(m.partition for m in result.asset_materializations_for_node(ASSET))
-    assert partitions == KEYS
+    partitions = _by_partition(result)
+    assert sorted(partitions) == KEYS
+    assert _status(instance, KEYS) == dict.fromkeys(KEYS, "MATERIALIZED")
     for key, items in ITEMS.items():
         frame = pd.read_parquet(_stored(tmp_path, key))
         assert list(frame["item"].astype(str)) == items
         assert (frame["n_chars"] > 0).all() and (frame["n_tokens"] > 0).all()
-    meta = _metadata(result)
-    assert meta["memwise/filings"] == 4
-    assert meta["memwise/items_found"] == sum(len(v) for v in ITEMS.values())
-    assert (meta["memwise/dead_letters"], meta["memwise/dead_letter_filings"]) == (0, "none")
-    assert (meta["memwise/category"], meta["memwise/item_timeout_s"]) == ("SMALL", 600.0)
-    assert meta["memwise/timeout_basis"] == "static" and meta["memwise/timeout_s"] == 14400.0
-    # The largest filing's figures: its size, and a peak that is a whole worker's RSS.
-    assert meta["memwise/item_input_mb"] == pytest.approx((landing / K2021).stat().st_size / 2**20)
-    assert 40 < meta["memwise/item_peak_mb"] < 2000
-    assert meta["memwise/peak_rss_mb"] > 0 and meta["memwise/within_limit"] is True
-    assert meta["dagster/row_count"] == meta["memwise/items_found"]
+        # Each partition says what its own file holds, not what the batch did.
+        _assert_own_metadata(tmp_path, landing, key, partitions[key])
+        assert (partitions[key]["memwise/category"], partitions[key]["memwise/item_timeout_s"]) == (
+            "SMALL",
+            600.0,
+        )
+    step = _step_metadata(result)
+    assert step["memwise/filings"] == 4
+    assert step["memwise/items_found"] == sum(len(v) for v in ITEMS.values())
+    assert (step["memwise/dead_letters"], step["memwise/dead_letter_filings"]) == (0, "none")
+    assert step["memwise/peak_rss_mb"] > 0 and step["memwise/within_limit"] is True
+    assert (step["memwise/timeout_basis"], step["memwise/timeout_s"]) == ("static", 14400.0)
+    assert step["memwise/input_mb"] == pytest.approx(
+        sum((landing / k).stat().st_size for k in KEYS) / 2**20
+    )
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert set(checks) == {"core_10k_items_present", "no_duplicate_items", "no_dead_letters"}
     assert checks["no_dead_letters"]
@@ -139,11 +171,16 @@ def test_timeout_and_memory_failures_are_dead_lettered_then_retried(
     assert result.success
     assert _stored(tmp_path, K1994).exists() and _stored(tmp_path, Q2018).exists()
     assert not _stored(tmp_path, K2015).exists() and not _stored(tmp_path, K2021).exists()
-    meta = _metadata(result)
+    assert sorted(_by_partition(result)) == sorted([K1994, Q2018])
+    assert _status(instance, KEYS) == {
+        K1994: "MATERIALIZED",
+        Q2018: "MATERIALIZED",
+        K2015: "missing",
+        K2021: "missing",
+    }
+    meta = _step_metadata(result)
     assert meta["memwise/dead_letters"] == 2
     assert set(str(meta["memwise/dead_letter_filings"]).split(", ")) == {K2015, K2021}
-    # Dagster marks every partition of the batch materialized; the WARN check says which
-    # of them really went to the dead letters.
     (dead_check,) = [
         e for e in result.get_asset_check_evaluations() if e.check_name == "no_dead_letters"
     ]
@@ -171,8 +208,49 @@ def test_timeout_and_memory_failures_are_dead_lettered_then_retried(
         )
         assert retry.success
     assert store.list() == []
+    assert _status(instance, KEYS) == dict.fromkeys(KEYS, "MATERIALIZED")
     for key in (K2015, K2021):
         assert list(pd.read_parquet(_stored(tmp_path, key))["item"].astype(str)) == ITEMS[key]
+
+
+def test_a_batch_of_ten_with_one_hostile_filing_materializes_the_nine(
+    tmp_path: Path, landing: Path
+) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for key in KEYS:
+        shutil.copy(landing / key, folder / key)
+    for shipped in sorted(SHIPPED.glob("*_*.*")):
+        shutil.copy(shipped, folder / shipped.name)
+    (folder / "good.htm").write_bytes(hostile.good_filing())
+    (folder / "latin1.htm").write_bytes(hostile.non_utf8())
+    (folder / "binary.htm").write_bytes(bytes(range(256)) * 64)
+    keys = [f.key for f in scan_landing(folder)[0]]  # sidecar metadata files are not filings
+    assert len(keys) == 10
+    good = [k for k in keys if k != "binary.htm"]
+    instance = _instance(keys)
+    result = _run_range(instance, _resources(tmp_path, folder), keys[0], keys[-1])
+    assert result.success
+    # Dagster's own partition status: nine materialized, the hostile one not.
+    assert _status(instance, keys) == {
+        k: "missing" if k == "binary.htm" else "MATERIALIZED" for k in keys
+    }
+    assert instance.get_materialized_partitions(dg.AssetKey(ASSET)) == set(good)
+    partitions = _by_partition(result)
+    assert sorted(partitions) == good
+    for key in good:
+        _assert_own_metadata(tmp_path, folder, key, partitions[key])
+    assert len({str(m["memwise/path"]) for m in partitions.values()}) == 9
+    assert not _stored(tmp_path, "binary.htm").exists()
+    (letter,) = (
+        FilingsResource(dead_letter_path=str(tmp_path / "dead_letters.sqlite"))
+        .dead_letters()
+        .list()
+    )
+    assert (letter["partition_key"], letter["status"]) == ("binary.htm", "error")
+    step = _step_metadata(result)
+    assert (step["memwise/filings"], step["memwise/dead_letter_filings"]) == (10, "binary.htm")
+    assert step["memwise/items_found"] == sum(m["dagster/row_count"] for m in partitions.values())
 
 
 def test_a_failing_filing_keeps_its_previous_sections(tmp_path: Path, landing: Path) -> None:
@@ -194,6 +272,8 @@ def test_a_failing_filing_keeps_its_previous_sections(tmp_path: Path, landing: P
     # A run whose only filing fails fails, and still leaves the stored file alone.
     alone = _run_range(instance, resources, K1994, K1994, config)
     assert not alone.success
+    # Its run failed, so Dagster shows its partition failed; the stored file stays.
+    assert _status(instance, [K1994, Q2018]) == {K1994: "FAILED", Q2018: "MATERIALIZED"}
     assert _stored(tmp_path, K1994).read_bytes() == before[K1994][0]
     letter = resources["filings"].dead_letters().get(K1994)  # type: ignore[attr-defined]
     assert (letter["status"], letter["attempts"]) == ("memory", 2)

@@ -16,6 +16,7 @@ _TOC_LINK = re.compile(
 )
 _TRAILING_NUMBER = re.compile(r"^(?P<key>.*?\D)\s*(?P<num>\d{1,3})$")
 _LEADING_NUMBER = re.compile(r"^(?P<num>\d{1,3})\s*(?P<key>\D.*)$")
+_WORD = re.compile(r"[^\W\d_]")
 _MIN_REPEATS = 4
 _MAX_FURNITURE_CHARS = 100
 _EDGE_LINES = 3  # lines after/before a page break that may be a running header/footer
@@ -30,7 +31,9 @@ def _running_lines(lines: list[str]) -> set[int]:
             continue
         for side, pattern in (("end", _TRAILING_NUMBER), ("start", _LEADING_NUMBER)):
             m = pattern.match(line)
-            if m and m.group("key").strip(" |-–—"):
+            # A running header or footer has words ("Apple Inc. | 2024 Form 10-K | 12");
+            # "10.1", "10.2" ... of an exhibit list have none and are text.
+            if m and _WORD.search(m.group("key")):
                 groups[(side, m.group("key").strip())].append((i, int(m.group("num"))))
     drop: set[int] = set()
     for hits in groups.values():

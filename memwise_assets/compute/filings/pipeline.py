@@ -19,7 +19,13 @@ from memwise_assets.compute.filings.metadata import (
 from memwise_assets.compute.filings.nlp import count_texts, load_nlp
 from memwise_assets.compute.filings.pages import strip_furniture
 from memwise_assets.compute.filings.plain import lines_plain
-from memwise_assets.compute.filings.sections import ITEMS_10K, ITEMS_10Q, Section, find_sections
+from memwise_assets.compute.filings.sections import (
+    ITEMS_10K,
+    ITEMS_10Q,
+    SIGNATURES,
+    Section,
+    find_sections,
+)
 from memwise_assets.compute.filings.source import (
     FORMS,
     Document,
@@ -111,7 +117,7 @@ def _frame(
             "filing_id": pd.Series([fid] * len(sections), dtype=object),
             **metadata_columns(meta, len(sections)),
             "form": _category([form] * len(sections), FORMS),
-            "item": _category(items, (*ITEMS_10K, *ITEMS_10Q)),
+            "item": _category(items, (*ITEMS_10K, *ITEMS_10Q, SIGNATURES)),
             "title": pd.Series([s.title for s in sections], dtype=object),
             "text": pd.Series(texts, dtype=object),
             "n_chars": pd.array([len(t) for t in texts], dtype="int32"),

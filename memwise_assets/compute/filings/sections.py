@@ -11,11 +11,29 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from memwise_assets.compute.filings.statements import (
+    BODY,
+    INCORPORATED,
+    item_source,
+    items_named_together,
+)
 
 ITEMS_10K = "1 1A 1B 1C 2 3 4 4A 5 6 7 7A 8 9 9A 9B 9C 10 11 12 13 14 15 16".split()
 ITEMS_10Q = tuple(
     [f"P1-{i}" for i in "1 2 3 4".split()] + [f"P2-{i}" for i in "1 1A 2 3 4 5 6".split()]
+)
+# The signatures page: a row of its own after the last Item, never part of that Item.
+SIGNATURES = "SIGNATURES"
+_SIGNATURES_HEADING = re.compile(r"^\W*signatures?\W*$", re.I)
+# What filers place after the signatures page: it belongs to the last Item (exhibits,
+# schedules, financial statements), not to the signatures.
+_AFTER_SIGNATURES = re.compile(
+    r"^\W*(?:exhibits?\s+index|index\s+to\s+exhibits|report\s+of\s+independent"
+    r"|index\s+to\s+(?:consolidated\s+)?financial\s+statements|financial\s+statements\b"
+    r"|schedule\s+[ivx]+\b)",
+    re.I,
 )
 _ID = r"\d{1,2}[A-Ca-c]?(?:\s*\([Tt]\))?"
 _HEADING = re.compile(
@@ -25,9 +43,6 @@ _PART = re.compile(r"^part\s+(?P<num>iv|i{1,3}|[1-4])\b(?P<rest>.*)$", re.I)
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 _DELIMS = " .:-–—"
 _CROSS_REF = re.compile(r"\bof this (?:report|annual report|form|quarterly report)\b", re.I)
-# "None." alone says nothing applies; "None of our directors ..." is an answer.
-_NOTHING = re.compile(r"^\W*(?:none|n/?a|\[?reserved\]?|omitted|not applicable)\W*$", re.I)
-_NOT_APPLICABLE = re.compile(r"^\W*(?:not applicable|inapplicable|omitted)\b", re.I)
 _MAX_HEADING_CHARS = 300
 _MAX_TITLE_CHARS = 200
 
@@ -151,11 +166,39 @@ def _owned(nodes: list[_Node], lines: list[str]) -> list[int]:
     return [cum[after[node.line]] - cum[node.line + 1] for node in nodes]
 
 
-def _source(title: str, text: str) -> str:
-    """'not-applicable' for Items that only say so (or "[Reserved]" with no text), else 'body'."""
-    if _NOTHING.match(text or title) or (len(text) < 120 and _NOT_APPLICABLE.match(text)):
-        return "not-applicable"
-    return "body"
+def _signatures_page(lines: list[str], start: int) -> tuple[int, int]:
+    """(heading, end) of the signatures page after line `start`; (len, len) when none."""
+    heading = next(
+        (
+            n
+            for n in range(start, len(lines))
+            if len(lines[n]) <= 20 and _SIGNATURES_HEADING.match(lines[n])
+        ),
+        len(lines),
+    )
+    end = next(
+        (
+            n
+            for n in range(heading + 1, len(lines))
+            if len(lines[n]) <= 80 and _AFTER_SIGNATURES.match(lines[n])
+        ),
+        len(lines),
+    )
+    return heading, end
+
+
+def _incorporated_together(sections: list[Section]) -> list[Section]:
+    """Empty Items that another Item's joint statement incorporates are marked so too."""
+    named: set[str] = set()
+    for section in sections:
+        if section.source == INCORPORATED:
+            named |= items_named_together(section.text)
+    return [
+        replace(s, source=INCORPORATED)
+        if s.item in named and not s.text and s.source == BODY
+        else s
+        for s in sections
+    ]
 
 
 def find_sections(lines: list[str], form: str) -> list[Section]:
@@ -166,9 +209,11 @@ def find_sections(lines: list[str], form: str) -> list[Section]:
     chain = _chain(nodes, _owned(nodes, lines), len(order))
     candidate_lines = {node.line for node in nodes}
     sections: list[Section] = []
+    signed, annex = _signatures_page(lines, chain[-1].line + 1) if chain else (0, 0)
     for k, node in enumerate(chain):
         body_from = node.line + 1
-        end = chain[k + 1].line if k + 1 < len(chain) else len(lines)
+        last = k + 1 == len(chain)
+        end = signed if last else chain[k + 1].line
         title = node.rest
         if not title and body_from < end and body_from not in candidate_lines:
             nxt = lines[body_from]
@@ -176,9 +221,13 @@ def find_sections(lines: list[str], form: str) -> list[Section]:
                 title, body_from = nxt, body_from + 1
         while end > body_from and part_of(lines[end - 1]) is not None:
             end -= 1
-        text = "\n".join(lines[body_from:end])
+        # What follows the signatures page (exhibit index, schedules) is the last Item's.
+        text = "\n".join(lines[body_from:end] + (lines[annex:] if last else []))
         title = title.strip(_DELIMS)
         boundary = "combined" if len(node.items) > 1 else "heading"
         for item in node.items:
-            sections.append(Section(item, title, text, _source(title, text), boundary))
-    return sections
+            sections.append(Section(item, title, text, item_source(title, text), boundary))
+    if chain and signed < len(lines):
+        text = "\n".join(lines[signed + 1 : annex])
+        sections.append(Section(SIGNATURES, "Signatures", text, BODY, "heading"))
+    return _incorporated_together(sections)

@@ -1,69 +1,37 @@
-"""`sec_filing_sections`: one row per Item of each filing, under per-filing admission."""
+"""`sec_filing_sections`: one row per Item of each filing, under per-filing admission.
+
+A batch materializes only the filings that succeeded: the asset stores each one itself
+(through the IO manager's atomic writer) and reports one `dg.AssetMaterialization` per
+stored filing, with that filing's own rows, path and figures. A dead-lettered filing gets
+no materialization, so Dagster shows its partition as missing (or failed, when every
+filing of the run failed and the run fails) while the rest of its batch is materialized.
+"""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
-from pydantic import Field, model_validator
 
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.filings.checks import FILING_CHECKS, filing_check_results
-from memwise_assets.defs.filings.landing import resolve_filing
+from memwise_assets.defs.filings.config import FilingsConfig
 from memwise_assets.defs.filings.partitions import filing_partitions
-from memwise_assets.defs.filings.processing import FilingOutcome, process_filings
+from memwise_assets.defs.filings.processing import (
+    ITEM_INPUT_KEY,
+    ITEM_PEAK_KEY,
+    FilingOutcome,
+    plan_filings,
+    run_filings,
+)
 from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.markdown import md_table
-from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.resources import MemoryResource, finish_step
+
+__all__ = ["BACKFILL_BATCH", "FilingsConfig", "sec_filing_sections"]
 
 # Filings per run of a backfill: big enough to keep workers busy, small enough that a
 # failed run re-does little.
 BACKFILL_BATCH = 10
-
-
-class FilingsConfig(dg.Config):
-    """Per-run knobs of the filings step (retries use the multipliers)."""
-
-    form: str | None = Field(default=None, description="Force the form (10-K / 10-Q).")
-    memory_multiplier: float = Field(
-        default=1.0, description="Scale every filing's memory estimate and cap (retries: 2)."
-    )
-    timeout_multiplier: float = Field(
-        default=1.0, description="Scale every filing's timeout (retries after a timeout: 2)."
-    )
-    timeout_overrides_s: dict[str, float] = Field(
-        default_factory=dict, description="Timeout in seconds for named filings."
-    )
-    memory_cap_overrides_mb: dict[str, float] = Field(
-        default_factory=dict, description="Memory cap in MB for named filings."
-    )
-
-    @model_validator(mode="after")
-    def _positive_budgets(self) -> "FilingsConfig":
-        for name in ("memory_multiplier", "timeout_multiplier"):
-            value = getattr(self, name)
-            if not 0 < value < float("inf"):
-                raise ValueError(f"{name} must be a finite number > 0; got {value}")
-        for name in ("timeout_overrides_s", "memory_cap_overrides_mb"):
-            bad = {k: v for k, v in getattr(self, name).items() if not 0 < v < float("inf")}
-            if bad:
-                raise ValueError(f"{name} values must be finite numbers > 0; got {bad}")
-        return self
-
-
-def _outcome_row(outcome: FilingOutcome) -> dict[str, object]:
-    return {
-        "filing": outcome.key,
-        "status": outcome.status,
-        "category": outcome.category,
-        "size_mb": round(outcome.size_mb, 3),
-        "estimate_mb": round(outcome.estimate_mb, 1),
-        "estimator": outcome.estimator,
-        "timeout_s": outcome.timeout_s,
-        "peak_mb": round(outcome.peak_mb, 1),
-        "seconds": round(outcome.seconds, 3),
-        "items": outcome.items,
-        "reason": outcome.reason or "",
-    }
 
 
 @dg.asset(
@@ -73,6 +41,8 @@ def _outcome_row(outcome: FilingOutcome) -> dict[str, object]:
     check_specs=FILING_CHECKS,
     pool="filings",
     kinds={"pandas", "parquet", "spacy"},
+    # Optional: the step reports the filings it stored, never a whole-run output.
+    output_required=False,
     metadata=column_metadata("sec_filing_sections"),
 )
 def sec_filing_sections(
@@ -80,59 +50,126 @@ def sec_filing_sections(
     config: FilingsConfig,
     memory: MemoryResource,
     filings: FilingsResource,
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
+) -> Iterator[dg.AssetMaterialization | dg.AssetCheckResult]:
     """One cleaned row per Item (10-K / 10-Q) of each filing dropped in the landing folder."""
     keys = list(context.partition_keys)
-    input_mb = landed_mb(filings.landing, keys)
+    store = _parquet_store(context)
+    # One event-log read for the whole batch: every filing's estimate fits the same history.
+    history = memory.history(
+        context.instance, context.asset_key, input_key=ITEM_INPUT_KEY, peak_key=ITEM_PEAK_KEY
+    )
+    plan = plan_filings(
+        keys,
+        landing=filings.landing,
+        memory=memory,
+        config=config,
+        asset_key=context.asset_key,
+        history=history,
+    )
     # Each filing holds its own reservation while a worker parses it; the step itself only
     # coordinates, so its monitor and estimate cover this process, not the workers.
     with memory.step(
         context,
         budget="filings",
-        input_mb=input_mb,
+        input_mb=plan.input_mb,
         static_estimate_mb=64,
         include_children=False,
     ) as step:
-        outcomes = process_filings(context, memory, filings, config, keys, step)
-        frames = {o.key: o.frame for o in outcomes if o.frame is not None}
+        outcomes = run_filings(context, memory, filings, plan, step, form=config.form)
+        good = [o for o in outcomes if o.frame is not None]
         dead = [o for o in outcomes if o.frame is None]
         for outcome in dead:
             context.log.error(f"{outcome.key} -> dead letter ({outcome.status}): {outcome.reason}")
-        if not frames:
+        if not good:
             raise dg.Failure(
                 description=f"every filing of this run failed ({len(dead)}); they are in the "
                 "dead-letter store for retry_dead_letters",
                 metadata={"filings": dg.MetadataValue.md(_table(outcomes))},
                 allow_retries=False,
             )
-        largest = max((o for o in outcomes if o.frame is not None), key=lambda o: o.size_mb)
-        metadata = {
-            "memwise/filings": len(keys),
-            "memwise/items_found": int(sum(len(f) for f in frames.values())),
-            "memwise/dead_letters": len(dead),
-            "memwise/dead_letter_filings": ", ".join(o.key for o in dead) or "none",
-            "memwise/category": largest.category,
-            "memwise/item_timeout_s": float(largest.timeout_s),
-            # Per-filing figures the calibrated estimator learns from (largest filing).
-            "memwise/item_input_mb": float(largest.size_mb),
-            "memwise/item_peak_mb": float(largest.peak_mb),
-            "memwise/filing_outcomes": dg.MetadataValue.md(_table(outcomes)),
-        }
-        # Failed filings are left out of the output: their previous sections stay stored.
-        value = frames if len(keys) > 1 else frames[keys[0]]
-        yield dg.Output(value, metadata=metadata)
-    yield from filing_check_results(frames, {o.key: f"{o.status}: {o.reason}" for o in dead})
+        # Failed filings are not written: their previous sections stay stored.
+        stored = {o.key: store.store_partition(context.asset_key, o.key, o.frame) for o in good}
+        step.mark("store-complete")
+        # Checks run inside the step's reservation and monitor, like the parsing.
+        checks = list(
+            filing_check_results(
+                {o.key: o.frame for o in good if o.frame is not None},
+                {o.key: f"{o.status}: {o.reason}" for o in dead},
+            )
+        )
+        # No output reaches the IO manager's handle_output, so the step is closed here.
+        finish_step(context.run_id, step.step_key)
+    rows = sum(o.items for o in good)
+    step_metadata = {
+        **_batch_metadata(outcomes, rows),
+        **store.close_step(step, context.run_id, context.asset_key.to_user_string(), rows),
+    }
+    for n, outcome in enumerate(good, start=1):
+        metadata = {**stored[outcome.key], **_filing_metadata(outcome)}
+        # The step's figures once per step (on its last materialization), not per filing.
+        if n == len(good):
+            metadata.update(step_metadata)
+        yield dg.AssetMaterialization(
+            asset_key=context.asset_key, partition=outcome.key, metadata=metadata
+        )
+    yield from checks
 
 
-def landed_mb(landing: Path, keys: list[str]) -> float:
-    """Total size in MB of the filings behind `keys` that are in the landing folder."""
-    total = 0
-    for key in keys:
-        try:
-            total += resolve_filing(landing, key).stat().st_size
-        except (OSError, ValueError):
-            continue  # reported per filing by process_filings
-    return total / (1024.0 * 1024.0)
+def _parquet_store(context: dg.AssetExecutionContext) -> ParquetIOManager:
+    store = context.resources.io_manager
+    if not isinstance(store, ParquetIOManager):
+        raise dg.Failure(
+            description="sec_filing_sections stores each filing itself and needs memwise's "
+            f"ParquetIOManager as its io_manager; got {type(store).__name__}",
+            allow_retries=False,
+        )
+    return store
+
+
+def _filing_metadata(outcome: FilingOutcome) -> dict[str, object]:
+    """What one filing's materialization says about that filing alone."""
+    return {
+        "memwise/items": outcome.items,
+        "memwise/category": outcome.category,
+        "memwise/runner": outcome.runner,
+        # The filing's own timeout; memwise/timeout_s is the step's (on the step's figures).
+        "memwise/item_timeout_s": float(outcome.timeout_s),
+        "memwise/item_estimate_mb": float(round(outcome.estimate_mb, 3)),
+        "memwise/item_cap_mb": float(round(outcome.cap_mb, 3)),
+        "memwise/item_estimator": outcome.estimator,
+        "memwise/item_seconds": float(round(outcome.seconds, 3)),
+        # The per-filing points the calibrated estimator learns from.
+        ITEM_INPUT_KEY: float(outcome.size_mb),
+        ITEM_PEAK_KEY: float(outcome.peak_mb),
+    }
+
+
+def _batch_metadata(outcomes: list[FilingOutcome], rows: int) -> dict[str, object]:
+    dead = [o.key for o in outcomes if o.frame is None]
+    return {
+        "memwise/filings": len(outcomes),
+        "memwise/items_found": rows,
+        "memwise/dead_letters": len(dead),
+        "memwise/dead_letter_filings": ", ".join(dead) or "none",
+        "memwise/filing_outcomes": dg.MetadataValue.md(_table(outcomes)),
+    }
+
+
+def _outcome_row(outcome: FilingOutcome) -> dict[str, object]:
+    return {
+        "filing": outcome.key,
+        "status": outcome.status,
+        "category": outcome.category,
+        "size_mb": round(outcome.size_mb, 3),
+        "estimate_mb": round(outcome.estimate_mb, 1),
+        "cap_mb": round(outcome.cap_mb, 1),
+        "estimator": outcome.estimator,
+        "timeout_s": outcome.timeout_s,
+        "peak_mb": round(outcome.peak_mb, 1),
+        "seconds": round(outcome.seconds, 3),
+        "items": outcome.items,
+        "reason": outcome.reason or "",
+    }
 
 
 def _table(outcomes: list[FilingOutcome]) -> str:

@@ -27,8 +27,8 @@ FILING_CHECKS = [
     dg.AssetCheckSpec(
         NO_DUPLICATE_ITEMS, asset="sec_filing_sections", description="Each Item once per filing."
     ),
-    # A batch's one output covers all its partitions, so Dagster marks a dead-lettered
-    # filing's partition materialized too (its previous file is kept): this check says so.
+    # A dead-lettered filing of a batch is not materialized (its partition shows missing)
+    # while the run succeeds for the others: this check says which filings those were.
     dg.AssetCheckSpec(
         NO_DEAD_LETTERS,
         asset="sec_filing_sections",
