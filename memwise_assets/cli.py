@@ -57,8 +57,8 @@ def _check_config(args: argparse.Namespace) -> int:
 
 def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
-    parser.add_argument("--start", help="First daily partition (default 2024-01-02).")
-    parser.add_argument("--end", help="Last daily partition (default 2024-12-31).")
+    parser.add_argument("--start", help="First month of daily_bars (default 2024-01).")
+    parser.add_argument("--end", help="Last month of daily_bars (default 2024-12).")
     parser.add_argument("--config", help="Run config (YAML/JSON, ops: layout), checked first.")
 
 

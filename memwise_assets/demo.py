@@ -20,8 +20,8 @@ from dagster._core.storage.tags import (
 from memwise_assets.report.checks import CheckCounts, CheckResult, counts_by_asset, run_checks
 from memwise_assets.report.collect import StepFigures, step_figures
 
-DEMO_START = "2024-01-02"
-DEMO_END = "2024-12-31"
+DEMO_START = "2024-01"  # monthly partitions of daily_bars
+DEMO_END = "2024-12"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,11 @@ from memwise_assets.memory.calibration import Estimate, calibrated_estimate
 
 INPUT_KEY = "memwise/input_mb"
 INCREASE_KEY = "memwise/rss_increase_mb"
+# History reads page through the event log; old homes hold one copy per partition.
+_PAGE = 500
+_MAX_SCANNED = 20_000
+
+
 __all__ = ["INCREASE_KEY", "INPUT_KEY", "Estimate", "calibrated_estimate", "history_for"]
 
 
@@ -18,14 +23,31 @@ def history_for(
     input_key: str = INPUT_KEY,
     peak_key: str = INCREASE_KEY,
 ) -> list[tuple[float, float]]:
-    """(input MB, peak MB) pairs that the asset's latest materializations recorded."""
-    records = instance.fetch_materializations(asset_key, limit=window).records
-    history = []
-    for record in records:
-        materialization = record.asset_materialization
-        if materialization is None:
-            continue
-        meta = materialization.metadata
-        if input_key in meta and peak_key in meta:
+    """(input MB, peak MB) of the asset's latest `window` steps: one point per (run, step).
+
+    A step records its figures once (on one partition), but homes written before that
+    carry a copy on every partition of a backfill: reading keeps the first record of each
+    (run, step), so old copies count once, and pages on until `window` steps are found.
+    """
+    history: list[tuple[float, float]] = []
+    seen: set[tuple[str, str]] = set()
+    cursor = None
+    scanned = 0
+    while len(history) < window and scanned < _MAX_SCANNED:
+        page = instance.fetch_materializations(asset_key, limit=_PAGE, cursor=cursor)
+        for record in page.records:
+            materialization = record.asset_materialization
+            meta = materialization.metadata if materialization is not None else {}
+            # Runless events (reported from outside a run) are each their own point.
+            step = (record.run_id, record.event_log_entry.step_key or str(record.storage_id))
+            if input_key not in meta or peak_key not in meta or step in seen:
+                continue
+            seen.add(step)
             history.append((float(meta[input_key].value), float(meta[peak_key].value)))
+            if len(history) == window:
+                break
+        scanned += len(page.records)
+        if not page.has_more:
+            break
+        cursor = page.cursor
     return history

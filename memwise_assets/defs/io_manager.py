@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import time
 import uuid
@@ -15,14 +16,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from memwise_assets.defs.resources import StepMemory, finish_step, frame_mb, memwise_home
+from memwise_assets.defs.budgets import MB
+from memwise_assets.defs.resources import frame_mb, memwise_home
 from memwise_assets.defs.run_metrics import record_step
+from memwise_assets.defs.step import StepMemory, open_step
 from memwise_assets.memory.probe import pid_alive
 
 # Assets whose single-run backfills return one frame for many partitions name the column
 # that says which partition a row belongs to.
 PARTITION_COLUMN_KEY = "memwise/partition_column"
-_MB = 1024.0 * 1024.0
 
 
 def atomic_write_table(table: pa.Table, path: Path) -> int:
@@ -31,24 +33,81 @@ def atomic_write_table(table: pa.Table, path: Path) -> int:
     Temporary file in the same folder, fsync, rename, fsync of the folder: a crash or a
     kill at any point leaves the previous version intact. Returns bytes written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_stale_temporaries(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    with AtomicBatch() as batch:
+        batch.add(table, path)
     return path.stat().st_size
+
+
+class AtomicBatch:
+    """Many files written as `atomic_write_table` writes one, with one flush for them all.
+
+    Each table goes to a temporary file beside its target. On leaving the block the
+    temporaries reach the disk (one `syncfs` for a large batch, where Linux has it, else
+    an fsync each), are renamed over their targets, and each folder is fsynced once. An
+    exception before that removes the temporaries: every previous file stays as it was.
+    """
+
+    # Below this many files an fsync each is cheaper than flushing the whole filesystem.
+    SYNCFS_FROM = 8
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+
+    def add(self, table: pa.Table, path: Path) -> int:
+        """Write `table` to a temporary beside `path`; returns its bytes."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _sweep_stale_temporaries(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        self._pending.append((tmp, path))
+        pq.write_table(table, tmp, compression="zstd")
+        return tmp.stat().st_size
+
+    def __enter__(self) -> AtomicBatch:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            _flush([tmp for tmp, _ in self._pending], self.SYNCFS_FROM)
+        except BaseException:
+            self._discard()
+            raise
+        for tmp, path in self._pending:
+            os.replace(tmp, path)
+        for folder in {path.parent for _, path in self._pending}:
+            _fsync_path(folder)
+
+    def _discard(self) -> None:
+        for tmp, _ in self._pending:
+            tmp.unlink(missing_ok=True)
+
+
+def _flush(paths: list[Path], syncfs_from: int) -> None:
+    if len(paths) >= syncfs_from and _syncfs(paths[0]):
+        return
+    for path in paths:
+        _fsync_path(path)
+
+
+def _syncfs(path: Path) -> bool:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "syncfs"):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return libc.syncfs(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sweep_stale_temporaries(path: Path) -> None:
@@ -87,44 +146,32 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         asset_label = context.asset_key.to_user_string()
-        state = finish_step(context.run_id, context.step_key)
-        try:
-            frames = self._frames_by_partition(context, obj, asset_label)
-            tables = {key: _to_table(frame, asset_label) for key, frame in frames.items()}
-            if state:
-                state.mark("pre-write")
-            started = time.perf_counter()
-            file_bytes = sum(
-                atomic_write_table(table, self._get_path(context.asset_key, key))
-                for key, table in tables.items()
-            )
-            write_s = time.perf_counter() - started
-            if state:
-                state.mark("store-complete")
-        except BaseException:
-            if state:
-                state.close()
-            raise
-        metrics = state.close() if state else None
-        first = next(iter(tables.values()))
-        metadata: dict[str, Any] = {
-            "dagster/row_count": sum(t.num_rows for t in tables.values()),
-            "dagster/column_schema": _table_schema(first.schema),
-            "memwise/frame_mb": round(sum(frame_mb(f) for f in frames.values()), 6),
-            "memwise/file_mb": round(file_bytes / _MB, 6),
+        step = open_step(context.run_id, context.step_key)
+        frames = self._frames_by_partition(context, obj, asset_label)
+        for frame in frames.values():
+            _check_columns(frame, asset_label)  # refuse before anything is replaced
+        if step:
+            step.mark("pre-write")
+        started = time.perf_counter()
+        with AtomicBatch() as batch:
+            records = {
+                key: self._write(context, batch, key, frame, asset_label)
+                for key, frame in frames.items()
+            }
+        write_s = time.perf_counter() - started
+        if step:
+            step.mark("store-complete")
+        step_meta: dict[str, Any] = {
             "memwise/write_seconds": round(write_s, 3),
-            "memwise/partitions_written": len(tables),
-            "memwise/path": dg.MetadataValue.path(
-                str(
-                    self._get_path(context.asset_key, next(iter(tables)))
-                    if context.has_asset_partitions
-                    else self._get_path(context.asset_key)
-                )
-            ),
+            "memwise/partitions_written": len(records),
+            "memwise/step_rows": sum(r["dagster/row_count"] for r in records.values()),
         }
-        if state and metrics:
-            purge = state.cache.purge(state.cache_step)
-            metadata.update(_memory_metadata(state, metrics, purge))
+        if step:
+            # The step's figures are the step's: recorded once, on its last partition.
+            metrics = step.metrics()
+            purge = step.cache.purge(step.cache_step)
+            step_meta.update(_memory_metadata(step, metrics, purge))
+            step_meta["memwise/step"] = context.step_key
             record_step(
                 self.root,
                 context.run_id,
@@ -132,9 +179,46 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 asset_label,
                 metrics,
                 purge,
-                rows=metadata["dagster/row_count"],
+                rows=step_meta["memwise/step_rows"],
             )
-        context.add_output_metadata(metadata)
+            step.output_recorded = True
+        if not context.has_asset_partitions:
+            context.add_output_metadata({**records[None], **step_meta})
+            return
+        # Partition-scoped metadata: each partition's materialization gets its own record
+        # (add_output_metadata would copy one record onto every partition of the run).
+        last = list(records)[-1]
+        for key, record in records.items():
+            meta = {**record, **step_meta} if key == last else record
+            context.step_context.add_asset_metadata(
+                meta, asset_key=context.asset_key, partition_key=key
+            )
+
+    def _write(
+        self,
+        context: dg.OutputContext,
+        batch: AtomicBatch,
+        key: str | None,
+        frame: pd.DataFrame,
+        asset_label: str,
+    ) -> dict[str, Any]:
+        # One partition at a time: a long backfill never holds two copies of its output.
+        table = _to_table(frame, asset_label)
+        path = self._get_path(context.asset_key, key)
+        file_bytes = batch.add(table, path)
+        record: dict[str, Any] = {
+            "dagster/row_count": table.num_rows,
+            "dagster/column_schema": _table_schema(table.schema),
+            "memwise/frame_mb": round(frame_mb(frame), 6),
+            "memwise/file_mb": round(file_bytes / MB, 6),
+            "memwise/path": dg.MetadataValue.path(str(path)),
+        }
+        column = (context.definition_metadata or {}).get(PARTITION_COLUMN_KEY)
+        if column in frame.columns and len(frame):
+            dates = pd.to_datetime(frame[column])
+            record["memwise/first_date"] = dates.min().strftime("%Y-%m-%d")
+            record["memwise/last_date"] = dates.max().strftime("%Y-%m-%d")
+        return record
 
     def _frames_by_partition(
         self, context: dg.OutputContext, obj: Any, asset_label: str
@@ -192,19 +276,24 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             "dagster/row_count": table.num_rows,
             "dagster/column_schema": _table_schema(table.schema),
             "memwise/frame_mb": round(frame_mb(frame), 6),
-            "memwise/file_mb": round(file_bytes / _MB, 6),
+            "memwise/file_mb": round(file_bytes / MB, 6),
             "memwise/write_seconds": round(time.perf_counter() - started, 3),
             "memwise/path": dg.MetadataValue.path(str(path)),
         }
 
-    def close_step(
+    def record_step_figures(
         self, state: StepMemory, run_id: str, asset_label: str, rows: int
     ) -> dict[str, Any]:
-        """Close a step that stored through `store_partition`; its memory metadata, once."""
-        metrics = state.close()
+        """The memory metadata of a step that stored through `store_partition`, once.
+
+        Called inside the step's block, after its partitions are stored: it purges the
+        step's cache and records the step as `handle_output` would.
+        """
+        metrics = state.metrics()
         purge = state.cache.purge(state.cache_step)
         record_step(self.root, run_id, state.step_key, asset_label, metrics, purge, rows=rows)
-        return _memory_metadata(state, metrics, purge)
+        state.output_recorded = True
+        return {**_memory_metadata(state, metrics, purge), "memwise/step": state.step_key}
 
     # -- input -----------------------------------------------------------------------
 
@@ -247,7 +336,7 @@ def _check_frame(obj: Any, asset_label: str) -> pd.DataFrame:
     return obj
 
 
-def _to_table(frame: pd.DataFrame, asset_label: str) -> pa.Table:
+def _check_columns(frame: pd.DataFrame, asset_label: str) -> None:
     for column in frame.columns[frame.dtypes.astype(str) == "object"]:
         kinds = {type(v).__name__ for v in frame[column].dropna().head(10_000)}
         if len(kinds) > 1:
@@ -255,6 +344,9 @@ def _to_table(frame: pd.DataFrame, asset_label: str) -> pa.Table:
                 f"{asset_label}: column {column!r} mixes types {sorted(kinds)}; Parquet "
                 "stores one type per column, so convert it before returning"
             )
+
+
+def _to_table(frame: pd.DataFrame, asset_label: str) -> pa.Table:
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:

@@ -7,11 +7,8 @@ in the in-process executor (one long-lived process) and in the multiprocess exec
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,15 @@ import pandas as pd
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from memwise_assets.defs import step_limits
+from memwise_assets.defs.budgets import (
+    FILING_ITEM_BASE_MB,
+    FILING_ITEM_PER_INPUT_MB,
+    MB,
+    budget_named,
+    default_limits_mb,
+)
 from memwise_assets.defs.calibration import Estimate, calibrated_estimate, history_for
+from memwise_assets.defs.step import StepMemory, register_open, unregister_open
 from memwise_assets.memory import (
     AdmissionTimeout,
     FileCategory,
@@ -34,85 +39,14 @@ from memwise_assets.memory import (
     run_isolated,
 )
 
-_MB = 1024.0 * 1024.0
-
-DEFAULT_LIMITS_MB: dict[str, float] = {
-    "prices": 500.0,
-    "weekly": 2048.0,
-    "labels": 8192.0,
-    "filings": 4096.0,
-    "default": 1024.0,
-}
+# The budgets table's limits, kept under this name for existing callers.
+DEFAULT_LIMITS_MB: dict[str, float] = default_limits_mb()
 
 
 def memwise_home() -> Path:
     """Where memwise keeps its ledger, caches, data and dead letters by default."""
     home = os.environ.get("DAGSTER_HOME") or os.path.abspath(".memwise_home")
     return Path(home) / "memwise"
-
-
-@dataclass
-class StepMemory:
-    """What one running step holds: its reservation, monitor, cache and figures."""
-
-    step_key: str
-    budget: str
-    limit_mb: float
-    estimate: Estimate
-    input_mb: float
-    cache: SessionCache
-    cache_step: str
-    monitor: MemoryMonitor
-    started: float = field(default_factory=time.perf_counter)
-    waited_s: float = 0.0
-    limits_metadata: dict[str, Any] = field(default_factory=dict)
-    _exit: ExitStack = field(default_factory=ExitStack)
-
-    @property
-    def cache_dir(self) -> Path:
-        """This step's scratch folder in the run's session cache (created on demand)."""
-        return self.cache.step(self.cache_step)
-
-    def mark(self, stage: str) -> None:
-        """Record a named memory sample (and raise if the emergency threshold was passed)."""
-        self.monitor.mark(stage)
-
-    def register_cleanup(self, fn: Callable[[], Any]) -> None:
-        """Run `fn` before failing the step at the emergency threshold."""
-        self.monitor.register_cleanup(fn)
-
-    def metrics(self) -> dict[str, Any]:
-        """The monitor's metrics plus the step's budget-relative figures."""
-        metrics = self.monitor.metrics()
-        increase = max(0.0, metrics["peak_memory_mb"] - metrics["initial_memory_mb"])
-        return {
-            **metrics,
-            "budget": self.budget,
-            "budget_mb": self.limit_mb,
-            "rss_increase_mb": round(increase, 3),
-            "budget_usage_percent": round(100.0 * increase / self.limit_mb, 3),
-            "within_budget": increase <= self.limit_mb,
-            "estimate_mb": self.estimate.mb,
-            "estimator": self.estimate.estimator,
-            "estimator_inputs": self.estimate.inputs,
-            "input_mb": self.input_mb,
-            "admission_wait_s": round(self.waited_s, 3),
-            "seconds": round(time.perf_counter() - self.started, 3),
-        }
-
-    def close(self) -> dict[str, Any]:
-        """Stop the monitor, release the reservation; return the final metrics."""
-        try:
-            self._exit.close()
-        finally:
-            metrics = self.metrics()
-        return metrics
-
-
-# Steps of this process by (run_id, step_key): the IO manager finishes what the asset began.
-# Dagster hands resources to IO managers as copies, so the registry lives at module level.
-_ACTIVE: dict[tuple[str, str], StepMemory] = {}
-_ACTIVE_LOCK = threading.Lock()
 
 
 class MemoryResource(dg.ConfigurableResource):
@@ -154,17 +88,17 @@ class MemoryResource(dg.ConfigurableResource):
         description="Per-item timeout in seconds by size class.",
     )
     calibration_min_history: int = Field(
-        default=5, description="Materializations needed before the calibrated estimator is used."
+        default=5, description="Steps of history needed before the calibrated estimator is used."
     )
     calibration_window: int = Field(
-        default=30, description="How many recent materializations the calibration reads."
+        default=30, description="How many recent steps (one point per run and step) it reads."
     )
     calibration_quantile: float = Field(
         default=0.99, description="Coverage of the calibrated estimate's prediction bound."
     )
     # -- step timeouts and memory retries (issue 16) --
     step_timeouts_s: dict[str, float] = Field(
-        default_factory=lambda: dict(step_limits.DEFAULT_STEP_TIMEOUTS_S),
+        default_factory=step_limits.default_step_timeouts_s,
         description="Static timeout in seconds of a whole step, per budget (keys as limits_mb).",
     )
     timeout_overrides_s: dict[str, float] = Field(
@@ -205,6 +139,8 @@ class MemoryResource(dg.ConfigurableResource):
         bad = {k: v for k, v in value.items() if not v > 0}
         if bad:
             raise ValueError(f"limits_mb must all be > 0 MB; got {bad}")
+        for name in value:
+            budget_named(name)  # a misspelt budget would silently keep its default
         return {**DEFAULT_LIMITS_MB, **value}
 
     @field_validator("timeouts_s")
@@ -286,15 +222,21 @@ class MemoryResource(dg.ConfigurableResource):
     # -- the pieces assets use ----------------------------------------------------------
 
     def limit_for(self, budget: str) -> float:
-        """Memory in MB a step of this budget may add above its start."""
-        return float(self.limits_mb.get(budget, self.limits_mb["default"]))
+        """Memory in MB a step of this budget may add above its start (unknown: an error)."""
+        spec = budget_named(budget)
+        return float(self.limits_mb.get(spec.name, spec.limit_mb))
 
     def timeout_for(self, size_mb: float) -> float:
         """Per-item timeout in seconds for an input of this size."""
         category = FileCategory.of(size_mb, self.small_below_mb, self.large_above_mb)
         return float(self.timeouts_s[category.name])
 
-    def size_estimate(self, size_mb: float, multiplier: float = 12.0, base_mb: float = 500.0):
+    def size_estimate(
+        self,
+        size_mb: float,
+        multiplier: float = FILING_ITEM_PER_INPUT_MB,
+        base_mb: float = FILING_ITEM_BASE_MB,
+    ):
         """The static size-class estimate of one input (filings: 12 x MB + 500 MB)."""
         return estimate_for_size(
             size_mb,
@@ -404,26 +346,28 @@ class MemoryResource(dg.ConfigurableResource):
         static_estimate_mb: float | None = None,
         include_children: bool = True,
     ) -> Iterator[StepMemory]:
-        """Estimate, admit and monitor one asset step; the IO manager finishes it.
+        """Estimate, admit and monitor one asset step, for the whole `with` block.
 
-        On success the reservation and the monitor stay open until the output is
-        durably written (writing takes memory too); on failure both close here.
+        The asset yields its `Output` inside the block: Dagster runs the IO manager right
+        there (the write, the step's memory metadata, the cache purge), then the asset
+        yields its check results, still inside; the reservation and the monitor are
+        released when the block ends, whether it ends normally or by an exception.
+        `static_estimate_mb` overrides the budget's size formula (before calibration).
         """
-        limit_mb = self.limit_for(budget)
-        static_mb = min(
-            static_estimate_mb if static_estimate_mb is not None else limit_mb, limit_mb
-        )
-        asset_key = context.asset_key
-        estimate = self.estimate(context.instance, asset_key, input_mb, static_mb)
+        spec = budget_named(budget)
+        limit_mb = self.limit_for(spec.name)
+        if static_estimate_mb is None:
+            static_estimate_mb = spec.static_estimate(input_mb)
+        static_mb = min(static_estimate_mb, limit_mb)
+        estimate = self.estimate(context.instance, context.asset_key, input_mb, static_mb)
         # A retry after MemoryLimitExceeded runs, and is admitted, with a raised budget.
         limit_mb, raise_reason = step_limits.retry_budget(self, context, limit_mb)
         if raise_reason:
             estimate = Estimate(limit_mb, "memory-retry", {"reason": raise_reason})
-        timeout = step_limits.step_timeout(self, context, budget)
+        timeout = step_limits.step_timeout(self, context, spec.name)
         run_id, step_key = context.run_id, context.get_step_execution_context().step.key
         label = f"{run_id[:8]}:{step_key}"
-        stack = ExitStack()
-        try:
+        with ExitStack() as stack:
             waited_s = stack.enter_context(self.admit(estimate.mb, label))
             monitor = stack.enter_context(
                 self.monitor(limit_mb, logger=context.log, include_children=include_children)
@@ -432,7 +376,7 @@ class MemoryResource(dg.ConfigurableResource):
             stack.enter_context(step_limits.step_deadline(self, context, timeout, cache))
             state = StepMemory(
                 step_key=step_key,
-                budget=budget,
+                budget=spec.name,
                 limit_mb=limit_mb,
                 estimate=estimate,
                 input_mb=input_mb,
@@ -441,43 +385,27 @@ class MemoryResource(dg.ConfigurableResource):
                 monitor=monitor,
                 waited_s=waited_s,
                 limits_metadata=step_limits.limits_metadata(timeout, raise_reason),
-                _exit=stack,
             )
-        except BaseException:
-            stack.close()
-            raise
-        context.log.info(
-            f"admitted {step_key}: estimate {estimate.mb:.0f} MB ({estimate.estimator}), "
-            f"budget {limit_mb:.0f} MB, waited {waited_s:.2f} s, "
-            f"timeout {timeout.seconds:.0f} s ({timeout.describe()})"
-        )
-        with _ACTIVE_LOCK:
-            _ACTIVE[(run_id, step_key)] = state
-        try:
-            yield state
-        except BaseException as exc:
-            with _ACTIVE_LOCK:
-                _ACTIVE.pop((run_id, step_key), None)
-            state.close()
-            failure = step_limits.failure_for(self, context, state, exc)
-            if failure is None:
-                raise
-            raise failure from exc
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        # Steps whose output never reached the IO manager must not keep their reservation.
-        run_id = context.run_id if context.dagster_run else None
-        with _ACTIVE_LOCK:
-            leftovers = [key for key in _ACTIVE if key[0] == run_id]
-            states = [_ACTIVE.pop(key) for key in leftovers]
-        for state in states:
-            state.close()
-
-
-def finish_step(run_id: str, step_key: str) -> StepMemory | None:
-    """Hand the IO manager the step the asset began (None for steps outside `step()`)."""
-    with _ACTIVE_LOCK:
-        return _ACTIVE.pop((run_id, step_key), None)
+            context.log.info(
+                f"admitted {step_key}: estimate {estimate.mb:.0f} MB ({estimate.estimator}), "
+                f"budget {limit_mb:.0f} MB, waited {waited_s:.2f} s, "
+                f"timeout {timeout.seconds:.0f} s ({timeout.describe()})"
+            )
+            register_open(run_id, step_key, state)
+            try:
+                yield state
+            except BaseException as exc:
+                failure = step_limits.failure_for(self, context, state, exc)
+                if failure is None:
+                    raise
+                raise failure from exc
+            finally:
+                unregister_open(run_id, step_key)
+            if not state.output_recorded:
+                context.log.warning(
+                    f"{step_key} left memory.step() before its output was written: yield the "
+                    "Output inside the `with` block so the step's memory figures are recorded"
+                )
 
 
 def _own_rss_mb() -> float:
@@ -491,4 +419,4 @@ def safe_name(step_key: str) -> str:
 
 def frame_mb(frame: pd.DataFrame) -> float:
     """In-memory size of a frame in MB, strings included: the input size estimates scale by."""
-    return float(frame.memory_usage(deep=True).sum()) / _MB
+    return float(frame.memory_usage(deep=True).sum()) / MB

@@ -20,23 +20,22 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.calibration import history_for
 from memwise_assets.memory.deadline import Deadline, StepTimeout
 from memwise_assets.memory.limits import TimeoutChoice, choose_timeout, raised_budget_mb
 from memwise_assets.memory.monitor import MemoryLimitExceeded
 
 if TYPE_CHECKING:
-    from memwise_assets.defs.resources import MemoryResource, StepMemory
+    from memwise_assets.defs.resources import MemoryResource
+    from memwise_assets.defs.step import StepMemory
     from memwise_assets.memory.cache import SessionCache
 
-# A whole step, from admission to the durable write; filings run many filings per step.
-DEFAULT_STEP_TIMEOUTS_S: dict[str, float] = {
-    "prices": 1800.0,
-    "weekly": 1800.0,
-    "labels": 3600.0,
-    "filings": 14400.0,
-    "default": 3600.0,
-}
+
+def default_step_timeouts_s() -> dict[str, float]:
+    """Each budget's default step timeout (the seed of `MemoryResource.step_timeouts_s`)."""
+    return {b.name: b.timeout_s for b in BUDGETS.values()}
+
 
 TIMEOUT_KEY = "memwise/timeout_s"
 TIMEOUT_BASIS_KEY = "memwise/timeout_basis"

@@ -16,8 +16,7 @@ from memwise_assets.report.checks import CheckResult, run_checks
 _log = logging.getLogger(__name__)
 
 PEAK_KEY = "memwise/peak_rss_mb"
-# Events fetched per page: a single-run backfill of two years of daily partitions writes
-# ~500 materializations that all carry the same step's figures.
+# Events fetched per page: a single-run backfill writes one materialization per partition.
 _PAGE = 1000
 
 

@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -36,13 +37,13 @@ def _frame(n: int = 12) -> pd.DataFrame:
 
 
 @dg.asset
-def toy(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def toy(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     with memory.step(context, budget="default", input_mb=1.0, static_estimate_mb=64) as step:
         (step.cache_dir / "scratch.bin").write_bytes(b"x" * 4096)
         ballast = np.ones(20_000_000)  # 160 MB the peak must show
         step.mark("allocated")
         del ballast
-        return _frame()
+        yield dg.Output(_frame())
 
 
 @dg.asset(ins={"toy": dg.AssetIn(metadata={"columns": ["symbol", "weight"]})})

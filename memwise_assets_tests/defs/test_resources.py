@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -33,12 +34,12 @@ def test_absurd_configuration_is_refused_naming_the_field(kwargs: dict, field: s
 
 def _sized_asset(name: str, mb: float, hold_s: float, log: list):
     @dg.asset(name=name)
-    def sized(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+    def sized(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
         with memory.step(context, budget="default", static_estimate_mb=mb):
             log.append((name, "start", time.monotonic()))
             time.sleep(hold_s)
             log.append((name, "end", time.monotonic()))
-            return pd.DataFrame({"x": np.arange(3)})
+            yield dg.Output(pd.DataFrame({"x": np.arange(3)}))
 
     return sized
 
@@ -118,11 +119,11 @@ def test_estimate_is_static_until_history_then_calibrated() -> None:
 
 
 @dg.asset
-def calibrating(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def calibrating(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     with memory.step(context, budget="default", input_mb=5.0, static_estimate_mb=900):
         ballast = np.ones(5_000_000)
         del ballast
-        return pd.DataFrame({"x": [1]})
+        yield dg.Output(pd.DataFrame({"x": [1]}))
 
 
 def test_resource_calibrates_from_the_instance_history(tmp_path) -> None:

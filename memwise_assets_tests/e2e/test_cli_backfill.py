@@ -1,4 +1,4 @@
-"""`dagster asset materialize`: a year of daily partitions as one run, stored and reported."""
+"""`dagster asset materialize`: a year of monthly partitions as one run, stored and reported."""
 
 import json
 
@@ -8,6 +8,8 @@ import pytest
 
 from memwise_assets.compute.prices import trading_days
 from memwise_assets_tests.e2e.helpers import run_cli, tool
+
+MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 
 
 @pytest.mark.e2e
@@ -22,7 +24,7 @@ def test_year_backfill_runs_as_one_run_and_stores_every_trading_day(dagster_home
             "--select",
             "daily_bars",
             "--partition-range",
-            "2024-01-02...2024-12-31",
+            "2024-01...2024-12",
             "--config-json",
             json.dumps({"ops": {"daily_bars": {"config": {"tickers": ["AAPL", "MSFT", "JPM"]}}}}),
         ],
@@ -32,25 +34,30 @@ def test_year_backfill_runs_as_one_run_and_stores_every_trading_day(dagster_home
     days = trading_days("2024-01-02", "2025-01-01")
     assert len(days) == 252
     folder = dagster_home / "memwise" / "data" / "daily_bars"
-    stored = sorted(p.stem for p in folder.glob("*.parquet"))
-    assert stored == [d.strftime("%Y-%m-%d") for d in days]
-    july_4th = folder / "2024-07-04.parquet"
-    assert not july_4th.exists(), "holidays are not partitions"
-    day = pd.read_parquet(folder / "2024-03-15.parquet")
-    assert sorted(day["symbol"].astype(str)) == ["AAPL", "JPM", "MSFT"]
-    assert (day["date"] == pd.Timestamp("2024-03-15")).all()
+    assert sorted(p.stem for p in folder.glob("*.parquet")) == MONTHS, "one file per month"
+    stored = pd.concat([pd.read_parquet(folder / f"{m}.parquet") for m in MONTHS])
+    assert sorted(stored["date"].unique()) == list(days), "every trading day, no holiday"
+    march = pd.read_parquet(folder / "2024-03.parquet")
+    assert sorted(march["symbol"].astype(str).unique()) == ["AAPL", "JPM", "MSFT"]
 
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     runs = instance.get_run_records()
     assert len(runs) == 1, "a single-run backfill"
-    records = instance.fetch_materializations(dg.AssetKey("daily_bars"), limit=300).records
-    assert len(records) == 252
-    meta = records[0].asset_materialization.metadata
-    assert meta["dagster/row_count"].value == 3 * 252
-    assert meta["memwise/tickers_returned"].value == 3
-    assert meta["memwise/within_limit"].value is True
-    assert meta["memwise/limit_mb"].value == 500.0
-    assert 0 < meta["memwise/rss_increase_mb"].value < 500
+    records = instance.fetch_materializations(dg.AssetKey("daily_bars"), limit=100).records
+    assert sorted(r.partition_key for r in records) == MONTHS
+    for record in records:
+        meta = record.asset_materialization.metadata
+        path = meta["memwise/path"].value
+        assert path == str(folder / f"{record.partition_key}.parquet"), "its own file"
+        assert meta["dagster/row_count"].value == len(pd.read_parquet(path))
+    step = records[0].asset_materialization.metadata  # the newest: the step's last month
+    assert records[0].partition_key == "2024-12"
+    assert step["memwise/step_rows"].value == 3 * 252
+    assert step["memwise/tickers_returned"].value == 3
+    assert step["memwise/within_limit"].value is True
+    assert step["memwise/limit_mb"].value == 500.0
+    assert 0 < step["memwise/rss_increase_mb"].value < 500
+    assert sum("memwise/peak_rss_mb" in r.asset_materialization.metadata for r in records) == 1
     summary = json.loads(
         (
             dagster_home

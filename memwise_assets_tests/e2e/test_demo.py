@@ -69,7 +69,7 @@ def test_demo_materializes_every_asset_with_memory_metadata(tmp_path, monkeypatc
     home = tmp_path / "home"
     # The instance's dagster.yaml reads DAGSTER_HOME, as it would in the user's shell.
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    args = [tool("memwise"), "demo", "--start", "2024-11-01", "--end", "2024-12-31"]
+    args = [tool("memwise"), "demo", "--start", "2024-11", "--end", "2024-12"]
     first = run_cli(args, home)
     instance = dg.DagsterInstance.from_config(str(home))
     said, error_failed = _checks_in_event_log(instance)

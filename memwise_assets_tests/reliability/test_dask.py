@@ -44,8 +44,8 @@ def _bars(home: Path, instance: dg.DagsterInstance) -> None:
         },
         run_config={"ops": {"daily_bars": {"config": {"tickers": ["AAPL", "MSFT", "SPY"]}}}},
         tags={
-            "dagster/asset_partition_range_start": "2024-01-02",
-            "dagster/asset_partition_range_end": "2024-03-28",
+            "dagster/asset_partition_range_start": "2024-01",
+            "dagster/asset_partition_range_end": "2024-03",
         },
     )
     assert result.success

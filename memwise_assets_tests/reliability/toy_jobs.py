@@ -2,6 +2,7 @@
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -22,10 +23,12 @@ class VictimConfig(dg.Config):
 
 
 @dg.asset
-def steady(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def steady(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     """A step that always succeeds: its stored output must survive the faults of others."""
     with memory.step(context, budget="default", static_estimate_mb=32):
-        return pd.DataFrame({"i": np.arange(1000, dtype=np.int32), "v": np.linspace(0, 1, 1000)})
+        yield dg.Output(
+            pd.DataFrame({"i": np.arange(1000, dtype=np.int32), "v": np.linspace(0, 1, 1000)})
+        )
 
 
 @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
@@ -34,7 +37,7 @@ def victim(
     config: VictimConfig,
     memory: MemoryResource,
     steady: pd.DataFrame,
-) -> pd.DataFrame:
+) -> Iterator[dg.Output]:
     """A step that writes scratch, says its pid, then waits to be released or SIGKILLed."""
     control = Path(config.control_dir)
     attempt = context.retry_number
@@ -49,7 +52,7 @@ def victim(
             time.sleep(0.02)
         step.mark("released")
         del ballast
-        return steady.assign(v=steady["v"] * 2 + attempt)
+        yield dg.Output(steady.assign(v=steady["v"] * 2 + attempt))
 
 
 def kill_job() -> dg.JobDefinition:
@@ -62,12 +65,12 @@ def kill_job() -> dg.JobDefinition:
     return defs.resolve_job_def("kill_job")
 
 
-def _wide(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def _wide(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     with memory.step(context, budget="default", static_estimate_mb=400) as step:
         ballast = np.ones(50 * _MB // 8)
         time.sleep(0.4)
         step.mark("held")
-        return pd.DataFrame({"n": [int(ballast.size)]})
+        yield dg.Output(pd.DataFrame({"n": [int(ballast.size)]}))
 
 
 wide_a = dg.asset(name="wide_a")(_wide)

@@ -76,8 +76,8 @@ def company_profiles(
         result = _fetch(context, company.source(config).fetch_profiles, config)
         step.mark("fetch-complete")
         yield dg.Output(result.frame, metadata=_fetch_metadata(result, config.source))
-    yield from fetch_check_results(result, config.tickers)
-    yield profile_check_result(result.frame)
+        yield from fetch_check_results(result, config.tickers)
+        yield profile_check_result(result.frame)
 
 
 @dg.asset(
@@ -103,8 +103,8 @@ def company_fundamentals(
         if len(frame):
             metadata["memwise/latest_period_end"] = str(frame["period_end"].max().date())
         yield dg.Output(frame, metadata=metadata)
-    yield from fetch_check_results(result, config.tickers)
-    yield fundamentals_check_result(frame)
+        yield from fetch_check_results(result, config.tickers)
+        yield fundamentals_check_result(frame)
 
 
 class FundamentalsJoinConfig(dg.Config):
@@ -179,4 +179,4 @@ def daily_with_fundamentals(
                 "memwise/rows_by_filing_date": int((joined["availability"] == "filed").sum()),
             },
         )
-    yield join_check_result(joined)
+        yield join_check_result(joined)

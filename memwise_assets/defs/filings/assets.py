@@ -25,7 +25,7 @@ from memwise_assets.defs.filings.processing import (
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.markdown import md_table
-from memwise_assets.defs.resources import MemoryResource, finish_step
+from memwise_assets.defs.resources import MemoryResource
 
 __all__ = ["BACKFILL_BATCH", "FilingsConfig", "sec_filing_sections"]
 
@@ -97,13 +97,15 @@ def sec_filing_sections(
                 {o.key: f"{o.status}: {o.reason}" for o in dead},
             )
         )
-        # No output reaches the IO manager's handle_output, so the step is closed here.
-        finish_step(context.run_id, step.step_key)
-    rows = sum(o.items for o in good)
-    step_metadata = {
-        **_batch_metadata(outcomes, rows),
-        **store.close_step(step, context.run_id, context.asset_key.to_user_string(), rows),
-    }
+        # No output reaches the IO manager's handle_output: the step's figures are taken here,
+        # still inside the step; the block's end releases its reservation.
+        rows = sum(o.items for o in good)
+        step_metadata = {
+            **_batch_metadata(outcomes, rows),
+            **store.record_step_figures(
+                step, context.run_id, context.asset_key.to_user_string(), rows
+            ),
+        }
     for n, outcome in enumerate(good, start=1):
         metadata = {**stored[outcome.key], **_filing_metadata(outcome)}
         # The step's figures once per step (on its last materialization), not per filing.

@@ -17,7 +17,7 @@ from memwise_assets.defs.filings.feature_checks import (
 from memwise_assets.defs.resources import MemoryResource, frame_mb
 
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
-# Its own budget key: `limits_mb` may size it; unset, it takes the default limit.
+# Its own budget (memwise_assets/defs/budgets.py); `limits_mb` may size it.
 BUDGET = "filing_features"
 
 
@@ -50,7 +50,7 @@ def filing_text_features(
                 "memwise/companies": int(features["cik"].nunique()),
             },
         )
-    yield from feature_check_results(features)
+        yield from feature_check_results(features)
 
 
 @dg.asset(
@@ -83,4 +83,4 @@ def daily_with_filing_features(
                 "acceptance; date only: next session after the filing date",
             },
         )
-    yield from join_check_results(daily_bars, filing_text_features, joined)
+        yield from join_check_results(daily_bars, filing_text_features, joined)

@@ -8,12 +8,12 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
+from memwise_assets.defs.budgets import BUDGETS, MB, budget_named
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
-from memwise_assets.defs.resources import MemoryResource, StepMemory, frame_mb
+from memwise_assets.defs.resources import MemoryResource, frame_mb
 from memwise_assets.memory import release_free_heap
 
-_MB = 1024.0 * 1024.0
 # Per chunk row: a dozen float64 working arrays per mode, plus the int/float32 outputs.
 _BYTES_PER_CHUNK_ROW = 8 * 12
 
@@ -58,18 +58,24 @@ class LabelsConfig(dg.Config):
         )
 
 
-def label_bars(
+def label_step(
     context: dg.AssetExecutionContext,
     memory: MemoryResource,
     bars: pd.DataFrame,
     config: LabelsConfig,
-) -> tuple[pd.DataFrame, StepMemory]:
-    """Label `bars` under the labels budget, marking a stage per chunk."""
+    asset: str,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """Label `bars` under the labels budget (a stage per chunk), store them, check them.
+
+    The output and the checks are yielded inside the step: the checks run within the
+    step's reservation and monitor.
+    """
     labeling = config.to_labeling()
     input_mb = frame_mb(bars)
-    chunk_mb = labeling.chunk_rows * _BYTES_PER_CHUNK_ROW * len(labeling.modes) / _MB
+    chunk_mb = labeling.chunk_rows * _BYTES_PER_CHUNK_ROW * len(labeling.modes) / MB
+    static_mb = budget_named("labels").static_estimate(input_mb) + chunk_mb
     with memory.step(
-        context, budget="labels", input_mb=input_mb, static_estimate_mb=64 + 2 * input_mb + chunk_mb
+        context, budget="labels", input_mb=input_mb, static_estimate_mb=static_mb
     ) as step:
         step.mark("input-loaded")
         # Chunks free their working arrays into the allocator; at an emergency, hand that
@@ -83,7 +89,8 @@ def label_bars(
 
         labelled = triple_barrier_labels(bars, labeling, on_chunk=on_chunk)
         step.mark("labels-complete")
-        return labelled, step
+        yield dg.Output(labelled, metadata=balance_metadata(labelled, config))
+        yield from label_check_results(labelled, config, asset=asset)
 
 
 def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, float]:
@@ -103,7 +110,7 @@ def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, 
     group_name="labels",
     ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close"]})},
     check_specs=LABEL_CHECKS,
-    pool="labels",
+    pool=BUDGETS["labels"].pool,
     kinds={"pandas", "parquet"},
     metadata=column_metadata("weighted_labels"),
 )
@@ -114,6 +121,4 @@ def weighted_labels(
     daily_bars: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Triple-barrier labels (int8) and uniqueness-weighted sample weights per mode."""
-    labelled, _ = label_bars(context, memory, daily_bars, config)
-    yield dg.Output(labelled, metadata=balance_metadata(labelled, config))
-    yield from label_check_results(labelled, config, asset="weighted_labels")
+    yield from label_step(context, memory, daily_bars, config, asset="weighted_labels")

@@ -9,12 +9,11 @@ import pandas as pd
 from pydantic import Field
 
 from memwise_assets.compute.intraday import read_intraday_bars
+from memwise_assets.defs.budgets import BUDGETS, MB
 from memwise_assets.defs.columns import column_metadata
-from memwise_assets.defs.labels.assets import LabelsConfig, balance_metadata, label_bars
-from memwise_assets.defs.labels.checks import label_check_results, label_checks
+from memwise_assets.defs.labels.assets import LabelsConfig, label_step
+from memwise_assets.defs.labels.checks import label_checks
 from memwise_assets.defs.resources import MemoryResource
-
-_MB = 1024.0 * 1024.0
 
 
 def sample_intraday_dir() -> Path:
@@ -36,11 +35,11 @@ class IntradayConfig(dg.Config):
 )
 def intraday_bars(
     context: dg.AssetExecutionContext, config: IntradayConfig, memory: MemoryResource
-) -> pd.DataFrame:
+) -> Iterator[dg.Output]:
     """Intraday OHLCV bars (minute, dollar, volume or tick bars) per symbol."""
     folder = Path(config.folder) if config.folder else sample_intraday_dir()
     files = sorted(folder.glob(config.pattern)) if folder.is_dir() else []
-    input_mb = sum(p.stat().st_size for p in files) / _MB
+    input_mb = sum(p.stat().st_size for p in files) / MB
     # Parsing CSV text into float columns takes a few times the file size.
     with memory.step(
         context, budget="labels", input_mb=input_mb, static_estimate_mb=64 + 8 * input_mb
@@ -48,13 +47,13 @@ def intraday_bars(
         bars = read_intraday_bars(folder, pattern=config.pattern)
         step.mark("read-complete")
         context.log.info(f"read {len(bars)} bars of {bars['symbol'].nunique()} symbols")
-        return bars
+        yield dg.Output(bars)
 
 
 @dg.asset(
     group_name="labels",
     check_specs=label_checks("intraday_labels"),
-    pool="labels",
+    pool=BUDGETS["labels"].pool,
     metadata=column_metadata("intraday_labels"),
 )
 def intraday_labels(
@@ -64,6 +63,4 @@ def intraday_labels(
     intraday_bars: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Triple-barrier labels and weights on intraday bars (no barrier crosses a symbol)."""
-    labelled, _ = label_bars(context, memory, intraday_bars, config)
-    yield dg.Output(labelled, metadata=balance_metadata(labelled, config))
-    yield from label_check_results(labelled, config, asset="intraday_labels")
+    yield from label_step(context, memory, intraday_bars, config, asset="intraday_labels")

@@ -1,6 +1,5 @@
 """`daily_bars`: daily OHLCV per symbol from the configured price source."""
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -16,16 +15,22 @@ from memwise_assets.compute.prices import (
     PriceSource,
     SamplePriceSource,
     YFinancePriceSource,
+    trading_days,
 )
+from memwise_assets.compute.prices.monthly import fetch_months
+from memwise_assets.compute.prices.schema import FetchResult
+from memwise_assets.defs.budgets import BUDGETS, MB
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
 from memwise_assets.defs.markdown import md_table
 from memwise_assets.defs.prices.checks import PRICE_CHECKS, price_check_results
-from memwise_assets.defs.prices.partitions import daily_partitions
+from memwise_assets.defs.prices.partitions import monthly_partitions
 from memwise_assets.defs.resources import MemoryResource
 
-# Long frames of float64 prices: ~8 columns x 8 bytes, times pandas/arrow working copies.
-_BYTES_PER_ROW_WORKING = 8 * 8 * 6
+# A stored bar: 8 columns of 8 bytes (the symbol is a category code).
+_BYTES_PER_ROW = 8 * 8
+_EXCHANGE_TZ = "America/New_York"
+_ONE_DAY = pd.Timedelta(days=1)
 
 
 class PricesConfig(dg.Config):
@@ -72,60 +77,77 @@ def price_source(config: PricesConfig) -> PriceSource:
 
 @dg.asset(
     group_name="prices",
-    partitions_def=daily_partitions,
+    partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={PARTITION_COLUMN_KEY: "date", **column_metadata("daily_bars")},
     check_specs=PRICE_CHECKS,
-    pool="prices",
+    pool=BUDGETS["prices"].pool,
     kinds={"pandas", "parquet"},
 )
 def daily_bars(
     context: dg.AssetExecutionContext, config: PricesConfig, memory: MemoryResource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    """Daily OHLCV bars, one row per symbol and trading day (long table)."""
+    """Daily OHLCV bars, one row per symbol and trading day (long table), stored by month."""
     window = context.partition_time_window
     start, end = (
         pd.Timestamp(window.start).tz_localize(None),
         pd.Timestamp(window.end).tz_localize(None),
     )
-    n_days = max(1, len(context.partition_keys))
-    input_mb = len(config.tickers) * n_days * _BYTES_PER_ROW_WORKING / 1e6
-    with memory.step(
-        context, budget="prices", input_mb=input_mb, static_estimate_mb=100 + 4 * input_mb
-    ) as step:
+    # The current month ends with today's session: later days have no bars yet.
+    end = min(end, pd.Timestamp.now(tz=_EXCHANGE_TZ).tz_localize(None).normalize() + _ONE_DAY)
+    keys = list(context.partition_keys)
+    n_days = len(trading_days(start, end))
+    input_mb = len(config.tickers) * max(n_days, 1) * _BYTES_PER_ROW / MB
+    with memory.step(context, budget="prices", input_mb=input_mb) as step:
         step.mark("pre-fetch-start")
         context.log.info(
             f"fetching {len(config.tickers)} tickers from {config.source}, "
-            f"{start.date()} to {end.date()} (end exclusive), {n_days} partitions"
+            f"{start.date()} to {end.date()} (end exclusive): {n_days} trading days, "
+            f"{len(keys)} monthly partitions"
         )
-        result = price_source(config).fetch(
-            config.tickers, start.to_pydatetime(), end.to_pydatetime()
+        bars = fetch_months(
+            price_source(config),
+            config.tickers,
+            start,
+            end,
+            keys,
+            enrich=_alpha_vantage_fill(start, end) if config.alpha_vantage_fill else None,
+            on_slice=lambda i, n: step.mark(f"slice-{i + 1}-of-{n}"),
         )
-        if config.alpha_vantage_fill:
-            api_key = dg.EnvVar("ALPHAVANTAGE_API_KEY").get_value()
-            if not api_key:
-                raise dg.Failure("alpha_vantage_fill needs the ALPHAVANTAGE_API_KEY variable")
-            filled = AlphaVantageSource(api_key).fill_gaps(result.frame, config.tickers, start, end)
-            result = dataclasses.replace(result, frame=filled.frame)
         step.mark("fetch-complete")
-        summary = result.summary()
+        result = bars.result
         if result.failed:
             context.log.warning(
                 f"{len(result.failed)} tickers failed: {', '.join(result.failed[:20])}"
             )
-        metadata: dict[str, object] = {
-            "memwise/tickers_requested": int(summary["tickers_requested"]),
-            "memwise/tickers_returned": int(summary["tickers_returned"]),
-            "memwise/tickers_empty": int(summary["tickers_empty"]),
-            "memwise/tickers_failed": int(summary["tickers_failed"]),
-            "memwise/failed_tickers": ", ".join(result.failed) or "none",
-            "memwise/source": config.source,
-        }
-        if result.failed or result.empty:
-            # Every partition of a backfill repeats its metadata: the table only when it says
-            # something the counts do not.
-            metadata["memwise/ticker_report"] = dg.MetadataValue.md(
-                md_table(result.report_frame().to_dict("records"))
-            )
-        yield dg.Output(result.frame, metadata=metadata)
-    yield from price_check_results(result.frame, config.tickers, [*result.failed, *result.empty])
+        # What the source did is a fact of the step, not of a month: on the last partition.
+        context.add_asset_metadata(_source_metadata(result, config.source), partition_key=keys[-1])
+        yield dg.Output(bars.months)
+        yield from price_check_results(
+            bars.months.values(), config.tickers, [*result.failed, *result.empty]
+        )
+
+
+def _alpha_vantage_fill(start: pd.Timestamp, end: pd.Timestamp):
+    api_key = dg.EnvVar("ALPHAVANTAGE_API_KEY").get_value()
+    if not api_key:
+        raise dg.Failure("alpha_vantage_fill needs the ALPHAVANTAGE_API_KEY variable")
+    filler = AlphaVantageSource(api_key)
+    return lambda frame, tickers: filler.fill_gaps(frame, tickers, start, end).frame
+
+
+def _source_metadata(result: FetchResult, source: str) -> dict[str, object]:
+    summary = result.summary()
+    metadata: dict[str, object] = {
+        "memwise/tickers_requested": int(summary["tickers_requested"]),
+        "memwise/tickers_returned": int(summary["tickers_returned"]),
+        "memwise/tickers_empty": int(summary["tickers_empty"]),
+        "memwise/tickers_failed": int(summary["tickers_failed"]),
+        "memwise/failed_tickers": ", ".join(result.failed) or "none",
+        "memwise/source": source,
+    }
+    if result.failed or result.empty:
+        metadata["memwise/ticker_report"] = dg.MetadataValue.md(
+            md_table(result.report_frame().to_dict("records"))
+        )
+    return metadata

@@ -27,26 +27,29 @@ PRICE_CHECKS = [
 
 
 def price_check_results(
-    frame: pd.DataFrame, requested: Iterable[str], failed: Iterable[str]
+    frames: Iterable[pd.DataFrame], requested: Iterable[str], failed: Iterable[str]
 ) -> Iterator[dg.AssetCheckResult]:
-    """The four price checks on one materialized frame."""
-    dupes = int(frame.duplicated(["symbol", "date"]).sum())
+    """The four price checks over the frames of one step (months: disjoint by date)."""
+    dupes = n_bad = nan_close = 0
+    present: set[str] = set()
+    for frame in frames:
+        if not len(frame):
+            continue
+        dupes += int(frame.duplicated(["symbol", "date"]).sum())
+        low_end = frame[["open", "close"]].min(axis=1)
+        high_end = frame[["open", "close"]].max(axis=1)
+        n_bad += int((~((frame["low"] <= low_end) & (high_end <= frame["high"]))).sum())
+        nan_close += int(frame["close"].isna().sum())
+        present.update(frame["symbol"].astype(str).unique())
     yield dg.AssetCheckResult(
         check_name=NO_DUPLICATES, passed=dupes == 0, metadata={"duplicates": dupes}
     )
-    bad_ohlc = ~(
-        (frame["low"] <= frame[["open", "close"]].min(axis=1))
-        & (frame[["open", "close"]].max(axis=1) <= frame["high"])
-    )
-    n_bad = int(bad_ohlc.sum())
     yield dg.AssetCheckResult(
         check_name=OHLC_CONSISTENT, passed=n_bad == 0, metadata={"inconsistent_rows": n_bad}
     )
-    nan_close = int(frame["close"].isna().sum())
     yield dg.AssetCheckResult(
         check_name=NO_NAN_CLOSE, passed=nan_close == 0, metadata={"nan_close_rows": nan_close}
     )
-    present = set(frame["symbol"].astype(str).unique()) if len(frame) else set()
     unaccounted = sorted({t.upper() for t in requested} - present - set(failed))
     yield dg.AssetCheckResult(
         check_name=TICKERS_ACCOUNTED,

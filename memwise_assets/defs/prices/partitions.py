@@ -1,29 +1,21 @@
-"""Daily partitions on NYSE trading days."""
+"""Monthly partitions of `daily_bars`: one partition (and one Parquet file) per month.
+
+Decades of daily bars are a few hundred partitions, not thousands: Dagster's own cost per
+partition (events, status, check evaluations) stays small beside the data, and a file
+holds a month of every ticker. Which days of a month carry rows is the NYSE calendar's
+business (`trading_days`), decided when the month is fetched.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import dagster as dg
-import pandas as pd
 
-from memwise_assets.compute.prices import trading_days
+from memwise_assets.compute.prices.monthly import MONTH_FORMAT
 
-PARTITIONS_START = "2015-01-02"
-# Holidays are listed this far ahead; the calendar is computed, not fetched.
-_HOLIDAYS_THROUGH = "2036-12-31"
+PARTITIONS_START = "1990-01"
 
-
-def _holidays(start: str, end: str) -> list[dt.datetime]:
-    weekdays = pd.bdate_range(start, end)
-    closed = weekdays.difference(trading_days(start, end))
-    return [ts.to_pydatetime() for ts in closed]
-
-
-# end_offset=1: today's partition exists before midnight, so the after-close schedule can
-# materialize it on the day.
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=PARTITIONS_START,
-    end_offset=1,
-    exclusions=["0 0 * * 6", "0 0 * * 0", *_holidays(PARTITIONS_START, _HOLIDAYS_THROUGH)],
+# end_offset=1: the current month's partition exists while the month runs, so the
+# after-close schedule refreshes it every trading day.
+monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=PARTITIONS_START, fmt=MONTH_FORMAT, end_offset=1
 )

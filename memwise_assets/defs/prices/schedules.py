@@ -1,14 +1,15 @@
-"""The after-close schedule: today's prices once the US market has closed."""
+"""The after-close schedule: the current month's prices once the US market has closed."""
 
 import dagster as dg
 import pandas as pd
 
 from memwise_assets.compute.prices import trading_days
+from memwise_assets.compute.prices.monthly import month_key
 from memwise_assets.defs.prices.assets import daily_bars
-from memwise_assets.defs.prices.partitions import daily_partitions
+from memwise_assets.defs.prices.partitions import monthly_partitions
 
 daily_prices_job = dg.define_asset_job(
-    "daily_prices", selection=[daily_bars], partitions_def=daily_partitions
+    "daily_prices", selection=[daily_bars], partitions_def=monthly_partitions
 )
 
 
@@ -19,9 +20,9 @@ daily_prices_job = dg.define_asset_job(
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 def daily_prices_after_close(context: dg.ScheduleEvaluationContext):
-    """Materialize the day's partition at 18:30 New York time on trading days."""
+    """Refresh the month's partition (up to today) at 18:30 New York time on trading days."""
     day = pd.Timestamp(context.scheduled_execution_time).tz_localize(None).normalize()
     if len(trading_days(day, day + pd.Timedelta(days=1))) == 0:
         return dg.SkipReason(f"{day.date()} is not an NYSE trading day")
-    key = day.strftime("%Y-%m-%d")
-    return dg.RunRequest(run_key=key, partition_key=key)
+    # One run per day (run_key), each rewriting the month so far: a month file is small.
+    return dg.RunRequest(run_key=day.strftime("%Y-%m-%d"), partition_key=month_key(day))

@@ -26,10 +26,7 @@ def weekly_features(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Weekly (W-FRI) bars and momentum, volatility, RSI, ATR and volume features per symbol."""
     input_mb = frame_mb(daily_bars)
-    # The vectorised pass keeps a few sorted copies of the input: 3x covers it.
-    with memory.step(
-        context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
-    ) as step:
+    with memory.step(context, budget="weekly", input_mb=input_mb) as step:
         step.mark("input-loaded")
         features = compute_features(daily_bars)
         step.mark("features-complete")
@@ -40,7 +37,8 @@ def weekly_features(
                 "memwise/weeks": int(features["week_end"].nunique()),
             },
         )
-    yield from weekly_check_results(daily_bars, features, compute_features)
+        # Inside the step: the no-look-ahead check recomputes features under the budget.
+        yield from weekly_check_results(daily_bars, features, compute_features)
 
 
 @dg.asset(
@@ -54,13 +52,11 @@ def daily_with_weekly_features(
     memory: MemoryResource,
     daily_bars: pd.DataFrame,
     weekly_features: pd.DataFrame,
-) -> pd.DataFrame:
+) -> Iterator[dg.Output]:
     """Daily rows with the features of each symbol's latest completed week (week_end <= date)."""
     input_mb = frame_mb(daily_bars) + frame_mb(weekly_features)
-    with memory.step(
-        context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
-    ) as step:
+    with memory.step(context, budget="weekly", input_mb=input_mb) as step:
         step.mark("input-loaded")
         attached = attach_weekly_features(daily_bars, weekly_features)
         step.mark("attach-complete")
-        return attached
+        yield dg.Output(attached)

@@ -1,0 +1,72 @@
+"""The memory budgets, in one typed table: limit, static estimate, timeout, pool, pod sizing.
+
+Assets name a budget (`memory.step(context, budget="prices")`); everything else about it
+(its default limit, the static estimate used until calibration has history, the default
+step timeout, the Dagster concurrency pool and whether its step gets a pod of its own on
+k8s) is read from here, so a new budget is one row and an unknown one is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+# One megabyte, for every MB figure memwise records (binary, as RSS and file sizes are).
+MB = 1024.0 * 1024.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One memory budget and the defaults that go with it."""
+
+    name: str
+    limit_mb: float  # memory a step may add above its start RSS (MemoryResource.limits_mb)
+    base_mb: float  # static estimate = base_mb + per_input_mb x input MB
+    per_input_mb: float
+    timeout_s: float  # default wall-clock limit of one step of this budget
+    pool: str | None  # Dagster concurrency pool of its steps (None: no pool)
+    own_pod: bool  # on k8s its steps get a memory request of their own
+
+    def static_estimate(self, input_mb: float) -> float:
+        """The size formula used before the calibrated estimator has enough history."""
+        return self.base_mb + self.per_input_mb * max(float(input_mb), 0.0)
+
+
+BUDGETS: Mapping[str, Budget] = MappingProxyType(
+    {
+        b.name: b
+        for b in (
+            # Long float64 frames: a fetch holds the source's and the assembled copies.
+            Budget("prices", 500.0, 100.0, 4.0, 600.0, "prices", True),
+            # The vectorised weekly pass keeps a few sorted copies of its input.
+            Budget("weekly", 2048.0, 64.0, 3.0, 1200.0, None, True),
+            # Chunked labelling: the input and its sorted copy; callers add the chunk.
+            Budget("labels", 8192.0, 64.0, 2.0, 2400.0, "labels", True),
+            # The filings step only coordinates: each filing holds its own reservation.
+            Budget("filings", 4096.0, 64.0, 0.0, 2400.0, "filings", True),
+            # Filing text features and their daily join: word counts beside the sections.
+            Budget("filing_features", 1024.0, 64.0, 3.0, 1200.0, None, False),
+            Budget("default", 1024.0, 64.0, 2.0, 600.0, None, False),
+        )
+    }
+)
+
+# Per-filing static estimate (12 x file MB + 500 MB): spaCy and the section frames.
+FILING_ITEM_BASE_MB = 500.0
+FILING_ITEM_PER_INPUT_MB = 12.0
+
+
+def budget_named(name: str) -> Budget:
+    """The budget called `name`; an unknown name is an error naming the known ones."""
+    try:
+        return BUDGETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown memory budget {name!r}; expected one of {', '.join(sorted(BUDGETS))}"
+        ) from None
+
+
+def default_limits_mb() -> dict[str, float]:
+    """Each budget's default limit in MB (the seed of `MemoryResource.limits_mb`)."""
+    return {b.name: b.limit_mb for b in BUDGETS.values()}
