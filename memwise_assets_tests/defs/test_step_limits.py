@@ -4,6 +4,7 @@ import ctypes
 import gc
 import statistics
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -22,18 +23,18 @@ class SleepConfig(dg.Config):
 @dg.asset(metadata={"memwise/timeout_s": 5})
 def sleepy(
     context: dg.AssetExecutionContext, config: SleepConfig, memory: MemoryResource
-) -> pd.DataFrame:
+) -> Iterator[dg.Output]:
     with memory.step(context, budget="default") as step:
         (step.cache_dir / "scratch.bin").write_bytes(b"x" * 1000)
         if config.sleep_s:
             ctypes.CDLL(None).sleep(int(config.sleep_s))  # a C call, not Python's time.sleep
-        return pd.DataFrame({"x": np.arange(5)})
+        yield dg.Output(pd.DataFrame({"x": np.arange(5)}))
 
 
 @dg.asset
-def bystander(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def bystander(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     with memory.step(context, budget="default"):
-        return pd.DataFrame({"y": [1, 2, 3]})
+        yield dg.Output(pd.DataFrame({"y": [1, 2, 3]}))
 
 
 def _resources(tmp_path, **memory_kwargs) -> dict:
@@ -69,10 +70,10 @@ def test_a_step_in_a_long_c_call_fails_past_its_timeout_and_the_rest_goes_on(tmp
 
 
 @dg.asset
-def steady(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def steady(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     with memory.step(context, budget="default"):
         time.sleep(0.1 + 0.02 * (len(context.instance.get_runs()) % 5))
-        return pd.DataFrame({"x": [1]})
+        yield dg.Output(pd.DataFrame({"x": [1]}))
 
 
 def test_after_ten_materializations_the_timeout_is_adaptive_and_follows_the_seconds(
@@ -96,13 +97,13 @@ def test_after_ten_materializations_the_timeout_is_adaptive_and_follows_the_seco
 
 
 @dg.asset
-def greedy(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def greedy(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     with memory.step(context, budget="default") as step:
         ballast = np.ones(int(1.3 * step_budget_mb * 1024 * 1024 / 8))  # 1.3 x the budget
         step.mark("allocated")
         total = float(ballast[:10].sum())
         del ballast
-        return pd.DataFrame({"x": [total]})
+        yield dg.Output(pd.DataFrame({"x": [total]}))
 
 
 step_budget_mb = 200.0

@@ -1,6 +1,7 @@
 """A job whose step holds the GIL past its timeout, on the multiprocess executor."""
 
 import ctypes
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
@@ -10,18 +11,18 @@ from memwise_assets.defs.resources import MemoryResource
 
 
 @dg.asset(metadata={"memwise/timeout_s": 3})
-def stuck(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def stuck(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     """Sleeps in a C call that keeps the GIL: no signal handler or thread can run."""
     with memory.step(context, budget="default"):
         ctypes.PyDLL(None).sleep(120)
-        return pd.DataFrame({"x": [1]})
+        yield dg.Output(pd.DataFrame({"x": [1]}))
 
 
 @dg.asset
-def unaffected(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def unaffected(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     """A step of the same run that must still materialize."""
     with memory.step(context, budget="default"):
-        return pd.DataFrame({"x": [2]})
+        yield dg.Output(pd.DataFrame({"x": [2]}))
 
 
 def stuck_job() -> dg.JobDefinition:
