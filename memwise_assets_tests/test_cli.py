@@ -14,7 +14,8 @@ from memwise_assets.defs.filings.resources import LANDING_ENV, FilingsResource
 BAD_CONFIGS = {
     "horizon": (
         "ops:\n  weighted_labels:\n    config: {modes: [{name: base, horizon: 0}]}\n",
-        "ops.weighted_labels.config: modes[base].horizon: expected an integer >= 1, got 0",
+        "ops.weighted_labels.config: modes[base].horizon: expected an integer in 1..100,000 bars, "
+        "got 0",
     ),
     "csv_folder": (
         "ops:\n  daily_bars:\n    config: {source: csv, csv_folder: /no/such/prices}\n",

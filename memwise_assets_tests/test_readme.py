@@ -28,6 +28,8 @@ def test_readme_leads_with_the_demo_and_test_commands() -> None:
         "memwise_assets.defs.labels.assets:LabelModeConfig",
         "memwise_assets.defs.filings.assets:FilingsConfig",
         "memwise_assets.defs.labels.intraday:IntradayConfig",
+        "memwise_assets.defs.weekly.config:WeeklyFeaturesConfig",
+        "memwise_assets.defs.weekly.config:WeeklyAttachConfig",
     ],
 )
 def test_every_configuration_field_is_in_the_reference(cls_path: str) -> None:

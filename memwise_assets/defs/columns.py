@@ -84,13 +84,15 @@ def _label_columns(mode: str = "base") -> tuple[dg.TableColumn, ...]:
     note = f" ('{mode}' is the labelling mode's name: one set of columns per configured mode)"
     return (
         col(f"label_{mode}", "int8", "Triple-barrier label: 1 profit-take first, -1 stop-loss "
-            "first, 0 vertical barrier (or not an event: weight 0)" + note + "."),
+            "first, 0 vertical barrier (or not an event: see is_event_)" + note + "."),
         col(f"weight_{mode}", "float32", "Sample weight: return attribution x average "
             "uniqueness over (t_in, t_out], with time decay; 0 for non-events."),
         col(f"uniq_{mode}", "float32", "Average uniqueness of the event's span (1 = overlaps "
             "no other event)."),
         col(f"exit_{mode}", "int16", "Bars from entry to the first barrier touched (0 for "
             "non-events)."),
+        col(f"is_event_{mode}", "bool", "True for events; False for rows that are none "
+            "(warm-up, zero vol, a segment's last bar), which hold label 0 and weight 0."),
     )  # fmt: skip
 
 
@@ -143,7 +145,7 @@ SCHEMAS: dict[str, dg.TableSchema] = {
         WEEKLY_FEATURES,
     ),
     "daily_with_weekly_features": table(SYMBOL, DATE, OHLC, VOLUME, WEEKLY_FEATURES),
-    "weighted_labels": table(SYMBOL, DATE, OHLC[3], _label_columns()),
+    "weighted_labels": table(SYMBOL, DATE, OHLC[3], ADJ_CLOSE, _label_columns()),
     "intraday_bars": table(
         SYMBOL,
         col("timestamp", "datetime64[us]", "Bar close time as the vendor file gives it."),

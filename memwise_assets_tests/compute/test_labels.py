@@ -329,6 +329,7 @@ def test_edge_inputs() -> None:
         "weight_base",
         "uniq_base",
         "exit_base",
+        "is_event_base",
     ]
     assert len(got) == 0
     # One-row segments, python dates and a tz-aware time column give no events and no error.

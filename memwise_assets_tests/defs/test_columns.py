@@ -69,7 +69,8 @@ def _stored_columns() -> dict[str, list[str]]:
     """The columns each asset stores, from the compute functions behind it (sample data)."""
     bars = SamplePriceSource().fetch(["AAPL"], "2024-01-02", "2024-04-01").frame
     labelled = triple_barrier_labels(
-        bars[["symbol", "date", "close"]], LabelingConfig(modes=(LabelMode("base", 1, 1, 5),))
+        bars[["symbol", "date", "close", "adj_close"]],
+        LabelingConfig(modes=(LabelMode("base", 1, 1, 5),)),
     )
     fundamentals = SampleCompanySource().fetch_fundamentals(["AAPL"], "2024-04-01").frame
     daily = ["symbol", "date", "open", "high", "low", "close", "volume"]
@@ -80,7 +81,7 @@ def _stored_columns() -> dict[str, list[str]]:
         "daily_with_weekly_features": [*daily, *FEATURE_COLUMNS],
         "weighted_labels": list(labelled.columns),
         "intraday_bars": list(INTRADAY_COLUMNS),
-        "intraday_labels": [*INTRADAY_COLUMNS, *list(labelled.columns)[3:]],
+        "intraday_labels": [*INTRADAY_COLUMNS, *list(labelled.columns)[4:]],
         "sec_filing_sections": list(SECTION_COLUMNS),
         "company_profiles": list(PROFILE_COLUMNS),
         "company_fundamentals": list(FUNDAMENTAL_COLUMNS),

@@ -7,7 +7,13 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, model_validator
 
-from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
+from memwise_assets.compute.holes import nyse_sessions
+from memwise_assets.compute.labels import (
+    LabelingConfig,
+    LabelMode,
+    refuse_long_horizons,
+    triple_barrier_labels,
+)
 from memwise_assets.defs.budgets import BUDGETS, MB, budget_named
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
@@ -24,7 +30,10 @@ class LabelModeConfig(dg.Config):
     name: str = Field(description="Suffix of the output columns (label_<name>, ...).")
     pt: float = Field(default=1.0, description="Profit-take multiple of vol (0 disables).")
     sl: float = Field(default=1.0, description="Stop-loss multiple of vol (0 disables).")
-    horizon: int = Field(default=20, description="Vertical barrier, in bars.")
+    horizon: int = Field(
+        default=20,
+        description="Vertical barrier, in bars (1..100,000; at most the longest series).",
+    )
 
 
 class LabelsConfig(dg.Config):
@@ -32,7 +41,8 @@ class LabelsConfig(dg.Config):
 
     modes: list[LabelModeConfig] = Field(
         default_factory=lambda: [LabelModeConfig(name="base")],
-        description="Labelling modes; each adds label_, weight_, uniq_ and exit_ columns.",
+        description="Labelling modes; each adds label_, weight_, uniq_, exit_ and is_event_ "
+        "columns.",
     )
     vol_span: int = Field(default=100, description="EWM span of the return volatility.")
     vol_min_periods: int = Field(default=20, description="Returns needed before a bar is an event.")
@@ -41,6 +51,11 @@ class LabelsConfig(dg.Config):
     )
     decay: float = Field(default=1.0, description="Time decay in (-1, 1]; 1 means none.")
     chunk_rows: int = Field(default=100_000, description="Rows per chunk: bounds peak memory.")
+    price_field: Literal["close", "adj_close"] = Field(
+        default="adj_close",
+        description="Price the barriers and returns read: adj_close (total return, dividends "
+        "included) or close (split-adjusted only).",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> "LabelsConfig":
@@ -55,6 +70,7 @@ class LabelsConfig(dg.Config):
             vertical=self.vertical,
             decay=self.decay,
             chunk_rows=self.chunk_rows,
+            price_field=self.price_field,
         )
 
 
@@ -64,13 +80,17 @@ def label_step(
     bars: pd.DataFrame,
     config: LabelsConfig,
     asset: str,
+    sessions: pd.DatetimeIndex | None = None,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Label `bars` under the labels budget (a stage per chunk), store them, check them.
 
     The output and the checks are yielded inside the step: the checks run within the
-    step's reservation and monitor.
+    step's reservation and monitor. `sessions`: the exchange's trading days, to split
+    series at holes (daily bars only).
     """
     labeling = config.to_labeling()
+    # Before any admission: a horizon no series can reach is a configuration error.
+    refuse_long_horizons(bars, labeling)
     input_mb = frame_mb(bars)
     chunk_mb = labeling.chunk_rows * _BYTES_PER_CHUNK_ROW * len(labeling.modes) / MB
     static_mb = budget_named("labels").static_estimate(input_mb) + chunk_mb
@@ -87,19 +107,20 @@ def label_step(
             if n_chunks > 1:
                 context.log.debug(f"labelled {rows_done} rows ({i + 1}/{n_chunks} chunks)")
 
-        labelled = triple_barrier_labels(bars, labeling, on_chunk=on_chunk)
+        labelled = triple_barrier_labels(bars, labeling, sessions=sessions, on_chunk=on_chunk)
         step.mark("labels-complete")
         yield dg.Output(labelled, metadata=balance_metadata(labelled, config))
         yield from label_check_results(labelled, config, asset=asset)
 
 
 def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, float]:
-    """Share of -1 / 0 / +1 among events, per mode."""
+    """Events, non-events and the share of -1 / 0 / +1 among events, per mode."""
     meta: dict[str, float] = {}
     for mode in config.modes:
-        weights = labelled[f"weight_{mode.name}"]
-        events = labelled.loc[weights > 0, f"label_{mode.name}"]
+        is_event = labelled[f"is_event_{mode.name}"]
+        events = labelled.loc[is_event, f"label_{mode.name}"]
         meta[f"memwise/events_{mode.name}"] = int(len(events))
+        meta[f"memwise/non_events_{mode.name}"] = int(len(labelled) - len(events))
         for value, word in ((-1, "down"), (0, "flat"), (1, "up")):
             share = float((events == value).mean()) if len(events) else 0.0
             meta[f"memwise/label_{word}_share_{mode.name}"] = round(share, 4)
@@ -108,7 +129,7 @@ def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, 
 
 @dg.asset(
     group_name="labels",
-    ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close"]})},
+    ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close", "adj_close"]})},
     check_specs=LABEL_CHECKS,
     pool=BUDGETS["labels"].pool,
     kinds={"pandas", "parquet"},
@@ -121,4 +142,7 @@ def weighted_labels(
     daily_bars: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Triple-barrier labels (int8) and uniqueness-weighted sample weights per mode."""
-    yield from label_step(context, memory, daily_bars, config, asset="weighted_labels")
+    sessions = nyse_sessions(daily_bars["date"])
+    yield from label_step(
+        context, memory, daily_bars, config, asset="weighted_labels", sessions=sessions
+    )

@@ -17,8 +17,9 @@ def label_checks(asset: str) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             VALID_LABELS,
             asset=asset,
-            description="Labels in {-1, 0, 1}; weights finite, non-negative and summing to "
-            "the event count of each segment.",
+            description="Labels in {-1, 0, 1}; non-events (is_event_ False) hold label 0 and "
+            "weight 0; weights finite, non-negative and summing to the event count of each "
+            "segment.",
         )
     ]
 
@@ -42,8 +43,9 @@ def label_check_results(
             continue
         if getattr(config, "decay", 1.0) != 1.0:
             continue  # time decay scales weights down on purpose: no sum to compare with
-        # Every event spans at least one bar, so its uniqueness is > 0; non-events hold 0.
-        events = labelled[f"uniq_{mode.name}"].to_numpy() > 0
+        events = labelled[f"is_event_{mode.name}"].to_numpy()
+        if (labels[~events] != 0).any() or (weights[~events] != 0).any():
+            problems.append(f"{mode.name}: non-events with a label or a weight")
         per_segment = (
             pd.DataFrame({"w": weights, "event": events, **{k: labelled[k] for k in segment}})
             .groupby(segment, observed=True)

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
@@ -50,6 +51,14 @@ def intraday_bars(
         yield dg.Output(bars)
 
 
+class IntradayLabelsConfig(LabelsConfig):
+    """`LabelsConfig` for intraday bars: they carry one price series, `close`."""
+
+    price_field: Literal["close"] = Field(
+        default="close", description="Intraday bars have no adj_close: labels read close."
+    )
+
+
 @dg.asset(
     group_name="labels",
     check_specs=label_checks("intraday_labels"),
@@ -58,7 +67,7 @@ def intraday_bars(
 )
 def intraday_labels(
     context: dg.AssetExecutionContext,
-    config: LabelsConfig,
+    config: IntradayLabelsConfig,
     memory: MemoryResource,
     intraday_bars: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:

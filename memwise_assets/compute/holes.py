@@ -1,0 +1,154 @@
+"""Holes in a symbol's series: exchange sessions missing between two of its bars.
+
+A hole is a run of sessions with no bar for a symbol that has bars on both sides of it.
+Listings and delistings are not holes (no bars before, or after). Bars on days that are not
+sessions (a stray Saturday) neither open nor close a hole. Weekly features and labels split a
+series at each hole, so that no window, return or barrier path ever spans one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from memwise_assets.compute.prices.calendar import trading_days
+from memwise_assets.compute.weekly_keys import key_rows
+
+_SHOWN = 5
+# Sessions are wanted through the Friday of the last bar's week (to tell it unfinished).
+_WEEK_TAIL = pd.Timedelta(days=8)
+
+
+def nyse_sessions(dates: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """NYSE sessions from the first date through a week past the last (empty input: none)."""
+    if not len(dates):
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    first, last = pd.Timestamp(dates.min()).normalize(), pd.Timestamp(dates.max()).normalize()
+    return trading_days(first, last + _WEEK_TAIL)
+
+
+def as_day_numbers(values: pd.DatetimeIndex | np.ndarray | pd.Series) -> np.ndarray:
+    """Dates as int64 days since the epoch (time of day dropped)."""
+    raw = np.asarray(values)
+    if raw.dtype.kind != "M":
+        raise ValueError(f"sessions: expected datetime64 values, got {raw.dtype}")
+    return raw.astype("datetime64[D]").astype(np.int64)
+
+
+class SessionCounter:
+    """How many sessions lie in a range of days, by one lookup in a small table per query."""
+
+    def __init__(self, sessions: pd.DatetimeIndex | np.ndarray, lo: int, hi: int) -> None:
+        days = np.unique(as_day_numbers(sessions))
+        self.base = int(lo) - 1
+        span = int(hi) - self.base + 1
+        marks = np.zeros(span, dtype=np.int32)
+        inside = days[(days >= self.base) & (days <= hi)]
+        marks[inside - self.base] = 1
+        # cum[d - base]: sessions on or before day d, counted from day lo - 1; before[d - base]:
+        # sessions strictly before d. Both fit in cache: one entry per calendar day.
+        self.cum = np.cumsum(marks, dtype=np.int32)
+        self.before = self.cum - marks
+        self.session_days = inside  # sessions in [lo - 1, hi], in order
+        self.hi = int(hi)
+
+    def upto(self, day: np.ndarray) -> np.ndarray:
+        """Sessions on or before each day (days outside [lo - 1, hi] are clipped)."""
+        return self.cum[np.clip(day - self.base, 0, len(self.cum) - 1)]
+
+    def between(self, after: np.ndarray, before: np.ndarray) -> np.ndarray:
+        """Sessions strictly after `after` and strictly before `before`."""
+        return np.maximum(self.upto(before - 1) - self.upto(after), 0)
+
+    def offsets(self, days: np.ndarray) -> np.ndarray:
+        """Table positions of days known to lie in [lo, hi] (int32, no clipping)."""
+        offset = days.astype(np.int32)
+        offset -= np.int32(self.base)
+        return offset
+
+
+def hole_starts(codes: np.ndarray, days: np.ndarray, counter: SessionCounter) -> np.ndarray:
+    """Per row of a (code, day)-sorted series within the counter's range: True where the row
+    follows a hole (a session with no bar since the symbol's previous bar)."""
+    starts = np.zeros(len(days), dtype=bool)
+    if len(days) > 1:
+        at = counter.offsets(days)
+        gap = counter.before[at[1:]] > counter.cum[at[:-1]]
+        del at
+        gap &= codes[1:] == codes[:-1]
+        starts[1:] = gap
+    return starts
+
+
+def run_start_days(
+    codes: np.ndarray, days: np.ndarray, n_codes: int, counter: SessionCounter
+) -> np.ndarray | None:
+    """Per row (any order), the first day of its run of bars since its symbol's latest hole.
+
+    None when no symbol has a hole. A symbol x session grid of presence answers it without
+    sorting the rows: a run starts wherever a bar follows a session without one. Rows on days
+    that are not sessions count as part of the run of the session before them.
+    """
+    n_sessions = len(counter.session_days)
+    if not len(days) or not n_sessions:
+        return None
+    at = counter.offsets(days)
+    latest = counter.cum[at]  # sessions up to the row's day: the latest one's index + 1
+    off_session = latest == counter.before[at]
+    del at
+    latest -= 1
+    np.maximum(latest, 0, out=latest)
+    wide = n_codes * n_sessions >= 1 << 31
+    cell = codes.astype(np.int64 if wide else np.int32)
+    cell *= n_sessions
+    cell += latest
+    del latest
+    # Rows on days that are no session mark a spare cell past the grid.
+    marks = cell.copy()
+    marks[off_session] = n_codes * n_sessions
+    present = np.zeros(n_codes * n_sessions + 1, dtype=bool)
+    present[marks] = True
+    del marks
+    grid = present[:-1].reshape(n_codes, n_sessions)
+    starts = grid.copy()
+    starts[:, 1:] &= ~grid[:, :-1]
+    if int(starts.sum(axis=1).max(initial=0)) <= 1:
+        return None
+    first = np.where(starts, np.arange(n_sessions, dtype=np.int32), np.int32(-1))
+    np.maximum.accumulate(first, axis=1, out=first)
+    run_start = first.ravel()[cell]
+    out = counter.session_days[np.maximum(run_start, 0)]
+    # A row before its symbol's first session-day bar starts its own run.
+    return np.where(run_start >= 0, out, days).astype(np.int64)
+
+
+def describe_holes(
+    categories: pd.Index, codes: np.ndarray, days: np.ndarray, starts: np.ndarray
+) -> list[str]:
+    """The first few holes as 'SYMBOL: missing A..B' (the bars on each side excluded)."""
+    rows = np.flatnonzero(starts)[:_SHOWN]
+    out = []
+    for i in rows:
+        last, first = np.datetime64(int(days[i - 1]), "D"), np.datetime64(int(days[i]), "D")
+        out.append(f"{categories[codes[i]]}: no bars between {last} and {first} (exclusive)")
+    return out
+
+
+def find_holes(
+    frame: pd.DataFrame, sessions: pd.DatetimeIndex, time_col: str = "date"
+) -> pd.DataFrame:
+    """One row per hole: symbol, last bar before it, first bar after it, sessions missing."""
+    keyed = key_rows(frame["symbol"], frame[time_col], "bars", time_col)
+    days = keyed.days.astype(np.int64)
+    if not len(days):
+        return pd.DataFrame(columns=["symbol", "last_before", "first_after", "missing_sessions"])
+    counter = SessionCounter(sessions, int(days.min()), int(days.max()))
+    at = np.flatnonzero(hole_starts(keyed.codes, days, counter))
+    return pd.DataFrame(
+        {
+            "symbol": keyed.categories[keyed.codes[at]].astype(str),
+            "last_before": days[at - 1].astype("datetime64[D]"),
+            "first_after": days[at].astype("datetime64[D]"),
+            "missing_sessions": counter.between(days[at - 1], days[at]).astype(np.int64),
+        }
+    )

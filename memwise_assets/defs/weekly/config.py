@@ -1,0 +1,27 @@
+"""Run configuration of the weekly assets: which price the features read, when a week is known."""
+
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+
+class WeeklyFeaturesConfig(dg.Config):
+    """Knobs of `weekly_features`."""
+
+    price_field: Literal["close", "adj_close"] = Field(
+        default="adj_close",
+        description="Price the features read: adj_close (total return: each day's OHLC scaled "
+        "by adj_close / close, so dividends count) or close (split-adjusted only).",
+    )
+
+
+class WeeklyAttachConfig(dg.Config):
+    """Knobs of `daily_with_weekly_features`."""
+
+    available: Literal["same_close", "next_session"] = Field(
+        default="same_close",
+        description="same_close: a row carries the week ending at or before its date (Friday "
+        "rows carry their own week); next_session: only weeks ending before its date. Use "
+        "next_session when a target ends at the row's close.",
+    )
