@@ -14,7 +14,7 @@ from memwise_assets.bench.harness import BenchRow
 
 # Domain modules, each with run(data_dir, quick) -> list[BenchRow]; a module that needs real
 # data says what in NEEDS, printed when it returns no row.
-CASE_MODULES = ("memory", "prices", "weekly", "labels", "filings", "backfill")
+CASE_MODULES = ("memory", "prices", "weekly", "labels", "filings", "backfill", "estimator")
 # The peers (extra `bench`) each domain compares against: checked before anything runs, so a
 # missing one does not cost the results of the cases before it.
 PEERS: dict[str, tuple[str, ...]] = {"weekly": ("polars", "joblib")}

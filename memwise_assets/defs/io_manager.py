@@ -384,4 +384,5 @@ def _memory_metadata(
         "memwise/peak_source": str(metrics.get("peak_source", "")),
         "memwise/cache_files_removed": int(purge["files_removed"]),
         "memwise/cache_mb_freed": float(purge["disk_freed_mb"]),
+        **state.limits_metadata,
     }

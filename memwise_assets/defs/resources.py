@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from memwise_assets.defs import step_limits
 from memwise_assets.defs.budgets import (
     FILING_ITEM_BASE_MB,
     FILING_ITEM_PER_INPUT_MB,
@@ -116,7 +117,41 @@ class MemoryResource(dg.ConfigurableResource):
         default=30, description="How many recent steps (one point per run and step) it reads."
     )
     calibration_quantile: float = Field(
-        default=0.95, description="Upper quantile of residuals the calibrated fit covers."
+        default=0.99, description="Coverage of the calibrated estimate's prediction bound."
+    )
+    # -- step timeouts and memory retries (issue 16) --
+    step_timeouts_s: dict[str, float] = Field(
+        default_factory=step_limits.default_step_timeouts_s,
+        description="Static timeout in seconds of a whole step, per budget (keys as limits_mb).",
+    )
+    timeout_overrides_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="Timeout in seconds per asset key (e.g. 'daily_bars'), e.g. for one run.",
+    )
+    timeout_floor_s: float = Field(
+        default=60.0, description="Adaptive timeouts never go below this many seconds."
+    )
+    timeout_k: float = Field(default=3.0, description="Adaptive: k x trailing median seconds.")
+    timeout_margin: float = Field(default=1.5, description="Adaptive: p99 seconds x margin.")
+    timeout_window: int = Field(
+        default=30, description="How many recent materializations the adaptive timeout reads."
+    )
+    timeout_min_history: int = Field(
+        default=5, description="Materializations needed before the timeout becomes adaptive."
+    )
+    timeout_grace_s: float = Field(
+        default=5.0,
+        description="A step stuck in a GIL-holding call this long past its deadline is "
+        "killed, when it runs in a process of its own (multiprocess executor).",
+    )
+    max_memory_retries: int = Field(
+        default=2, description="Retries of a step that failed with MemoryLimitExceeded."
+    )
+    memory_retry_headroom_mb: float = Field(
+        default=100.0, description="A memory retry's budget: max(peak + this, factor x peak)."
+    )
+    memory_retry_factor: float = Field(
+        default=1.5, description="A memory retry's budget: max(peak + headroom, this x peak)."
     )
 
     _ledger: MemoryLedger | None = PrivateAttr(default=None)
@@ -195,6 +230,7 @@ class MemoryResource(dg.ConfigurableResource):
                 "calibration needs min_history >= 2 and 0.5 <= quantile < 1; got "
                 f"{self.calibration_min_history}, {self.calibration_quantile}"
             )
+        step_limits.check_config(self)
         if self.calibration_window < self.calibration_min_history:
             raise ValueError(
                 f"calibration_window ({self.calibration_window}) must be >= "
@@ -326,11 +362,15 @@ class MemoryResource(dg.ConfigurableResource):
         (worker pools) hold ledger reservations of their own.
         """
         probe = None if include_children else _own_rss_mb
+        start = current_rss_mb(include_children)
+        # Warn and emergency lines are shares of the budget, not of start RSS + budget: a
+        # step of a 1 GB process over its 200 MB budget by 30 % is over, whatever it began at.
+        line = start + limit_mb
         return MemoryMonitor(
-            current_rss_mb(include_children) + limit_mb,
+            line,
             interval_s=self.monitor_interval_s,
-            warn_fraction=self.warn_fraction,
-            emergency_fraction=self.emergency_fraction,
+            warn_fraction=(start + self.warn_fraction * limit_mb) / line,
+            emergency_fraction=(start + self.emergency_fraction * limit_mb) / line,
             logger=logger,
             probe=probe,
             kernel_peak=True,
@@ -372,10 +412,22 @@ class MemoryResource(dg.ConfigurableResource):
             static_estimate_mb = spec.static_estimate(input_mb)
         static_mb = min(static_estimate_mb, limit_mb)
         estimate = self.estimate(context.instance, context.asset_key, input_mb, static_mb)
+        # A retry after MemoryLimitExceeded runs, and is admitted, with a raised budget.
+        limit_mb, raise_reason = step_limits.retry_budget(self, context, limit_mb)
+        if raise_reason:
+            estimate = Estimate(limit_mb, "memory-retry", {"reason": raise_reason})
+        timeout = step_limits.step_timeout(self, context, spec.name)
         state: StepMemory | None = None
         try:
             with self._step_block(
-                context, estimate, limit_mb, spec.name, input_mb, include_children
+                context,
+                estimate,
+                limit_mb,
+                spec.name,
+                input_mb,
+                timeout,
+                raise_reason,
+                include_children,
             ) as state:
                 yield state
         except BaseException as failure:
@@ -398,6 +450,8 @@ class MemoryResource(dg.ConfigurableResource):
         limit_mb: float,
         budget: str,
         input_mb: float,
+        timeout: Any,
+        raise_reason: str | None,
         include_children: bool = True,
     ) -> Iterator[StepMemory]:
         run_id, step_key = context.run_id, context.get_step_execution_context().step.key
@@ -407,24 +461,33 @@ class MemoryResource(dg.ConfigurableResource):
             monitor = stack.enter_context(
                 self.monitor(limit_mb, logger=context.log, include_children=include_children)
             )
+            cache = self.session_cache(run_id)
+            stack.enter_context(step_limits.step_deadline(self, context, timeout, cache))
             state = StepMemory(
                 step_key=step_key,
                 budget=budget,
                 limit_mb=limit_mb,
                 estimate=estimate,
                 input_mb=input_mb,
-                cache=self.session_cache(run_id),
+                cache=cache,
                 cache_step=safe_name(step_key),
                 monitor=monitor,
                 waited_s=waited_s,
+                limits_metadata=step_limits.limits_metadata(timeout, raise_reason),
             )
             context.log.info(
                 f"admitted {step_key}: estimate {estimate.mb:.0f} MB ({estimate.estimator}), "
-                f"budget {limit_mb:.0f} MB, waited {waited_s:.2f} s"
+                f"budget {limit_mb:.0f} MB, waited {waited_s:.2f} s, "
+                f"timeout {timeout.seconds:.0f} s ({timeout.describe()})"
             )
             register_open(run_id, step_key, state)
             try:
                 yield state
+            except BaseException as exc:
+                failure = step_limits.failure_for(self, context, state, exc)
+                if failure is None:
+                    raise
+                raise failure from exc
             finally:
                 unregister_open(run_id, step_key)
             if not state.output_recorded:

@@ -32,6 +32,8 @@ class StepMemory:
     monitor: MemoryMonitor
     started: float = field(default_factory=time.perf_counter)
     waited_s: float = 0.0
+    # The step's timeout and budget-raise figures (step_limits), recorded with its output.
+    limits_metadata: dict[str, Any] = field(default_factory=dict)
     # Set by the IO manager once it has written the step's output and recorded its figures.
     output_recorded: bool = False
 

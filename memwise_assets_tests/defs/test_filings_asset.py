@@ -139,7 +139,7 @@ def test_batch_over_a_partition_range_stores_one_parquet_per_filing(
         assert (frame["n_chars"] > 0).all() and (frame["n_tokens"] > 0).all()
         # Each partition says what its own file holds, not what the batch did.
         _assert_own_metadata(tmp_path, landing, key, partitions[key])
-        assert (partitions[key]["memwise/category"], partitions[key]["memwise/timeout_s"]) == (
+        assert (partitions[key]["memwise/category"], partitions[key]["memwise/item_timeout_s"]) == (
             "SMALL",
             600.0,
         )
@@ -148,6 +148,7 @@ def test_batch_over_a_partition_range_stores_one_parquet_per_filing(
     assert step["memwise/items_found"] == sum(len(v) for v in ITEMS.values())
     assert (step["memwise/dead_letters"], step["memwise/dead_letter_filings"]) == (0, "none")
     assert step["memwise/peak_rss_mb"] > 0 and step["memwise/within_limit"] is True
+    assert (step["memwise/timeout_basis"], step["memwise/timeout_s"]) == ("static", 2400.0)
     assert step["memwise/input_mb"] == pytest.approx(
         sum((landing / k).stat().st_size for k in KEYS) / 2**20
     )

@@ -34,7 +34,9 @@ def bystander(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.D
 
 def test_overrun_fails_that_step_only_after_cleanups(tmp_path) -> None:
     CLEANUPS.clear()
-    memory = MemoryResource(home_dir=str(tmp_path / "memwise"), limits_mb={"default": 50})
+    memory = MemoryResource(
+        home_dir=str(tmp_path / "memwise"), limits_mb={"default": 50}, max_memory_retries=0
+    )
     io = ParquetIOManager(base_dir=str(tmp_path / "data"))
     result = dg.materialize(
         [hog, bystander], resources={"memory": memory, "io_manager": io}, raise_on_error=False

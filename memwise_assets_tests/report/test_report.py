@@ -25,7 +25,7 @@ from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.weekly.assets import weekly_features
 from memwise_assets.memory.ledger import MemoryLedger
 from memwise_assets.report import ReportError, StepFigures, build_report
-from memwise_assets.report.page import LATEST_HEADER, STEP_HEADER, count, mb
+from memwise_assets.report.page import LATEST_HEADER, STEP_HEADER, TIMEOUT_HEADER, count, mb
 from memwise_assets.report.quality import quality
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,6 +83,8 @@ def cli_report(home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 
 def _row(page: str, row_id: str) -> dict[str, str]:
     header = LATEST_HEADER if row_id.startswith("latest-") else STEP_HEADER
+    if "<th>timeout s</th>" in page:  # steps record their enforced timeout (issue 16)
+        header = (*header, *TIMEOUT_HEADER)
     match = re.search(rf'<tr id="{re.escape(row_id)}"[^>]*>(.*?)</tr>', page)
     assert match, f"no row {row_id} in the report"
     cells = re.findall(r"<td[^>]*>(.*?)</td>", match[1])
@@ -140,8 +142,9 @@ def test_every_run_links_to_its_dagster_run_page_and_shows_its_checks(
             assert shown == ("passed" if evaluation.passed else "failed")
     daily = _row(page, "latest-daily_bars")
     assert daily["checks"] == f"{len(evaluations[run_ids[1]])} ok"  # the last daily_bars run
-    # No step of this home recorded a timeout, so the columns are left out.
-    assert "timeout basis" not in page
+    # Every step records its enforced timeout (issue 16): the columns show it.
+    assert daily["timeout basis"] in {"static", "adaptive", "override"}
+    assert float(daily["timeout s"].replace(",", "")) > 0
 
 
 def test_report_states_the_latest_figures_of_each_asset(

@@ -134,7 +134,8 @@ def _filing_metadata(outcome: FilingOutcome) -> dict[str, object]:
         "memwise/items": outcome.items,
         "memwise/category": outcome.category,
         "memwise/runner": outcome.runner,
-        "memwise/timeout_s": float(outcome.timeout_s),
+        # The filing's own timeout; memwise/timeout_s is the step's (on the step's figures).
+        "memwise/item_timeout_s": float(outcome.timeout_s),
         "memwise/item_estimate_mb": float(round(outcome.estimate_mb, 3)),
         "memwise/item_cap_mb": float(round(outcome.cap_mb, 3)),
         "memwise/item_estimator": outcome.estimator,

@@ -1,0 +1,266 @@
+"""Time and memory limits of a step: its enforced timeout, and a retry with more memory.
+
+`MemoryResource.step()` calls three things from here: `step_timeout` (which timeout,
+on which basis), `step_deadline` (enforce it), and `failure_for` (turn a timeout into a
+clear failure, a `MemoryLimitExceeded` into a retry with a raised budget). The figures
+come from `memory/limits.py`; this module only reads Dagster's context and instance.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from memwise_assets.defs.budgets import BUDGETS
+from memwise_assets.defs.calibration import history_for
+from memwise_assets.memory.deadline import Deadline, StepTimeout
+from memwise_assets.memory.limits import TimeoutChoice, choose_timeout, raised_budget_mb
+from memwise_assets.memory.monitor import MemoryLimitExceeded
+
+if TYPE_CHECKING:
+    from memwise_assets.defs.resources import MemoryResource
+    from memwise_assets.defs.step import StepMemory
+    from memwise_assets.memory.cache import SessionCache
+
+
+def default_step_timeouts_s() -> dict[str, float]:
+    """Each budget's default step timeout (the seed of `MemoryResource.step_timeouts_s`)."""
+    return {b.name: b.timeout_s for b in BUDGETS.values()}
+
+
+TIMEOUT_KEY = "memwise/timeout_s"
+TIMEOUT_BASIS_KEY = "memwise/timeout_basis"
+SECONDS_KEY = "memwise/seconds"
+
+
+def step_timeout(
+    memory: MemoryResource, context: dg.AssetExecutionContext, budget: str
+) -> TimeoutChoice:
+    """Run tag, then run config, then the asset's own metadata or tag, then history."""
+    key = context.asset_key.to_user_string()
+    override, source = None, ""
+    asset_meta = context.assets_def.metadata_by_key.get(context.asset_key, {})
+    candidates = [
+        (context.run.tags.get(TIMEOUT_KEY), f"run tag {TIMEOUT_KEY}"),
+        (memory.timeout_overrides_s.get(key), f"run config timeout_overrides_s[{key!r}]"),
+        (asset_meta.get(TIMEOUT_KEY), f"asset metadata {TIMEOUT_KEY}"),
+        (context.op_def.tags.get(TIMEOUT_KEY), f"asset tag {TIMEOUT_KEY}"),
+    ]
+    for value, where in candidates:
+        if value is not None:
+            override, source = _seconds(value, where), where
+            break
+    history: list[float] = []
+    if override is None and context.instance is not None:
+        pairs = history_for(
+            context.instance,
+            context.asset_key,
+            memory.timeout_window,
+            input_key=SECONDS_KEY,
+            peak_key=SECONDS_KEY,
+        )
+        history = [seconds for seconds, _ in pairs]
+    return choose_timeout(
+        static_s=memory.step_timeouts_s.get(budget, memory.step_timeouts_s["default"]),
+        seconds_history=history,
+        override_s=override,
+        override_source=source,
+        floor_s=memory.timeout_floor_s,
+        k=memory.timeout_k,
+        margin=memory.timeout_margin,
+        min_history=memory.timeout_min_history,
+        budget=budget,
+    )
+
+
+def _seconds(value: Any, where: str) -> float:
+    raw = getattr(value, "value", value)  # metadata entries wrap their value
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        raise dg.Failure(f"{where} must be a number of seconds; got {raw!r}") from None
+    if not seconds > 0:
+        raise dg.Failure(f"{where} must be > 0 seconds; got {seconds}")
+    return seconds
+
+
+@contextmanager
+def step_deadline(
+    memory: MemoryResource,
+    context: dg.AssetExecutionContext,
+    choice: TimeoutChoice,
+    cache: SessionCache,
+) -> Iterator[Deadline]:
+    """Enforce `choice` on the step; a timed-out step's session cache is purged.
+
+    A step of the multiprocess executor is its own process, run in its main thread:
+    killing it past the grace period (a GIL-holding call) spares the run. An in-process
+    step shares the run's process, and a Dask task its worker's: neither is ever killed.
+    """
+    owns_process = (
+        multiprocessing.parent_process() is not None
+        and threading.current_thread() is threading.main_thread()
+    )
+    step_key = context.get_step_execution_context().step.key
+    note = memory.home / "timeouts" / context.run_id / f"{_safe(step_key)}.json"
+    reporter = [sys.executable, "-m", "memwise_assets.defs.timeout_note", context.run_id, step_key]
+    deadline = Deadline(
+        choice.seconds,
+        basis=choice.describe(),
+        label=step_key,
+        grace_s=memory.timeout_grace_s,
+        kill_process=owns_process,
+        note_path=note,
+        before_kill=reporter,
+    )
+    try:
+        with deadline:
+            yield deadline
+    finally:
+        if deadline.fired:
+            purge = cache.purge(_safe(step_key))
+            context.log.info(f"{step_key} timed out; purged its session cache: {purge}")
+
+
+def check_config(memory: MemoryResource) -> None:
+    """Refuse at load time limits that would only fail a step later."""
+    bad = {k: v for k, v in memory.step_timeouts_s.items() if not v > 0}
+    bad.update({k: v for k, v in memory.timeout_overrides_s.items() if not v > 0})
+    if bad or "default" not in memory.step_timeouts_s:
+        raise ValueError(
+            "step_timeouts_s (with a 'default' key) and timeout_overrides_s need seconds > 0; "
+            f"got {bad or memory.step_timeouts_s}"
+        )
+    positive = ("timeout_floor_s", "timeout_k", "timeout_margin", "memory_retry_factor")
+    for name in positive:
+        if not 0 < getattr(memory, name) < float("inf"):
+            raise ValueError(f"{name} must be a finite number > 0; got {getattr(memory, name)}")
+    if memory.memory_retry_factor < 1 or memory.memory_retry_headroom_mb < 0:
+        raise ValueError(
+            "memory_retry_factor must be >= 1 and memory_retry_headroom_mb >= 0; got "
+            f"{memory.memory_retry_factor}, {memory.memory_retry_headroom_mb}"
+        )
+    if memory.max_memory_retries < 0 or memory.timeout_grace_s < 0:
+        raise ValueError(
+            "max_memory_retries and timeout_grace_s must be >= 0; got "
+            f"{memory.max_memory_retries}, {memory.timeout_grace_s}"
+        )
+    if not 1 <= memory.timeout_min_history <= memory.timeout_window:
+        raise ValueError(
+            f"need 1 <= timeout_min_history ({memory.timeout_min_history}) <= timeout_window "
+            f"({memory.timeout_window})"
+        )
+
+
+def limits_metadata(choice: TimeoutChoice, raise_reason: str | None) -> dict[str, Any]:
+    """What every materialization records about the step's limits."""
+    metadata: dict[str, Any] = {
+        TIMEOUT_KEY: float(choice.seconds),
+        TIMEOUT_BASIS_KEY: choice.basis,
+        "memwise/timeout_inputs": dg.MetadataValue.json(choice.inputs),
+    }
+    if raise_reason:
+        metadata["memwise/budget_reason"] = raise_reason
+    return metadata
+
+
+# -- retry with a bigger budget ---------------------------------------------------------
+
+
+def _retry_file(memory: MemoryResource, run_id: str, step_key: str) -> Path:
+    return memory.home / "memory_retries" / run_id / f"{_safe(step_key)}.json"
+
+
+def retry_budget(
+    memory: MemoryResource, context: dg.AssetExecutionContext, limit_mb: float
+) -> tuple[float, str | None]:
+    """The budget of this attempt: raised from what a failed attempt of this step used."""
+    step_key = context.get_step_execution_context().step.key
+    path = _retry_file(memory, context.run_id, step_key)
+    if context.retry_number == 0 or not path.exists():
+        return limit_mb, None
+    record = json.loads(path.read_text())
+    path.unlink()  # read once: a further MemoryLimitExceeded writes a fresh record
+    # In-process, the failed attempt's frames (and what they held) may sit in reference
+    # cycles: free them before the monitor takes this attempt's starting RSS.
+    gc.collect()
+    raised = float(record["raised_mb"])
+    if raised <= limit_mb:
+        return limit_mb, None
+    reason = (
+        f"retry {context.retry_number} after MemoryLimitExceeded: attempt "
+        f"{record['attempt']} used {record['peak_mb']:.0f} MB of a {record['limit_mb']:.0f} MB "
+        f"budget; raised to {raised:.0f} MB = min(pool, max(peak + "
+        f"{memory.memory_retry_headroom_mb:g} MB, {memory.memory_retry_factor:g} x peak))"
+    )
+    context.log.warning(reason)
+    return raised, reason
+
+
+def failure_for(
+    memory: MemoryResource,
+    context: dg.AssetExecutionContext,
+    state: StepMemory,
+    exc: BaseException,
+) -> BaseException | None:
+    """The failure to raise instead of `exc` (None: raise `exc` itself)."""
+    if isinstance(exc, StepTimeout):
+        return dg.Failure(
+            description=str(exc),
+            metadata={
+                TIMEOUT_KEY: exc.timeout_s,
+                TIMEOUT_BASIS_KEY: exc.basis,
+                "memwise/elapsed_s": round(exc.elapsed_s, 3),
+            },
+            allow_retries=False,
+        )
+    if not isinstance(exc, MemoryLimitExceeded) or (
+        context.retry_number >= memory.max_memory_retries
+    ):
+        return None
+    peak = float(state.metrics()["rss_increase_mb"])
+    pool = float(memory.ledger.pool_mb)
+    if peak >= pool:
+        return dg.Failure(
+            description=(
+                f"{state.step_key} needed more than {peak:.0f} MB (its budget was "
+                f"{state.limit_mb:.0f} MB) but this host's pool holds {pool:.0f} MB in all; "
+                "no retry can give it that"
+            ),
+            allow_retries=False,
+        )
+    raised = min(
+        raised_budget_mb(
+            peak, headroom_mb=memory.memory_retry_headroom_mb, factor=memory.memory_retry_factor
+        ),
+        pool,
+    )
+    path = _retry_file(memory, context.run_id, state.step_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "attempt": context.retry_number,
+        "peak_mb": peak,
+        "limit_mb": state.limit_mb,
+        "raised_mb": raised,
+    }
+    path.write_text(json.dumps(record))
+    context.log.warning(
+        f"{state.step_key} passed its {state.limit_mb:.0f} MB budget ({peak:.0f} MB used); "
+        f"retrying with {raised:.0f} MB"
+    )
+    return dg.RetryRequested(max_retries=memory.max_memory_retries, seconds_to_wait=0)
+
+
+def _safe(name: str) -> str:
+    from memwise_assets.defs.resources import safe_name  # resources imports this module
+
+    return safe_name(name)
