@@ -64,7 +64,9 @@ def test_overrun_fails_that_step_only_after_cleanups(tmp_path) -> None:
 def test_overrun_reports_kernel_peak_and_budget_and_leaves_history(tmp_path) -> None:
     from memwise_assets.defs.calibration import history_for
 
-    memory = MemoryResource(home_dir=str(tmp_path / "memwise"), limits_mb={"default": 50})
+    memory = MemoryResource(
+        home_dir=str(tmp_path / "memwise"), limits_mb={"default": 50}, max_memory_retries=0
+    )
     io = ParquetIOManager(base_dir=str(tmp_path / "data"))
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = dg.materialize(
