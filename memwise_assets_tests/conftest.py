@@ -45,3 +45,9 @@ def memwise_resources(tmp_path: Path):
         "io_manager": ParquetIOManager(base_dir=str(home / "data")),
         "filings": FilingsResource(dead_letter_path=str(home / "dead_letters.sqlite")),
     }
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """MEMWISE_TEST_ORDER=reverse runs the suite back to front: proof no test leans on order."""
+    if os.environ.get("MEMWISE_TEST_ORDER") == "reverse":
+        items.reverse()
