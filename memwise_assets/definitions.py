@@ -1,5 +1,7 @@
 """The one `dg.Definitions` of memwise (loaded by workspace.yaml and `dagster dev`)."""
 
+from typing import Any
+
 import dagster as dg
 
 from memwise_assets.defs.automation import (
@@ -25,13 +27,15 @@ from memwise_assets.defs.filings.sensors import (
     filings_landing_sensor,
     retry_dead_letters,
 )
+from memwise_assets.defs.intraday.assets import intraday_bars
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.labels.assets import weighted_labels
-from memwise_assets.defs.labels.intraday import intraday_bars, intraday_labels
+from memwise_assets.defs.labels.intraday import intraday_labels
 from memwise_assets.defs.prices.assets import daily_bars
 from memwise_assets.defs.prices.schedules import daily_prices_after_close, daily_prices_job
 from memwise_assets.defs.recovery import recover_dead_runs_sensor
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.scale import DASK_JOB_NAME, dask_asset_job
 from memwise_assets.defs.weekly.assets import daily_with_weekly_features, weekly_features
 
 ASSETS = [
@@ -88,3 +92,13 @@ def build_defs(
 
 
 defs = build_defs()
+
+
+def scale_defs(**resources: Any) -> dg.Definitions:
+    """memwise's definitions plus the Dask refresh job (`build_defs` keyword arguments)."""
+    return dg.Definitions.merge(build_defs(**resources), dg.Definitions(jobs=[dask_asset_job()]))
+
+
+def dask_refresh_job() -> dg.JobDefinition:
+    """The resolved Dask job, for `dg.reconstructable` (Dask workers rebuild it by name)."""
+    return scale_defs().resolve_job_def(DASK_JOB_NAME)

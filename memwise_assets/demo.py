@@ -75,8 +75,8 @@ def run_demo(
     `run_config` (the Launchpad's `ops:` layout) is checked before the first run starts.
     """
     # Imported here: DAGSTER_HOME must be set before the definitions pick their paths.
+    from memwise_assets.compute.filings.landing import sample_landing_dir, scan_landing
     from memwise_assets.definitions import ASSETS, build_defs
-    from memwise_assets.defs.filings.landing import sample_landing_dir, scan_landing
     from memwise_assets.defs.filings.partitions import filing_partitions
     from memwise_assets.defs.filings.resources import FilingsResource
     from memwise_assets.defs.run_config import check_run_config

@@ -55,9 +55,9 @@ def run(
 
     home = demo_home(args.home)
     say(f"memwise demo: Dagster home {home}", None)
-    from memwise_assets.cli import recover
+    from memwise_assets.doctor import recover_home
 
-    recover(home)
+    recover_home(home, say=lambda line: say(line, None))
     log_path = None if args.verbose else home / "memwise" / "demo.log"
     if log_path is not None:
         say(f"Dagster's log goes to {log_path} (--verbose shows it here)", None)

@@ -27,7 +27,7 @@ def test_readme_leads_with_the_demo_and_test_commands() -> None:
         "memwise_assets.defs.labels.assets:LabelsConfig",
         "memwise_assets.defs.labels.assets:LabelModeConfig",
         "memwise_assets.defs.filings.assets:FilingsConfig",
-        "memwise_assets.defs.labels.intraday:IntradayConfig",
+        "memwise_assets.defs.intraday.assets:IntradayConfig",
         "memwise_assets.defs.weekly.config:WeeklyFeaturesConfig",
         "memwise_assets.defs.weekly.config:WeeklyAttachConfig",
     ],

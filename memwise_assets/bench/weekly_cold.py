@@ -21,7 +21,7 @@ from memwise_assets.bench.harness import measure
 
 
 def _memwise(daily: pd.DataFrame) -> Any:
-    from memwise_assets.bench.weekly import memwise_pipeline
+    from memwise_assets.bench.weekly_pipelines import memwise_pipeline
 
     return memwise_pipeline(daily)
 
@@ -35,7 +35,7 @@ def _shared_polars(daily: pd.DataFrame) -> Any:
 def _bench_polars(daily: pd.DataFrame) -> Any:
     import polars as pl
 
-    from memwise_assets.bench.weekly import polars_pipeline
+    from memwise_assets.bench.weekly_pipelines import polars_pipeline
 
     return polars_pipeline(pl.from_pandas(daily.drop(columns=["adj_close"], errors="ignore")))
 
@@ -81,8 +81,8 @@ def main(argv: list[str]) -> int:
         trading_days("2000-01-03", "2000-01-04")
     elif impl != "pandas groupby/merge_asof":
         import polars  # noqa: F401
-    import memwise_assets.bench.weekly  # noqa: F401
     import memwise_assets.bench.weekly_peers  # noqa: F401
+    import memwise_assets.bench.weekly_pipelines  # noqa: F401
 
     _, seconds, peak = measure(IMPLS[impl], daily)
     sys.stdout.write(json.dumps({"seconds": seconds, "peak_mb": peak}) + "\n")

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from memwise_assets.defs.budgets import MB
-from memwise_assets.defs.resources import frame_mb, memwise_home
 from memwise_assets.defs.run_metrics import record_step
+from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, open_step
 from memwise_assets.memory.probe import pid_alive
 

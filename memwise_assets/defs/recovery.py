@@ -11,8 +11,6 @@ it; `memwise doctor`, every memwise entry point and `recover_dead_runs_sensor` c
 from __future__ import annotations
 
 import fcntl
-import multiprocessing
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,13 +21,12 @@ import dagster as dg
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.memory.cache import SessionCache
 from memwise_assets.memory.lifeline import (
+    RUNS_DIR,
     ProcessId,
-    die_with_parent,
-    record_process,
     recorded_processes,
+    run_dir,
 )
 
-RUNS_DIR = "runs"
 IN_PROGRESS = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
@@ -51,20 +48,6 @@ class Finding:
         pools = f" (pool slots: {', '.join(self.pools)})" if self.pools else ""
         done = "mended" if self.mended else "not mended"
         return f"run {self.run_id[:8]} [{self.status}]: {self.problem}{pools}; {done}"
-
-
-def run_dir(memory_home: Path, run_id: str) -> Path:
-    return memory_home / RUNS_DIR / run_id
-
-
-def start_run_lifeline(memory_home: Path, run_id: str) -> None:
-    """Record this process for `run_id`; a step subprocess also dies with its orchestrator."""
-    orchestrator = ProcessId.of()
-    if multiprocessing.parent_process() is not None:
-        # A step subprocess of the multiprocess executor: its parent orchestrates the run.
-        orchestrator = ProcessId.of(os.getppid())
-        die_with_parent(orchestrator.pid)
-    record_process(run_dir(memory_home, run_id), depends_on=orchestrator)
 
 
 def _gone(folder: Path) -> list[ProcessId] | None:

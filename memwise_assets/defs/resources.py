@@ -6,21 +6,18 @@ in the in-process executor (one long-lived process) and in the multiprocess exec
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from memwise_assets.defs import step_limits
 from memwise_assets.defs.budgets import (
     FILING_ITEM_BASE_MB,
     FILING_ITEM_PER_INPUT_MB,
-    MB,
     budget_named,
     default_limits_mb,
 )
@@ -32,6 +29,7 @@ from memwise_assets.defs.calibration import (
     calibrated_estimate,
     history_for,
 )
+from memwise_assets.defs.shared import memwise_home, safe_name
 from memwise_assets.defs.step import StepMemory, register_open, unregister_open
 from memwise_assets.memory import (
     AdmissionTimeout,
@@ -48,6 +46,7 @@ from memwise_assets.memory import (
     total_mb,
 )
 from memwise_assets.memory.ledger import default_ledger_dir
+from memwise_assets.memory.lifeline import start_run_lifeline
 
 # Configuration bounds refused at load (each error names its field).
 MAX_RESERVE_FRACTION = 0.9
@@ -57,12 +56,6 @@ MAX_POOL_HOST_FACTOR = 2.0  # a pool may count swap, not a fantasy
 
 # The budgets table's limits, kept under this name for existing callers.
 DEFAULT_LIMITS_MB: dict[str, float] = default_limits_mb()
-
-
-def memwise_home() -> Path:
-    """Where memwise keeps its ledger, caches, data and dead letters by default."""
-    home = os.environ.get("DAGSTER_HOME") or os.path.abspath(".memwise_home")
-    return Path(home) / "memwise"
 
 
 class MemoryResource(dg.ConfigurableResource):
@@ -438,8 +431,6 @@ class MemoryResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Which processes run this run, so a run killed with them is found and mended.
         if context.dagster_run is not None:
-            from memwise_assets.defs.recovery import start_run_lifeline
-
             start_run_lifeline(self.home, context.dagster_run.run_id)
 
     @contextmanager
@@ -519,13 +510,3 @@ def _record_failed_peak(
 
 def _own_rss_mb() -> float:
     return current_rss_mb(include_children=False)
-
-
-def safe_name(step_key: str) -> str:
-    """A step key as a plain file or folder name (mapped steps carry brackets)."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in step_key) or "step"
-
-
-def frame_mb(frame: pd.DataFrame) -> float:
-    """In-memory size of a frame in MB, strings included: the input size estimates scale by."""
-    return float(frame.memory_usage(deep=True).sum()) / MB

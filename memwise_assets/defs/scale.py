@@ -77,18 +77,6 @@ def dask_run_config(
     return config
 
 
-def scale_defs(**resources: Any) -> dg.Definitions:
-    """memwise's definitions plus the Dask refresh job (`build_defs` keyword arguments)."""
-    from memwise_assets.definitions import build_defs
-
-    return dg.Definitions.merge(build_defs(**resources), dg.Definitions(jobs=[dask_asset_job()]))
-
-
-def dask_refresh_job() -> dg.JobDefinition:
-    """The resolved Dask job, for `dg.reconstructable` (Dask workers rebuild it by name)."""
-    return scale_defs().resolve_job_def(DASK_JOB_NAME)
-
-
 def _mib(mb: float) -> str:
     return f"{math.ceil(mb)}Mi"
 

@@ -22,6 +22,7 @@ import dagster as dg
 
 from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.calibration import history_for
+from memwise_assets.defs.shared import safe_name
 from memwise_assets.memory.deadline import Deadline, StepTimeout
 from memwise_assets.memory.limits import TimeoutChoice, choose_timeout, raised_budget_mb
 from memwise_assets.memory.monitor import MemoryLimitExceeded
@@ -111,7 +112,7 @@ def step_deadline(
         and threading.current_thread() is threading.main_thread()
     )
     step_key = context.get_step_execution_context().step.key
-    note = memory.home / "timeouts" / context.run_id / f"{_safe(step_key)}.json"
+    note = memory.home / "timeouts" / context.run_id / f"{safe_name(step_key)}.json"
     reporter = [sys.executable, "-m", "memwise_assets.defs.timeout_note", context.run_id, step_key]
     deadline = Deadline(
         choice.seconds,
@@ -127,7 +128,7 @@ def step_deadline(
             yield deadline
     finally:
         if deadline.fired:
-            purge = cache.purge(_safe(step_key))
+            purge = cache.purge(safe_name(step_key))
             context.log.info(f"{step_key} timed out; purged its session cache: {purge}")
 
 
@@ -177,7 +178,7 @@ def limits_metadata(choice: TimeoutChoice, raise_reason: str | None) -> dict[str
 
 
 def _retry_file(memory: MemoryResource, run_id: str, step_key: str) -> Path:
-    return memory.home / "memory_retries" / run_id / f"{_safe(step_key)}.json"
+    return memory.home / "memory_retries" / run_id / f"{safe_name(step_key)}.json"
 
 
 def retry_budget(
@@ -258,9 +259,3 @@ def failure_for(
         f"retrying with {raised:.0f} MB"
     )
     return dg.RetryRequested(max_retries=memory.max_memory_retries, seconds_to_wait=0)
-
-
-def _safe(name: str) -> str:
-    from memwise_assets.defs.resources import safe_name  # resources imports this module
-
-    return safe_name(name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -153,3 +154,21 @@ def recorded_processes(folder: Path) -> list[ProcessId]:
             for data in json.loads(path.read_text(encoding="utf-8")):
                 found.append(ProcessId(str(data["host"]), int(data["pid"]), data.get("start")))
     return found
+
+
+RUNS_DIR = "runs"
+
+
+def run_dir(memory_home: Path, run_id: str) -> Path:
+    """Where the processes of run `run_id` are recorded under a memwise home."""
+    return memory_home / RUNS_DIR / run_id
+
+
+def start_run_lifeline(memory_home: Path, run_id: str) -> None:
+    """Record this process for `run_id`; a step subprocess also dies with its orchestrator."""
+    orchestrator = ProcessId.of()
+    if multiprocessing.parent_process() is not None:
+        # A step subprocess of the multiprocess executor: its parent orchestrates the run.
+        orchestrator = ProcessId.of(os.getppid())
+        die_with_parent(orchestrator.pid)
+    record_process(run_dir(memory_home, run_id), depends_on=orchestrator)

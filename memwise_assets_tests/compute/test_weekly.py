@@ -10,12 +10,12 @@ import pytest
 
 from memwise_assets.bench.harness import measure
 from memwise_assets.bench.weekly import (
-    memwise_pipeline,
     reference_bars,
     reference_features,
     reference_symbol,
     synthetic_daily,
 )
+from memwise_assets.bench.weekly_pipelines import memwise_pipeline
 from memwise_assets.compute.weekly import (
     BAR_COLUMNS,
     FEATURE_COLUMNS,

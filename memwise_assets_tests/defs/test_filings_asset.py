@@ -13,8 +13,8 @@ import pandas as pd
 import psutil
 import pytest
 
+from memwise_assets.compute.filings.landing import scan_landing
 from memwise_assets.defs.filings.assets import sec_filing_sections
-from memwise_assets.defs.filings.landing import scan_landing
 from memwise_assets.defs.filings.partitions import filing_partitions
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.sensors import (

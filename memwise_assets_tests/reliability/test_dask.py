@@ -8,9 +8,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from memwise_assets.definitions import dask_refresh_job
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.scale import DASK_JOB_NAME, dask_refresh_job, dask_run_config
+from memwise_assets.defs.scale import DASK_JOB_NAME, dask_run_config
 from memwise_assets.memory import MemoryLedger
 
 distributed = pytest.importorskip("distributed")

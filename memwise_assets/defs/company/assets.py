@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import Field
 
 from memwise_assets.compute.company import CompanyDataError, join_fundamentals, read_filed_dates
+from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.prices.schema import FetchResult
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.company.checks import (
@@ -20,8 +21,8 @@ from memwise_assets.defs.company.checks import (
     profile_check_result,
 )
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
-from memwise_assets.defs.markdown import md_table
-from memwise_assets.defs.resources import MemoryResource, frame_mb
+from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.shared import frame_mb
 
 # Company frames are small (a few hundred rows per ticker); the step's memory is the
 # interpreter and yfinance's JSON, not the data.

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from memwise_assets.compute.markdown import md_table
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.filings.checks import FILING_CHECKS, filing_check_results
 from memwise_assets.defs.filings.config import FilingsConfig
@@ -24,7 +25,6 @@ from memwise_assets.defs.filings.processing import (
 )
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.io_manager import ParquetIOManager
-from memwise_assets.defs.markdown import md_table
 from memwise_assets.defs.resources import MemoryResource
 
 __all__ = ["BACKFILL_BATCH", "FilingsConfig", "sec_filing_sections"]

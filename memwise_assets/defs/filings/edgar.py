@@ -18,8 +18,8 @@ from memwise_assets.compute.edgar import (
     check_user_agent,
     download_new_filings,
 )
+from memwise_assets.compute.markdown import md_table
 from memwise_assets.defs.filings.resources import FilingsResource
-from memwise_assets.defs.markdown import md_table
 
 PACING = (
     f"paced: at most {SEC_MAX_REQUESTS_PER_S} requests/s to EDGAR (one limiter per process), "

@@ -14,7 +14,8 @@ from memwise_assets.defs.filings.feature_checks import (
     feature_check_results,
     join_check_results,
 )
-from memwise_assets.defs.resources import MemoryResource, frame_mb
+from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.shared import frame_mb
 
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
 # Its own budget (memwise_assets/defs/budgets.py); `limits_mb` may size it.

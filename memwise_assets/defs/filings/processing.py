@@ -18,8 +18,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from memwise_assets.compute.filings.landing import resolve_filing
 from memwise_assets.defs.filings.config import FilingsConfig
-from memwise_assets.defs.filings.landing import resolve_filing
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.worker import filing_pool, sections_in_worker
 from memwise_assets.defs.resources import MemoryResource, StepMemory

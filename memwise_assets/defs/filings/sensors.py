@@ -4,8 +4,8 @@ import json
 
 import dagster as dg
 
+from memwise_assets.compute.filings.landing import scan_landing
 from memwise_assets.defs.filings.assets import sec_filing_sections
-from memwise_assets.defs.filings.landing import scan_landing
 from memwise_assets.defs.filings.partitions import filing_partitions
 from memwise_assets.defs.filings.resources import FilingsResource
 

@@ -17,7 +17,8 @@ from memwise_assets.compute.labels import (
 from memwise_assets.defs.budgets import BUDGETS, MB, budget_named
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
-from memwise_assets.defs.resources import MemoryResource, frame_mb
+from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.shared import frame_mb
 from memwise_assets.memory import release_free_heap
 
 # Per chunk row: a dozen float64 working arrays per mode, plus the int/float32 outputs.

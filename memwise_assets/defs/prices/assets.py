@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, model_validator
 
+from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.prices import (
     DEFAULT_TICKERS,
     AlphaVantageSource,
@@ -22,7 +23,6 @@ from memwise_assets.compute.prices.schema import FetchResult
 from memwise_assets.defs.budgets import BUDGETS, MB
 from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
-from memwise_assets.defs.markdown import md_table
 from memwise_assets.defs.prices.checks import PRICE_CHECKS, price_check_results
 from memwise_assets.defs.prices.partitions import monthly_partitions
 from memwise_assets.defs.resources import MemoryResource

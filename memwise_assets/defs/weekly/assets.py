@@ -9,7 +9,8 @@ from memwise_assets.compute.holes import find_holes, nyse_sessions
 from memwise_assets.compute.weekly import attach_weekly_features
 from memwise_assets.compute.weekly import weekly_features as compute_features
 from memwise_assets.defs.columns import column_metadata
-from memwise_assets.defs.resources import MemoryResource, frame_mb
+from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.shared import frame_mb
 from memwise_assets.defs.weekly.checks import WEEKLY_CHECKS, weekly_check_results
 from memwise_assets.defs.weekly.config import WeeklyAttachConfig, WeeklyFeaturesConfig
 

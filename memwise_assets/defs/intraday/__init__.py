@@ -1,0 +1,1 @@
+"""Intraday bars: the input of the intraday labels."""
