@@ -270,11 +270,6 @@ class MemoryResource(dg.ConfigurableResource):
         spec = budget_named(budget)
         return float(self.limits_mb.get(spec.name, spec.limit_mb))
 
-    def timeout_for(self, size_mb: float) -> float:
-        """Per-item timeout in seconds for an input of this size."""
-        category = FileCategory.of(size_mb, self.small_below_mb, self.large_above_mb)
-        return float(self.timeouts_s[category.name])
-
     def size_estimate(
         self,
         size_mb: float,

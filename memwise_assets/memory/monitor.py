@@ -154,11 +154,9 @@ class MemoryMonitor:
         self._stage = "start"
         self._warned = self._errored = self._in_emergency = False
         self._exceeded: MemoryLimitExceeded | None = None
-        self._exceeded_class: type[MemoryLimitExceeded] | None = None
         self._delivered = False
         self._closing = False
         self._target_thread = 0
-        self._background_samples = 0
         self.emergencies = 0
 
     def register_cleanup(self, fn: Callable[[], Any]) -> None:
@@ -195,7 +193,6 @@ class MemoryMonitor:
 
     def _observe(self, value: float) -> None:
         with self._lock:
-            self._background_samples += 1
             self._sampled_peak = max(self._sampled_peak, value)
             self._check_thresholds(value)
 
@@ -254,7 +251,6 @@ class MemoryMonitor:
         exc_class = _async_exception_class(
             self, self._stage, after, self.limit_mb, self.emergency_mb, peak
         )
-        self._exceeded_class = exc_class
         self._exceeded = exc_class()
         self._delivered = False
         self._log.error("%s; aborting the monitored thread", self._exceeded)

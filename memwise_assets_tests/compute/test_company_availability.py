@@ -15,7 +15,8 @@ from memwise_assets.compute.company import (
     join_fundamentals,
     read_filed_dates,
 )
-from memwise_assets.compute.prices import FakeClock, SamplePriceSource
+from memwise_assets.compute.prices import SamplePriceSource
+from memwise_assets_tests.clock import FakeClock
 from memwise_assets_tests.company_replay import FIXTURES, RecordedYahoo
 
 Q1_2024 = pd.Timestamp("2024-03-31")

@@ -16,7 +16,7 @@ from memwise_assets.compute.company import (
     YFinanceCompanySource,
 )
 from memwise_assets.compute.company.schema import profile_row, profiles_frame
-from memwise_assets.compute.prices import FakeClock
+from memwise_assets_tests.clock import FakeClock
 from memwise_assets_tests.company_replay import RecordedYahoo
 
 FETCHED = pd.Timestamp("2025-05-10 12:00", tz="UTC")

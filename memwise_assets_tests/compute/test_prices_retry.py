@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from memwise_assets.compute.company import YFinanceCompanySource
-from memwise_assets.compute.prices import FakeClock, YFinancePriceSource
+from memwise_assets.compute.prices import YFinancePriceSource
 from memwise_assets.compute.prices.pacing import (
     RetriesExhausted,
     RetryPolicy,
     yahoo_limiter,
 )
+from memwise_assets_tests.clock import FakeClock
 
 
 class Flaky:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from memwise_assets.compute.company import CompanySource, YFinanceCompanySource
-from memwise_assets.compute.prices import FakeClock, SamplePriceSource
+from memwise_assets.compute.prices import SamplePriceSource
 from memwise_assets.defs.company.assets import (
     FundamentalsJoinConfig,
     company_fundamentals,
@@ -17,6 +17,7 @@ from memwise_assets.defs.company.assets import (
     daily_with_fundamentals,
 )
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
+from memwise_assets_tests.clock import FakeClock
 from memwise_assets_tests.company_replay import RecordedYahoo
 
 TICKERS = ["AAPL", "MSFT", "JPM", "ZZZZ"]

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from memwise_assets.memory import IsolatedResult, run_isolated
-from memwise_assets.memory.isolation import _classify_death, _oom_kills
+from memwise_assets.memory.process_tree import classify_death, oom_kills
 from memwise_assets_tests.memory import workers
 
 
@@ -92,7 +92,7 @@ def test_death_by_signal_is_an_error_unless_it_looks_like_the_oom_killer() -> No
     result = run_isolated(workers.kill_self, signal.SIGKILL, timeout_s=30, memory_cap_mb=4000)
     assert (result.status, result.error) == ("error", "child killed by signal SIGKILL")
     # A SIGKILL we did not send, with the child near its cap, is the kernel's OOM killer.
-    oom = _classify_death(-signal.SIGKILL, 500.0, 480.0, _oom_kills(), 1.0)
+    oom = classify_death(-signal.SIGKILL, 500.0, 480.0, oom_kills(), 1.0)
     assert oom.status == "memory" and "OOM killer" in oom.error
-    term = _classify_death(-signal.SIGTERM, 500.0, 480.0, _oom_kills(), 1.0)
+    term = classify_death(-signal.SIGTERM, 500.0, 480.0, oom_kills(), 1.0)
     assert (term.status, term.error) == ("error", "child killed by signal SIGTERM")

@@ -10,7 +10,6 @@ from memwise_assets.compute.prices.alphavantage import AlphaVantageError, AlphaV
 from memwise_assets.compute.prices.calendar import nyse_early_closes, nyse_holidays, trading_days
 from memwise_assets.compute.prices.csv_source import CsvPriceSource, read_yahoo_csv
 from memwise_assets.compute.prices.pacing import (
-    FakeClock,
     RateLimiter,
     RetriesExhausted,
     RetryPolicy,
@@ -40,7 +39,6 @@ __all__ = [
     "AlphaVantageError",
     "AlphaVantageSource",
     "CsvPriceSource",
-    "FakeClock",
     "FetchResult",
     "PriceSource",
     "PriceSourceError",

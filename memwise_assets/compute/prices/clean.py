@@ -9,15 +9,12 @@ import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
 from memwise_assets.compute.prices.schema import (
-    BAR_COLUMNS,
     FetchResult,
     PriceSourceError,
     TickerReport,
     empty_bars,
     issues_text,
 )
-
-RAW_COLUMNS = BAR_COLUMNS
 
 
 def _codes(symbols: pd.Series, tickers: Sequence[str]) -> np.ndarray:

@@ -162,19 +162,3 @@ class RetryPolicy:
                 log.warning("%s: %s; retry %d in %.1fs", what, exc, attempt + 1, delays[attempt])
                 sleep(delays[attempt])
         raise AssertionError("unreachable")
-
-
-class FakeClock:
-    """A manual clock whose `sleep` advances time: for deterministic pacing tests."""
-
-    def __init__(self, start: float = 0.0):
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        """Advance the clock instead of blocking."""
-        self.sleeps.append(seconds)
-        self.now += seconds
