@@ -11,10 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from memwise_assets.home import init_home
 from memwise_assets.report.checks import CheckCounts, CheckResult, counts_by_asset, run_checks
@@ -22,6 +18,13 @@ from memwise_assets.report.collect import StepFigures, step_figures
 
 DEMO_START = "2024-01"  # monthly partitions of daily_bars
 DEMO_END = "2024-12"
+
+# One run over a range of partitions: `dg.materialize` takes no partition range, so the run
+# carries Dagster's range tags (the ones a single-run backfill sets; their values are part of
+# the run's stored tags, so they are as stable as Dagster's storage). Written out here rather
+# than imported from `dagster._core`, which is not public API.
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 @dataclass(frozen=True)
