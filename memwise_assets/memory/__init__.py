@@ -11,12 +11,7 @@ from memwise_assets.memory.estimate import (
     estimate_for_size,
 )
 from memwise_assets.memory.isolation import IsolatedResult, run_isolated
-from memwise_assets.memory.ledger import (
-    AdmissionTimeout,
-    MemoryLedger,
-    OversizeRequest,
-    Reservation,
-)
+from memwise_assets.memory.ledger import MemoryLedger
 from memwise_assets.memory.monitor import MemoryLimitExceeded, MemoryMonitor
 from memwise_assets.memory.pool import WorkerPool
 from memwise_assets.memory.probe import (
@@ -28,6 +23,7 @@ from memwise_assets.memory.probe import (
     reset_peak,
     total_mb,
 )
+from memwise_assets.memory.reservation import AdmissionTimeout, OversizeRequest, Reservation
 
 __all__ = [
     "AdmissionTimeout",

@@ -9,7 +9,6 @@ be checked after the fact.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import math
 import numbers
@@ -19,21 +18,24 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from memwise_assets.memory.ledger_file import (  # noqa: F401 (DB_NAME: the ledger's file name)
+    DB_NAME,
+    HEARTBEAT_S,
+    REJOIN_S,
+    LedgerFile,
+)
 from memwise_assets.memory.lifeline import holder_alive as _holder_alive
 from memwise_assets.memory.lifeline import holders_children_alive
 from memwise_assets.memory.lifeline import process_start as _process_start
 from memwise_assets.memory.probe import available_mb, total_mb
+from memwise_assets.memory.reservation import AdmissionTimeout, OversizeRequest, Reservation
 
 _log = logging.getLogger(__name__)
 
-# v2: reservations are identified by a random token, never by a reusable row number.
-DB_NAME = "memwise-ledger-v2.sqlite3"
 LEDGER_DIR_ENV = "MEMWISE_LEDGER_DIR"
 _HISTORY_KEEP = 20_000
 # Float sums of MB must not refuse a request that fits exactly.
@@ -41,28 +43,8 @@ _EPS_MB = 1e-6
 # A live process whose waiting thread vanished (no heartbeat for this long) would block the
 # FIFO queue for everyone; its entry is dropped. Generous: SQLite may stall a poller too.
 STALE_WAITER_S = 60.0
-# Holders re-write their rows this often, so a ledger rebuilt after deletion or corruption
-# learns them again; a rebuilt ledger admits nothing new until REJOIN_S have passed.
-HEARTBEAT_S = 1.0
-REJOIN_S = 3.0 * HEARTBEAT_S
 # How often a dead holder's leftover children are looked for (a scan of the process table).
 ORPHAN_CHECK_S = 0.5
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reservations (
-    id TEXT PRIMARY KEY,
-    label TEXT NOT NULL, mb REAL NOT NULL, pid INTEGER NOT NULL,
-    pstart REAL, since REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS waiters (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
-    label TEXT NOT NULL, mb REAL NOT NULL, pid INTEGER NOT NULL,
-    pstart REAL, enqueued REAL NOT NULL, heartbeat REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL, event TEXT NOT NULL, label TEXT NOT NULL, mb REAL NOT NULL,
-    pid INTEGER NOT NULL, total_mb REAL NOT NULL, pool_mb REAL NOT NULL);
-"""
 
 
 def default_ledger_dir() -> Path:
@@ -75,45 +57,6 @@ def default_ledger_dir() -> Path:
     if explicit:
         return Path(explicit)
     return Path(tempfile.gettempdir()) / f"memwise-ledger-{os.getuid()}"
-
-
-class AdmissionTimeout(TimeoutError):
-    """The memory a request asked for did not become free within its timeout."""
-
-
-class OversizeRequest(ValueError):
-    """A request larger than the whole pool: waiting could never admit it."""
-
-
-@dataclass
-class Reservation:
-    """Memory admitted to one holder; release it (or leave the `with` block) when done."""
-
-    id: str
-    mb: float
-    label: str
-    pid: int
-    since: float
-    waited_s: float
-    _ledger: MemoryLedger = field(repr=False)
-    released: bool = False
-
-    def release(self) -> None:
-        """Give the memory back to the pool (idempotent)."""
-        if not self.released:
-            self._ledger._release(self)
-            self.released = True
-
-    def __enter__(self) -> Reservation:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 class MemoryLedger:
@@ -138,15 +81,11 @@ class MemoryLedger:
             raise ValueError(f"poll_s must be > 0; got {poll_s!r}")
         self.dir = Path(path)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.dir / DB_NAME
         total = float(total_fn())
         self.reserve_mb = reserve_fraction * total
         self.pool_mb = float(pool_mb) if pool_mb is not None else total - self.reserve_mb
         self._available_fn = available_fn
         self._poll_s = poll_s
-        self._busy_timeout_s = busy_timeout_s
-        self._local = threading.local()
-        self._generation = 0
         self._pid = os.getpid()
         self._pstart = _process_start(self._pid)
         # Reservations this process holds, re-written by the heartbeat (see HEARTBEAT_S).
@@ -154,132 +93,22 @@ class MemoryLedger:
         self._held_lock = threading.Lock()
         self._heartbeat: threading.Thread | None = None
         self._orphan_checks: dict[tuple[int, float | None], tuple[float, bool]] = {}
-        self._open_or_recover()
-
-    # -- storage ----------------------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path, timeout=self._busy_timeout_s, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
-        # WAL without fsync per commit: a crash may lose the last reservations, which
-        # died with their holders anyway; it never corrupts the file.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
+        self._file = LedgerFile(
+            self.dir, busy_timeout_s, on_fork=self._forked, on_new_file=self._rejoin
+        )
+        self.db_path = self._file.db_path
 
     def _conn(self) -> sqlite3.Connection:
-        pid = os.getpid()
-        try:
-            inode = self.db_path.stat().st_ino
-        except FileNotFoundError:
-            # Deleted or moved aside by another process's recovery: start a fresh file.
-            self._open_or_recover()
-            inode = self.db_path.stat().st_ino
-        cached = getattr(self._local, "conn", None)
-        if cached is not None and cached[:3] == (pid, self._generation, inode):
-            return cached[3]
-        if cached is not None and cached[0] == pid:
-            # Another process replaced the file: our handle still points at the old one.
-            cached[3].close()
-        if pid != self._pid:
-            # A forked copy of this ledger is another holder: it must not reuse our identity
-            # nor heartbeat the parent's reservations.
-            self._pid, self._pstart = pid, _process_start(pid)
-            self._held, self._heartbeat = {}, None
-        conn = self._connect()
-        self._local.conn = (pid, self._generation, inode, conn)
-        if cached is not None and cached[0] == pid:
-            self._rejoin(conn)  # a new file: put our live reservations back at once
-        return conn
+        return self._file.connection()
 
-    @contextlib.contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        with open(self.dir / "ledger.lock", "a+b") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._file.transaction()
 
-    def _initialise(self, rebuilt: bool = False) -> None:
-        conn = self._connect()
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(_SCHEMA)
-            if rebuilt:
-                # Live holders of the lost file re-appear within a heartbeat or two.
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('rejoin_until', ?)",
-                    (time.time() + REJOIN_S,),
-                )
-            row = conn.execute("PRAGMA quick_check").fetchone()
-            if row is None or row[0] != "ok":
-                raise sqlite3.DatabaseError(f"quick_check says {row[0] if row else None}")
-        finally:
-            conn.close()
-
-    def _open_or_recover(self) -> None:
-        # The lock file outlives the database: a missing database beside it was deleted.
-        known = (self.dir / "ledger.lock").exists()
-        self.dir.mkdir(parents=True, exist_ok=True)  # the whole folder may have been removed
-        with self._file_lock():
-            try:
-                rebuilt = known and not self.db_path.exists()
-                if rebuilt:
-                    _log.error("memory ledger %s vanished; starting a new one", self.db_path)
-                self._initialise(rebuilt)
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" in str(error) or "busy" in str(error):
-                    raise
-                reason = error
-            except sqlite3.DatabaseError as error:
-                reason = error
-            self._move_aside(reason)
-            self._initialise(rebuilt=True)
-
-    def _move_aside(self, reason: BaseException) -> None:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = self.db_path.with_name(f"{DB_NAME}.corrupt-{stamp}-{os.getpid()}")
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self.db_path}{suffix}")
-            if source.exists():
-                os.replace(source, f"{aside}{suffix}")
-        self._generation += 1
-        _log.error(
-            "memory ledger %s was unreadable (%s); moved it to %s and started a new one",
-            self.db_path,
-            reason,
-            aside,
-        )
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:
-            raise
-        except sqlite3.DatabaseError as error:
-            # Corrupted under our feet (e.g. overwritten): recover once, then retry.
-            with self._file_lock():
-                self._move_aside(error)
-                self._initialise(rebuilt=True)
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as error:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            if "full" in str(error):  # "database or disk is full": say which file
-                raise sqlite3.OperationalError(f"memory ledger {self.db_path}: {error}") from error
-            raise
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
+    def _forked(self, pid: int) -> None:
+        # A forked copy of this ledger is another holder: it must not reuse our identity
+        # nor heartbeat the parent's reservations.
+        self._pid, self._pstart = pid, _process_start(pid)
+        self._held, self._heartbeat = {}, None
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -446,7 +275,7 @@ class MemoryLedger:
             pid=self._pid,
             since=since,
             waited_s=time.monotonic() - started,
-            _ledger=self,
+            _give_back=self._release,
         )
         self._hold(reservation)
         return reservation, "admitted"
