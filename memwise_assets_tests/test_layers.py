@@ -146,3 +146,10 @@ def test_demo_range_tags_are_dagsters() -> None:
 
     assert demo.ASSET_PARTITION_RANGE_START_TAG == tags.ASSET_PARTITION_RANGE_START_TAG
     assert demo.ASSET_PARTITION_RANGE_END_TAG == tags.ASSET_PARTITION_RANGE_END_TAG
+
+
+def test_no_module_of_the_package_is_over_400_lines() -> None:
+    sizes = {
+        name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()
+    }
+    assert {name: n for name, n in sizes.items() if n > 400} == {}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 from memwise_assets.memory.calibration import Estimate, calibrated_estimate
+from memwise_assets.memory.monitor import MemoryLimitExceeded
 
 INPUT_KEY = "memwise/input_mb"
 INCREASE_KEY = "memwise/rss_increase_mb"
@@ -58,3 +61,23 @@ def history_for(
         if FAILED_KEY in meta and input_key in meta and peak_key in meta:
             history.append((float(meta[input_key].value), float(meta[peak_key].value)))
     return history
+
+
+def record_failed_peak(
+    context: dg.AssetExecutionContext, metrics: dict[str, Any], failure: BaseException
+) -> None:
+    """A step that failed over its budget leaves its peak as history: the next estimate grows."""
+    if not (isinstance(failure, MemoryLimitExceeded) or not metrics["within_budget"]):
+        return
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=context.asset_key,
+            metadata={
+                INPUT_KEY: metrics["input_mb"],
+                INCREASE_KEY: metrics["rss_increase_mb"],
+                "memwise/peak_rss_mb": metrics["peak_memory_mb"],
+                "memwise/budget_mb": metrics["budget_mb"],
+                FAILED_KEY: True,
+            },
+        )
+    )

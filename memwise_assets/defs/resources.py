@@ -12,23 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import PrivateAttr
 
 from memwise_assets.defs import step_limits
 from memwise_assets.defs.budgets import (
     FILING_ITEM_BASE_MB,
     FILING_ITEM_PER_INPUT_MB,
     budget_named,
-    default_limits_mb,
 )
 from memwise_assets.defs.calibration import (
-    FAILED_KEY,
-    INCREASE_KEY,
-    INPUT_KEY,
     Estimate,
     calibrated_estimate,
     history_for,
+    record_failed_peak,
 )
+from memwise_assets.defs.resource_config import DEFAULT_LIMITS_MB, MemoryConfig  # noqa: F401
 from memwise_assets.defs.shared import memwise_home, safe_name
 from memwise_assets.defs.step import StepMemory, register_open, unregister_open
 from memwise_assets.memory import (
@@ -36,200 +34,21 @@ from memwise_assets.memory import (
     FileCategory,
     IsolatedResult,
     MemoryLedger,
-    MemoryLimitExceeded,
     MemoryMonitor,
     OversizeRequest,
     SessionCache,
     current_rss_mb,
     estimate_for_size,
     run_isolated,
-    total_mb,
 )
 from memwise_assets.memory.ledger import default_ledger_dir
 from memwise_assets.memory.lifeline import start_run_lifeline
 
-# Configuration bounds refused at load (each error names its field).
-MAX_RESERVE_FRACTION = 0.9
-MAX_EMERGENCY_FRACTION = 10.0
-MONITOR_INTERVAL_BOUNDS_S = (0.001, 60.0)
-MAX_POOL_HOST_FACTOR = 2.0  # a pool may count swap, not a fantasy
 
-# The budgets table's limits, kept under this name for existing callers.
-DEFAULT_LIMITS_MB: dict[str, float] = default_limits_mb()
-
-
-class MemoryResource(dg.ConfigurableResource):
+class MemoryResource(MemoryConfig):
     """Memory admission, per-item timeouts, monitoring and session caches for every step."""
 
-    limits_mb: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_LIMITS_MB),
-        description="Memory a step of each budget may add above its start RSS, in MB "
-        "(keys: prices, weekly, labels, filings, default).",
-    )
-    reserve_fraction: float = Field(
-        default=0.2, description="Share of host RAM never handed out by the ledger."
-    )
-    warn_fraction: float = Field(default=0.8, description="Warn at this share of the limit.")
-    emergency_fraction: float = Field(
-        default=1.2, description="Run cleanups, then fail the step, at this share of the limit."
-    )
-    monitor_interval_s: float = Field(default=0.05, description="RSS sampling interval.")
-    admission_timeout_s: float = Field(
-        default=300.0, description="How long a step waits for memory before it is retried."
-    )
-    retry_wait_s: float = Field(
-        default=30.0, description="Wait before Dagster retries a step that was not admitted."
-    )
-    max_admission_retries: int = Field(
-        default=5, description="Retries of a step that could not be admitted in time."
-    )
-    home_dir: str | None = Field(
-        default=None,
-        description="Folder of the session caches and run records; default "
-        "$DAGSTER_HOME/memwise. When set, it also holds a private ledger (unless ledger_dir).",
-    )
-    ledger_dir: str | None = Field(
-        default=None,
-        description="Folder of the memory ledger. Default: <home_dir>/ledger when home_dir is "
-        "set, else $MEMWISE_LEDGER_DIR, else one per user per host in the temp folder "
-        "(/tmp/memwise-ledger-<uid>), shared by every Dagster home of that user.",
-    )
-    pool_mb: float | None = Field(
-        default=None, description="Ledger pool size in MB; default host RAM minus the reserve."
-    )
-    small_below_mb: float = Field(default=20.0, description="Inputs below this are SMALL.")
-    large_above_mb: float = Field(default=50.0, description="Inputs above this are LARGE.")
-    timeouts_s: dict[str, float] = Field(
-        default_factory=lambda: {"SMALL": 600.0, "MEDIUM": 1200.0, "LARGE": 2400.0},
-        description="Per-item timeout in seconds by size class.",
-    )
-    calibration_min_history: int = Field(
-        default=5, description="Steps of history needed before the calibrated estimator is used."
-    )
-    calibration_window: int = Field(
-        default=30, description="How many recent steps (one point per run and step) it reads."
-    )
-    calibration_quantile: float = Field(
-        default=0.99, description="Coverage of the calibrated estimate's prediction bound."
-    )
-    # -- step timeouts and memory retries (issue 16) --
-    step_timeouts_s: dict[str, float] = Field(
-        default_factory=step_limits.default_step_timeouts_s,
-        description="Static timeout in seconds of a whole step, per budget (keys as limits_mb).",
-    )
-    timeout_overrides_s: dict[str, float] = Field(
-        default_factory=dict,
-        description="Timeout in seconds per asset key (e.g. 'daily_bars'), e.g. for one run.",
-    )
-    timeout_floor_s: float = Field(
-        default=60.0, description="Adaptive timeouts never go below this many seconds."
-    )
-    timeout_k: float = Field(default=3.0, description="Adaptive: k x trailing median seconds.")
-    timeout_margin: float = Field(default=1.5, description="Adaptive: p99 seconds x margin.")
-    timeout_window: int = Field(
-        default=30, description="How many recent materializations the adaptive timeout reads."
-    )
-    timeout_min_history: int = Field(
-        default=5, description="Materializations needed before the timeout becomes adaptive."
-    )
-    timeout_grace_s: float = Field(
-        default=5.0,
-        description="A step stuck in a GIL-holding call this long past its deadline is "
-        "killed, when it runs in a process of its own (multiprocess executor).",
-    )
-    max_memory_retries: int = Field(
-        default=2, description="Retries of a step that failed with MemoryLimitExceeded."
-    )
-    memory_retry_headroom_mb: float = Field(
-        default=100.0, description="A memory retry's budget: max(peak + this, factor x peak)."
-    )
-    memory_retry_factor: float = Field(
-        default=1.5, description="A memory retry's budget: max(peak + headroom, this x peak)."
-    )
-
     _ledger: MemoryLedger | None = PrivateAttr(default=None)
-
-    @field_validator("limits_mb")
-    @classmethod
-    def _positive_limits(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = {k: v for k, v in value.items() if not 0 < v < float("inf")}
-        if bad:
-            raise ValueError(f"limits_mb must all be finite numbers > 0 MB; got {bad}")
-        for name in value:
-            budget_named(name)  # a misspelt budget would silently keep its default
-        return {**DEFAULT_LIMITS_MB, **value}
-
-    @field_validator("timeouts_s")
-    @classmethod
-    def _positive_timeouts(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = set(value) - {c.name for c in FileCategory}
-        bad = {k: v for k, v in value.items() if not v > 0}
-        if unknown or bad:
-            raise ValueError(
-                "timeouts_s needs keys SMALL, MEDIUM, LARGE with seconds > 0; "
-                f"got unknown keys {sorted(unknown)}, non-positive {bad}"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _sane_fractions(self) -> MemoryResource:
-        if not 0 <= self.reserve_fraction <= MAX_RESERVE_FRACTION:
-            raise ValueError(
-                f"reserve_fraction must be in [0, {MAX_RESERVE_FRACTION}] (above it the ledger "
-                f"hands out almost nothing and steps wait); got {self.reserve_fraction}"
-            )
-        if not self.emergency_fraction <= MAX_EMERGENCY_FRACTION:
-            raise ValueError(
-                f"emergency_fraction must be <= {MAX_EMERGENCY_FRACTION} (times the budget); "
-                f"got {self.emergency_fraction}"
-            )
-        lo, hi = MONITOR_INTERVAL_BOUNDS_S
-        if not lo <= self.monitor_interval_s <= hi:
-            raise ValueError(
-                f"monitor_interval_s must be in [{lo}, {hi}] seconds; got {self.monitor_interval_s}"
-            )
-        if not 0 < self.warn_fraction <= 1 <= self.emergency_fraction:
-            raise ValueError(
-                "need 0 < warn_fraction <= 1 <= emergency_fraction; got "
-                f"warn_fraction={self.warn_fraction}, emergency_fraction={self.emergency_fraction}"
-            )
-        for name in ("monitor_interval_s", "admission_timeout_s", "small_below_mb"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0; got {getattr(self, name)}")
-        if self.large_above_mb < self.small_below_mb:
-            raise ValueError(
-                f"large_above_mb ({self.large_above_mb}) must be >= small_below_mb "
-                f"({self.small_below_mb})"
-            )
-        if self.pool_mb is not None and not 0 < self.pool_mb < float("inf"):
-            raise ValueError(f"pool_mb must be a finite number > 0 MB when set; got {self.pool_mb}")
-        host_mb = total_mb()
-        if self.pool_mb is not None and self.pool_mb > MAX_POOL_HOST_FACTOR * host_mb:
-            raise ValueError(
-                f"pool_mb {self.pool_mb:g} MB is more than {MAX_POOL_HOST_FACTOR:g} x this "
-                f"host's {host_mb:.0f} MB of RAM: the ledger would admit what cannot fit"
-            )
-        if not self.emergency_fraction < float("inf"):
-            raise ValueError(f"emergency_fraction must be finite; got {self.emergency_fraction}")
-        # Dagster would only trip over these at the first retry, long after load time.
-        if not (self.retry_wait_s >= 0 and self.max_admission_retries >= 0):
-            raise ValueError(
-                "retry_wait_s and max_admission_retries must be >= 0; got "
-                f"retry_wait_s={self.retry_wait_s}, max_admission_retries="
-                f"{self.max_admission_retries}"
-            )
-        if self.calibration_min_history < 2 or not 0.5 <= self.calibration_quantile < 1:
-            raise ValueError(
-                "calibration needs min_history >= 2 and 0.5 <= quantile < 1; got "
-                f"{self.calibration_min_history}, {self.calibration_quantile}"
-            )
-        step_limits.check_config(self)
-        if self.calibration_window < self.calibration_min_history:
-            raise ValueError(
-                f"calibration_window ({self.calibration_window}) must be >= "
-                f"calibration_min_history ({self.calibration_min_history})"
-            )
-        return self
 
     # -- locations ---------------------------------------------------------------------
 
@@ -420,7 +239,7 @@ class MemoryResource(dg.ConfigurableResource):
                 yield state
         except BaseException as failure:
             if state is not None and not isinstance(failure, GeneratorExit):
-                _record_failed_peak(context, state.metrics(), failure)
+                record_failed_peak(context, state.metrics(), failure)
             raise
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -481,26 +300,6 @@ class MemoryResource(dg.ConfigurableResource):
                     f"{step_key} left memory.step() before its output was written: yield the "
                     "Output inside the `with` block so the step's memory figures are recorded"
                 )
-
-
-def _record_failed_peak(
-    context: dg.AssetExecutionContext, metrics: dict[str, Any], failure: BaseException
-) -> None:
-    """A step that failed over its budget leaves its peak as history: the next estimate grows."""
-    if not (isinstance(failure, MemoryLimitExceeded) or not metrics["within_budget"]):
-        return
-    context.log_event(
-        dg.AssetObservation(
-            asset_key=context.asset_key,
-            metadata={
-                INPUT_KEY: metrics["input_mb"],
-                INCREASE_KEY: metrics["rss_increase_mb"],
-                "memwise/peak_rss_mb": metrics["peak_memory_mb"],
-                "memwise/budget_mb": metrics["budget_mb"],
-                FAILED_KEY: True,
-            },
-        )
-    )
 
 
 def _own_rss_mb() -> float:
