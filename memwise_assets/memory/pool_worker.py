@@ -21,18 +21,10 @@ from typing import Any
 
 import psutil
 
+import memwise_assets.memory.process_tree as tree
 from memwise_assets.memory.lifeline import die_with_parent
 from memwise_assets.memory.probe import peak_rss_mb
-from memwise_assets.memory.process_tree import (
-    IsolatedResult,
-    classify_death,
-    describe_error,
-    hwm_mb,
-    kill_tree,
-    oom_kills,
-    tree_rss_mb,
-    wait_dead,
-)
+from memwise_assets.memory.process_tree import IsolatedResult
 
 _log = logging.getLogger(__name__)
 _STOP = b""  # an empty message tells a worker to exit
@@ -46,12 +38,12 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A worker whose parent died (SIGKILL, OOM killer) would otherwise finish its task
     # and linger; it takes its own children with it.
-    die_with_parent(parent_pid, on_orphan=lambda: kill_tree(os.getpid(), include_root=False))
+    die_with_parent(parent_pid, on_orphan=lambda: tree.kill_tree(os.getpid(), include_root=False))
     try:
         if initializer is not None:
             initializer(*initargs)
     except BaseException as exc:
-        conn.send(("init-error", describe_error(exc)))
+        conn.send(("init-error", tree.describe_error(exc)))
         return
     conn.send(("ready", None))
     while True:
@@ -65,14 +57,14 @@ def _worker_main(
             fn, args, kwargs = pickle.loads(payload)
             message: tuple[str, Any, str | None] = ("ok", fn(*args, **kwargs), None)
         except BaseException as exc:  # every failure goes back, even SystemExit
-            message = ("error", None, describe_error(exc))
+            message = ("error", None, tree.describe_error(exc))
         try:
             data = pickle.dumps((*message, peak_rss_mb()), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
-            error = f"result could not be sent back: {describe_error(exc)}"
+            error = f"result could not be sent back: {tree.describe_error(exc)}"
             data = pickle.dumps(("error", None, error, peak_rss_mb()))
         # Processes a task started must not outlive it as orphans.
-        wait_dead(kill_tree(os.getpid(), include_root=False), timeout_s=2)
+        tree.wait_dead(tree.kill_tree(os.getpid(), include_root=False), timeout_s=2)
         try:
             conn.send_bytes(data)
         except OSError:
@@ -142,7 +134,7 @@ class PoolWorker:
         seen: dict[int, psutil.Process] = {}
         root = psutil.Process(self.pid)
         hwm_ok = _reset_hwm(self.pid)
-        oom_before = oom_kills()
+        oom_before = tree.oom_kills()
         started = time.monotonic()
         peak, status, error, message = 0.0, None, None, None
         try:
@@ -151,8 +143,8 @@ class PoolWorker:
             pass  # it died between tasks: classified below from its exit code
         else:
             while True:
-                rss = tree_rss_mb(root, seen)
-                peak = max(peak, rss, hwm_mb(self.pid) if hwm_ok else 0.0)
+                rss = tree.tree_rss_mb(root, seen)
+                peak = max(peak, rss, tree.hwm_mb(self.pid) if hwm_ok else 0.0)
                 elapsed = time.monotonic() - started
                 cap = task.memory_cap_mb
                 if cap is not None and rss > cap:
@@ -174,7 +166,7 @@ class PoolWorker:
         for proc in escaped:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
-        wait_dead(escaped, timeout_s=3)
+        tree.wait_dead(escaped, timeout_s=3)
         if message is not None:
             child_status, value, child_error, child_peak = message
             peak = max(peak, child_peak) if hwm_ok else peak
@@ -187,13 +179,13 @@ class PoolWorker:
             error = "the pool was closed with kill=True while this task ran"
             return IsolatedResult("error", None, error, peak, seconds), False
         exitcode = self.process.exitcode
-        return classify_death(exitcode, task.memory_cap_mb, peak, oom_before, seconds), False
+        return tree.classify_death(exitcode, task.memory_cap_mb, peak, oom_before, seconds), False
 
     def kill(self) -> None:
         """SIGKILL the worker and everything below it, and reap it."""
-        leftovers = kill_tree(self.pid) if self.process.exitcode is None else []
+        leftovers = tree.kill_tree(self.pid) if self.process.exitcode is None else []
         self.process.join()
-        wait_dead(leftovers, timeout_s=3)
+        tree.wait_dead(leftovers, timeout_s=3)
         self.conn.close()
 
     def stop(self, timeout_s: float = 5.0) -> None:

@@ -14,10 +14,10 @@ import pytest
 from memwise_assets.compute.prices import (
     AlphaVantageSource,
     CsvPriceSource,
-    FakeClock,
     PriceSourceError,
     trading_days,
 )
+from memwise_assets_tests.clock import FakeClock
 
 FIX = Path(__file__).parent.parent / "fixtures" / "prices"
 

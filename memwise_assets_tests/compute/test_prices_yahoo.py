@@ -13,7 +13,6 @@ from yfinance.exceptions import YFRateLimitError
 
 from memwise_assets.compute.prices import (
     DEFAULT_TICKERS,
-    FakeClock,
     PriceSourceError,
     RateLimiter,
     SamplePriceSource,
@@ -22,6 +21,7 @@ from memwise_assets.compute.prices import (
     trading_days,
 )
 from memwise_assets.compute.prices.yahoo import capture_yf_errors, is_rate_limit
+from memwise_assets_tests.clock import FakeClock
 
 FIX = Path(__file__).parent.parent / "fixtures" / "prices"
 FIELDS = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]

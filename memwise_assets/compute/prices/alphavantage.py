@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
-from memwise_assets.compute.prices.clean import assemble, clean_bars
+from memwise_assets.compute.prices.clean import clean_and_assemble
 from memwise_assets.compute.prices.pacing import RateLimiter, RetriesExhausted, RetryPolicy
 from memwise_assets.compute.prices.schema import (
     BAR_COLUMNS,
@@ -228,20 +228,12 @@ class AlphaVantageSource(PriceSource):
             parts.append(raw)
             notes[t] = series.note(self.series)
         raw_all = pd.concat(parts, ignore_index=True) if parts else _empty_raw()
-        frame, issues = clean_bars(raw_all, tickers, start, end)
         kinds = {r.split(":", 1)[0] for r in failed.values()}
         hint = ", ".join(sorted(kinds)) if kinds else ""
-        return assemble(
-            frame,
-            tickers,
-            start,
-            end,
-            issues=issues,
-            failed=failed,
-            notes=notes,
-            source=self.name,
+        return clean_and_assemble(
+            raw_all, tickers, start, end, failed=failed, notes=notes, source=self.name,
             all_failed_hint=hint,
-        )
+        )  # fmt: skip
 
     def fill_gaps(
         self, frame: pd.DataFrame, tickers: Iterable[str] | str, start: object, end: object

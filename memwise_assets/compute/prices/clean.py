@@ -17,7 +17,7 @@ from memwise_assets.compute.prices.schema import (
 )
 
 
-def _codes(symbols: pd.Series, tickers: Sequence[str]) -> np.ndarray:
+def ticker_codes(symbols: pd.Series, tickers: Sequence[str]) -> np.ndarray:
     """Position of each row's symbol in `tickers` (-1 if not requested), cheap for categoricals."""
     if isinstance(symbols.dtype, pd.CategoricalDtype):
         cat = symbols.cat
@@ -46,7 +46,7 @@ def clean_bars(
     """
     n_t = len(tickers)
     cats = sorted(tickers)
-    codes_all = _codes(raw["symbol"], tickers)
+    codes_all = ticker_codes(raw["symbol"], tickers)
     known = codes_all >= 0
     dates_all = pd.to_datetime(raw["date"], errors="coerce")
     if isinstance(dates_all.dtype, pd.DatetimeTZDtype):
@@ -199,3 +199,29 @@ def assemble(
             f"reasons: {' | '.join(reasons)}"
         )
     return result
+
+
+def clean_and_assemble(
+    raw: pd.DataFrame,
+    tickers: Sequence[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    failed: Mapping[str, str],
+    notes: Mapping[str, str] | None = None,
+    source: str = "",
+    all_failed_hint: str = "",
+) -> FetchResult:
+    """What every source ends with: `clean_bars` on the raw rows, then `assemble` the report."""
+    frame, issues = clean_bars(raw, tickers, start, end)
+    return assemble(
+        frame,
+        tickers,
+        start,
+        end,
+        issues=issues,
+        failed=failed,
+        notes=notes,
+        source=source,
+        all_failed_hint=all_failed_hint,
+    )

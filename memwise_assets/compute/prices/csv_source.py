@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from memwise_assets.compute.prices.calendar import trading_days
-from memwise_assets.compute.prices.clean import assemble, clean_bars
+from memwise_assets.compute.prices.clean import clean_and_assemble
 from memwise_assets.compute.prices.schema import FetchResult, PriceSource
 
 EXPECTED_HEADER = "Date, Open, High, Low, Close, Adj Close (optional), Volume [, Name]"
@@ -250,19 +250,11 @@ class CsvPriceSource(PriceSource):
         )
         symbol_codes = np.concatenate(codes) if codes else np.empty(0, np.int32)
         raw_all.insert(0, "symbol", pd.Categorical.from_codes(symbol_codes, categories=tickers))
-        frame, issues = clean_bars(raw_all, tickers, start, end)
         hint = "the folder has none of these tickers" if len(failed) == len(tickers) else ""
-        return assemble(
-            frame,
-            tickers,
-            start,
-            end,
-            issues=issues,
-            failed=failed,
-            notes=notes,
-            source=f"{self.name}:{self.folder}",
-            all_failed_hint=hint,
-        )
+        return clean_and_assemble(
+            raw_all, tickers, start, end, failed=failed, notes=notes,
+            source=f"{self.name}:{self.folder}", all_failed_hint=hint,
+        )  # fmt: skip
 
     @staticmethod
     def _span_note(

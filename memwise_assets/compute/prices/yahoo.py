@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
-from memwise_assets.compute.prices.clean import _codes, assemble, clean_bars
+from memwise_assets.compute.prices.clean import assemble, clean_and_assemble, ticker_codes
 from memwise_assets.compute.prices.pacing import (
     RateLimiter,
     RetriesExhausted,
@@ -231,17 +231,10 @@ class YFinancePriceSource(PriceSource):
             parts += batch_parts
             failed.update(batch_failed)
         raw = _concat_long(parts, tickers)
-        frame, issues = clean_bars(raw, tickers, start, end)
-        return assemble(
-            frame,
-            tickers,
-            start,
-            end,
-            issues=issues,
-            failed=failed,
-            source=self.name,
+        return clean_and_assemble(
+            raw, tickers, start, end, failed=failed, source=self.name,
             all_failed_hint=likely_cause(failed.values()),
-        )
+        )  # fmt: skip
 
 
 def _concat_long(parts: list[pd.DataFrame], tickers: list[str]) -> pd.DataFrame:
@@ -251,7 +244,8 @@ def _concat_long(parts: list[pd.DataFrame], tickers: list[str]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "symbol": pd.Categorical.from_codes(
-                np.concatenate([_codes(p["symbol"], tickers) for p in parts]), categories=tickers
+                np.concatenate([ticker_codes(p["symbol"], tickers) for p in parts]),
+                categories=tickers,
             ),
             **{
                 c: np.concatenate([p[c].to_numpy() for p in parts])
