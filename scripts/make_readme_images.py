@@ -126,8 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", help="Dagster home that has run the demo (default: a new one).")
     parser.add_argument("--plot", choices=PLOTS, default="stages", help="Report figure to use.")
-    parser.add_argument("--start", default="2024-07-01", help="First daily partition of the demo.")
-    parser.add_argument("--end", default="2024-12-31", help="Last daily partition of the demo.")
+    parser.add_argument("--start", default="2024-07", help="First monthly partition of the demo.")
+    parser.add_argument("--end", default="2024-12", help="Last monthly partition of the demo.")
     args = parser.parse_args(argv)
     IMAGES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
