@@ -19,7 +19,7 @@ from memwise_assets_tests.reliability.toy_jobs import steady
 
 PACKAGE = Path(memwise_assets.__file__).parent
 # Worker IPC: parent and its own spawned children exchange pickles over pipes they created.
-IPC_MODULES = {"memory/pool.py", "memory/isolation.py"}
+IPC_MODULES = {"memory/pool.py", "memory/pool_worker.py", "memory/isolation.py"}
 
 
 @pytest.mark.parametrize(
