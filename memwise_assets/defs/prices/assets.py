@@ -67,12 +67,10 @@ class PricesConfig(dg.Config):
 
 
 def price_source(config: PricesConfig) -> PriceSource:
-    """The configured source, with a clear error for incomplete configuration."""
+    """The configured source (PricesConfig already refused a csv source without a folder)."""
     if config.source == "sample":
         return SamplePriceSource(seed=config.seed)
     if config.source == "csv":
-        if not config.csv_folder:
-            raise dg.Failure("source=csv needs csv_folder: a folder of <TICKER>.csv files")
         return CsvPriceSource(config.csv_folder)
     return YFinancePriceSource(batch_size=config.yfinance_batch_size)
 
