@@ -137,6 +137,41 @@ def clean_bars(
     return frame, issues
 
 
+def _spans(
+    frame: pd.DataFrame, days: np.ndarray
+) -> dict[str, tuple[int, int, int, object, object]]:
+    """Per symbol with rows: (rows, first and last position in `days`, first and last date).
+
+    On the category codes with numpy (bincount, min/max at): a per-symbol groupby cost a
+    30-year slice of 33 tickers 55 ms.
+    """
+    symbols = frame["symbol"]
+    if not isinstance(symbols.dtype, pd.CategoricalDtype):
+        symbols = symbols.astype("category")
+    codes = symbols.cat.codes.to_numpy().astype(np.int64)
+    dates = frame["date"].to_numpy().astype("datetime64[ns]")
+    keep = codes >= 0
+    codes, dates = codes[keep], dates[keep]
+    n = len(symbols.cat.categories)
+    pos = np.searchsorted(days, dates)
+    rows = np.bincount(codes, minlength=n)
+    first = np.full(n, len(days), dtype=np.int64)
+    last = np.full(n, -1, dtype=np.int64)
+    np.minimum.at(first, codes, pos)
+    np.maximum.at(last, codes, pos)
+    stamps = dates.view(np.int64)
+    d0 = np.full(n, np.iinfo(np.int64).max)
+    d1 = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(d0, codes, stamps)
+    np.maximum.at(d1, codes, stamps)
+    d0, d1 = d0.view("datetime64[ns]"), d1.view("datetime64[ns]")
+    return {
+        str(name): (int(rows[i]), int(first[i]), int(last[i]), d0[i], d1[i])
+        for i, name in enumerate(symbols.cat.categories)
+        if rows[i]
+    }
+
+
 def assemble(
     frame: pd.DataFrame,
     tickers: Sequence[str],
@@ -156,37 +191,30 @@ def assemble(
     notes = notes or {}
     if frame.empty:
         frame = empty_bars(tickers)
-    td = trading_days(start, end).to_numpy()
-    pos = np.searchsorted(td, frame["date"].to_numpy())
-    grouped = (
-        pd.DataFrame({"symbol": frame["symbol"], "pos": pos, "date": frame["date"]})
-        .groupby("symbol", observed=True)
-        .agg(rows=("pos", "size"), p0=("pos", "min"), p1=("pos", "max"), d0=("date", "min"))
-    )
-    grouped["d1"] = frame.groupby("symbol", observed=True)["date"].max()
+    spans = _spans(frame, trading_days(start, end).to_numpy())
     report: dict[str, TickerReport] = {}
     for t in tickers:
         found = dict(issues.get(t, {}))
         if t in failed:
             report[t] = TickerReport(t, "failed", reason=failed[t], issues=found)
             continue
-        if t not in grouped.index:
+        if t not in spans:
             reason = "; ".join(
                 filter(None, [notes.get(t) or "no bars in the requested range", issues_text(found)])
             )
             report[t] = TickerReport(t, "empty", reason=reason, issues=found)
             continue
-        g = grouped.loc[t]
-        missing = int(g["p1"] - g["p0"] + 1 - g["rows"])
+        rows, p0, p1, d0, d1 = spans[t]
+        missing = p1 - p0 + 1 - rows
         if missing:
             found["missing_days"] = missing
         report[t] = TickerReport(
             t,
             "ok",
-            rows=int(g["rows"]),
+            rows=rows,
             reason="; ".join(filter(None, [notes.get(t, ""), issues_text(found)])),
-            first_date=pd.Timestamp(g["d0"]),
-            last_date=pd.Timestamp(g["d1"]),
+            first_date=pd.Timestamp(d0),
+            last_date=pd.Timestamp(d1),
             issues=found,
         )
     result = FetchResult(frame=frame.reset_index(drop=True), report=report, source=source)

@@ -9,13 +9,16 @@ then date) and their `symbol` categories (the sorted universe), so a month store
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
+from memwise_assets.compute.prices.clean import ticker_codes
 from memwise_assets.compute.prices.schema import (
+    BAR_COLUMNS,
     FetchResult,
     PriceSource,
     TickerReport,
@@ -46,14 +49,55 @@ def month_key(day: object) -> str:
     return pd.Timestamp(day).strftime(MONTH_FORMAT)
 
 
+def _key(month: int) -> str:
+    """The key of a month counted from 1970-01 (numpy's datetime64[M])."""
+    return f"{1970 + month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def _month_pieces(
+    columns: dict[str, np.ndarray], dates: np.ndarray
+) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """(month key, that month's rows of every column) in month order, rows in input order.
+
+    One stable sort by month, then one gather per month and column: each piece is its own
+    copy, so pieces kept by a caller never keep the whole input alive.
+    """
+    months = dates.astype("datetime64[M]").astype(np.int64)
+    order = np.argsort(months, kind="stable")
+    months = months[order]
+    starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]]) if len(months) else []
+    ends = [*starts[1:], len(months)]
+    for lo, hi in zip(starts, ends, strict=True):
+        rows = order[lo:hi]
+        yield _key(int(months[lo])), {name: values[rows] for name, values in columns.items()}
+
+
+def _columns(frame: pd.DataFrame, universe: list[str]) -> dict[str, np.ndarray]:
+    """The frame's columns as arrays, `symbol` as codes into the sorted universe."""
+    columns = {c: frame[c].to_numpy() for c in BAR_COLUMNS if c != "symbol"}
+    return {"symbol": ticker_codes(frame["symbol"], universe), **columns}
+
+
+def _frame(columns: dict[str, np.ndarray], symbols: pd.CategoricalDtype) -> pd.DataFrame:
+    """A contract frame over the arrays (no copy: pandas keeps one block per column)."""
+    codes = columns["symbol"]
+    return pd.DataFrame(
+        {
+            "symbol": pd.Categorical.from_codes(codes, dtype=symbols),
+            **{c: columns[c] for c in BAR_COLUMNS if c != "symbol"},
+        },
+        copy=False,
+    )
+
+
 def split_by_month(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Rows of `frame` grouped by the month of their `date`, in order, index reset."""
-    dates = frame["date"]
-    codes = (dates.dt.year * 100 + dates.dt.month).to_numpy()
-    out = {}
-    for code, idx in pd.Series(codes).groupby(codes, sort=True).indices.items():
-        out[f"{code // 100:04d}-{code % 100:02d}"] = frame.iloc[idx].reset_index(drop=True)
-    return out
+    symbols = frame["symbol"].dtype
+    universe = list(symbols.categories)
+    return {
+        key: _frame(piece, symbols)
+        for key, piece in _month_pieces(_columns(frame, universe), frame["date"].to_numpy())
+    }
 
 
 def fetch_months(
@@ -74,36 +118,40 @@ def fetch_months(
     empty frames of the contract layout.
     """
     universe = sorted(normalize_tickers(tickers))
+    symbols = pd.CategoricalDtype(universe)
     days = max(1, len(trading_days(start, end)))
     per_slice = max(1, rows_per_slice // days)
     slices = [universe[i : i + per_slice] for i in range(0, len(universe), per_slice)] or [[]]
-    parts: dict[str, list[pd.DataFrame]] = {key: [] for key in month_keys}
+    parts: dict[str, list[dict[str, np.ndarray]]] = {key: [] for key in month_keys}
     report: dict[str, TickerReport] = {}
     name = ""
     for i, chunk in enumerate(slices):
         fetched = source.fetch(chunk, start, end) if chunk else None
         if fetched is not None:
+            report.update(fetched.report)
+            name = fetched.source
             frame = fetched.frame if enrich is None else enrich(fetched.frame, chunk)
-            frame = frame.assign(symbol=frame["symbol"].cat.set_categories(universe))
-            for key, month in split_by_month(frame).items():
+            del fetched
+            columns = _columns(frame, universe)
+            for key, piece in _month_pieces(columns, columns["date"]):
                 if key not in parts:
                     raise ValueError(
                         f"{source.name} returned rows for {key}, outside the months asked for "
                         f"({month_keys[0]}..{month_keys[-1]})"
                     )
-                parts[key].append(month)
-            report.update(fetched.report)
-            name = fetched.source
+                parts[key].append(piece)
+            del frame, columns  # the pieces are the slice's only copy from here on
         if on_slice is not None:
             on_slice(i, len(slices))
     empty = empty_bars(universe)
     months = {}
     for key in month_keys:
         # Popped as joined: a month's slices are freed as its whole frame is made.
-        frames = parts.pop(key)
-        months[key] = (
-            (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
-            if frames
-            else empty
-        )
+        pieces = parts.pop(key)
+        if not pieces:
+            months[key] = empty
+            continue
+        joined = {c: np.concatenate([p[c] for p in pieces]) for c in BAR_COLUMNS}
+        del pieces
+        months[key] = _frame(joined, symbols)
     return MonthlyBars(months=months, result=FetchResult(frame=empty, report=report, source=name))

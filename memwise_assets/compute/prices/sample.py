@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 
 import numpy as np
 import pandas as pd
@@ -36,48 +35,38 @@ EPOCH = CALENDAR_START
 BLOCK = 1024  # trading days per random block; blocks make any prefix independent of the end
 # Dividends are discounted back from a fixed anchor so adj_close never depends on the range.
 ADJ_ANCHOR = pd.Timestamp("2030-01-02")
-GARCH_ALPHA, GARCH_BETA = 0.08, 0.90
+# Stochastic volatility: log-volatility is an AR(1) whose shocks decay by 2 % a day, so
+# calm and turbulent spells last weeks (|r| autocorrelated, as GARCH(1,1) with alpha + beta
+# = 0.98 gave), at a stationary spread of 0.4 in log terms.
+VOL_PERSISTENCE = 0.98
+VOL_OF_VOL = 0.4
 MEAN_REVERSION = 0.9995  # keeps 55-year paths within a plausible price band
-JUMP_Z = 3.09  # |N(0,1)| above this on ~0.2 % of days: a jump day
+JUMP_RATE = 0.002  # a jump on ~0.2 % of days, of about 4 daily volatilities
+SCAN = 128  # days per chunk of the AR(1) scan (scale factors stay below 0.98**-128 = 13)
 
 
-SCALAR_MAX_TICKERS = 6  # below this a plain-float loop beats numpy's per-call overhead
+def ar1(shocks: np.ndarray, phi: float) -> np.ndarray:
+    """y[:, d] = phi * y[:, d - 1] + shocks[:, d] along each row, from y = 0 before day 0.
 
-
-def _garch_block(
-    z: np.ndarray, jumps: np.ndarray, x: np.ndarray, s2: np.ndarray, omega: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """GARCH(1,1) returns with a mean-reverting log-price deviation over one block of days.
-
-    Returns ((dev, sigma, return) x tickers x days, x, s2). Only IEEE-exact operations in the
-    same order in both branches (sqrt, *, +, min/max), so a ticker's path is bit-identical
-    whether it runs alone (float loop) or vectorised with any other tickers.
+    A scaled cumulative sum within chunks of SCAN days (loops in C), then one carry per
+    chunk. A row's values depend only on its own shocks up to each day: never on the other
+    rows, nor on how many days follow, so a ticker's path is bit-identical in any fetch.
     """
-    k, n = z.shape
-    blk = np.empty((3, k, n))
-    if k <= SCALAR_MAX_TICKERS:
-        x_out, s2_out = x.copy(), s2.copy()
-        for i in range(k):
-            xi, s2i, om = float(x[i]), float(s2[i]), float(omega[i])
-            dev, sig, ret = [], [], []
-            for zd, jd in zip(z[i].tolist(), jumps[i].tolist(), strict=True):
-                s = math.sqrt(s2i)
-                r = max(min(s * zd + jd, 0.5), -0.5)
-                xi = MEAN_REVERSION * xi + r
-                dev.append(xi)
-                sig.append(s)
-                ret.append(r)
-                s2i = om + GARCH_ALPHA * r * r + GARCH_BETA * s2i
-            blk[0, i], blk[1, i], blk[2, i] = dev, sig, ret
-            x_out[i], s2_out[i] = xi, s2i
-        return blk, x_out, s2_out
-    for d in range(n):
-        s = np.sqrt(s2)
-        r = np.maximum(np.minimum(s * z[:, d] + jumps[:, d], 0.5), -0.5)
-        x = MEAN_REVERSION * x + r
-        blk[0, :, d], blk[1, :, d], blk[2, :, d] = x, s, r
-        s2 = omega + GARCH_ALPHA * r * r + GARCH_BETA * s2
-    return blk, x, s2
+    k, n = shocks.shape
+    m = -(-n // SCAN)
+    padded = np.zeros((k, m * SCAN))
+    padded[:, :n] = shocks
+    t = np.arange(SCAN)
+    down = phi**t
+    # Within a chunk from a zero carry: y_t = phi**t * sum_{j <= t} shock_j * phi**-j.
+    local = np.cumsum(padded.reshape(k, m, SCAN) * phi**-t, axis=2) * down
+    carry_in = np.empty((k, m))
+    carry = np.zeros(k)
+    lead = phi**SCAN
+    for c in range(m):
+        carry_in[:, c] = carry
+        carry = lead * carry + local[:, c, -1]
+    return (local + carry_in[:, :, None] * (phi * down)).reshape(k, m * SCAN)[:, :n]
 
 
 def _ticker_key(seed: int, ticker: str) -> np.ndarray:
@@ -91,11 +80,13 @@ def _uniforms(seed: int, ticker: str, n: int) -> np.ndarray:
 
 
 class SamplePriceSource(PriceSource):
-    """Synthetic bars: GARCH(1,1) volatility clustering, jumps, OHLC-consistent, volume > 0.
+    """Synthetic bars: clustered (stochastic) volatility, jumps, OHLC-consistent, volume > 0.
 
     Each ticker's path is simulated from a fixed epoch (1971) with random numbers derived
     from hash(seed, ticker) in fixed blocks, so a bar never depends on the range or the
-    other tickers requested: partitions fetched one by one equal one range fetch.
+    other tickers requested: partitions fetched one by one equal one range fetch. The
+    recursions (log-volatility, price deviation) are linear AR(1) scans that run in numpy's
+    C loops: 30 years of 500 tickers simulate in about a second.
     """
 
     name = "sample"
@@ -135,41 +126,26 @@ class SamplePriceSource(PriceSource):
         target_vol = 0.008 + 0.014 * params[:, 4]
         drift = 0.0001 + 0.0003 * params[:, 5]
         log_p0 = np.log(0.5) + np.log(40.0) * params[:, 6]
-        omega = target_vol**2 * (1 - GARCH_ALPHA - GARCH_BETA)
-        keys = [_ticker_key(self.seed, t) for t in tickers]
         # One day before the window gives the previous close the first open gaps from.
         p0 = max(w0 - 1, 0)
-        width = w1 - p0
-        out = {c: np.empty((k, width)) for c in ("dev", "sig", "ret", "gap", "up", "down", "vz")}
-        x = np.zeros(k)
-        s2 = target_vol**2
-        for b in range(-(-w1 // BLOCK)):
-            draws = np.stack(
-                [np.random.default_rng([*key, b]).standard_normal((7, BLOCK)) for key in keys]
-            )
-            jump_size = draws[:, 6] * 4 * target_vol[:, None]
-            jumps = np.where(np.abs(draws[:, 5]) > JUMP_Z, jump_size, 0.0)
-            z = draws[:, 0]
-            n = min(BLOCK, w1 - b * BLOCK)
-            blk, x, s2 = _garch_block(z[:, :n], jumps[:, :n], x, s2, omega)
-            lo_d = max(p0 - b * BLOCK, 0)
-            if lo_d >= n:
-                continue
-            cols = slice(b * BLOCK + lo_d - p0, b * BLOCK + n - p0)
-            for i, name in enumerate(("dev", "sig", "ret")):
-                out[name][:, cols] = blk[i, :, lo_d:n]
-            for i, name in enumerate(("gap", "up", "down", "vz"), start=1):
-                out[name][:, cols] = draws[:, i, lo_d:n]
+        z, vol_shock, jumps, noise = self._draws(tickers, p0, w1)
+        jumps *= 4 * target_vol[:, None]
+        log_vol = ar1(VOL_OF_VOL * np.sqrt(1 - VOL_PERSISTENCE**2) * vol_shock, VOL_PERSISTENCE)
+        # E[sigma**2] = target_vol**2: exp(2u) of u ~ N(0, 0.4**2) averages exp(2 * 0.4**2).
+        sigma = target_vol[:, None] * np.exp(log_vol - VOL_OF_VOL**2)
+        ret_all = np.clip(sigma * z + jumps, -0.5, 0.5)
+        dev = ar1(ret_all, MEAN_REVERSION)[:, p0:]
+        sig, ret = sigma[:, p0:], ret_all[:, p0:]
+        gap, up, down, vz = noise
         days = np.arange(p0, w1)
-        close = np.exp(log_p0[:, None] + drift[:, None] * days + out["dev"])
-        sig, ret = out["sig"], out["ret"]
+        close = np.exp(log_p0[:, None] + drift[:, None] * days + dev)
         prev_close = np.concatenate([close[:, :1], close[:, :-1]], axis=1)
-        open_ = prev_close * np.exp(0.3 * sig * out["gap"])
-        high = np.maximum(open_, close) * np.exp(0.6 * sig * np.abs(out["up"]))
-        low = np.minimum(open_, close) * np.exp(-0.6 * sig * np.abs(out["down"]))
+        open_ = prev_close * np.exp(0.3 * sig * gap)
+        high = np.maximum(open_, close) * np.exp(0.6 * sig * np.abs(up))
+        low = np.minimum(open_, close) * np.exp(-0.6 * sig * np.abs(down))
         base_volume = np.exp(np.log(1e6) + np.log(50.0) * params[:, 7])
         # Busy days trade more; the cap keeps jump days from overflowing int64.
-        activity = np.minimum(0.4 * out["vz"] + 2.0 * np.abs(ret) / target_vol[:, None], 4.0)
+        activity = np.minimum(0.4 * vz + 2.0 * np.abs(ret) / target_vol[:, None], 4.0)
         volume = np.maximum(1.0, np.rint(base_volume[:, None] * np.exp(activity - 1.2)))
         cut = w0 - p0
         return {
@@ -181,6 +157,37 @@ class SamplePriceSource(PriceSource):
             "quarterly_yield": np.where(params[:, 0] < 0.3, 0.0, 0.002 + 0.008 * params[:, 1]),
             "exdiv_offset": np.floor(params[:, 2] * 63).astype(np.int64),
         }
+
+    def _draws(
+        self, tickers: list[str], p0: int, w1: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Random numbers of days [0, w1): return and volatility shocks, jumps (unit size),
+        and the bar noise (gap, up, down, volume) of days [p0, w1) only.
+
+        Each (ticker, block) has its own generator and draws in a fixed order (path, jumps,
+        then bar noise), so the draws of a day never depend on the range or the tickers.
+        """
+        k = len(tickers)
+        n_blocks = -(-w1 // BLOCK)
+        first = p0 // BLOCK  # blocks before it only need the path
+        path = np.empty((k, n_blocks, 2, BLOCK))
+        noise = np.empty((k, n_blocks - first, 4, BLOCK))
+        jumps = np.zeros((k, n_blocks * BLOCK))
+        for i, ticker in enumerate(tickers):
+            key = _ticker_key(self.seed, ticker)
+            for b in range(n_blocks):
+                rng = np.random.default_rng([*key, b])
+                rng.standard_normal(out=path[i, b])
+                # Jumps are rare: their days and sizes, not a draw for every day.
+                n_jumps = rng.binomial(BLOCK, JUMP_RATE)
+                at = b * BLOCK + rng.integers(0, BLOCK, n_jumps)
+                np.add.at(jumps[i], at, rng.standard_normal(n_jumps))
+                if b >= first:
+                    rng.standard_normal(out=noise[i, b - first])
+        z, vol_shock = path.transpose(2, 0, 1, 3).reshape(2, k, n_blocks * BLOCK)[:, :, :w1]
+        lo = p0 - first * BLOCK
+        noise = noise.transpose(2, 0, 1, 3).reshape(4, k, -1)[:, :, lo : lo + w1 - p0]
+        return z, vol_shock, jumps[:, :w1], noise
 
     def _fetch(self, tickers: list[str], start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:
         cal = self._calendar(end)
@@ -215,22 +222,20 @@ class SamplePriceSource(PriceSource):
         q, off = paths["quarterly_yield"][row], paths["exdiv_offset"][row]
         n_future = np.where(idx < anchor, (anchor - off) // 63 - (idx - off) // 63, 0)
         col = idx - min(w0, i1)
-        close = paths["close"][row, col]
+        prices = {c: np.round(paths[c][row, col], 4) for c in ("open", "high", "low", "close")}
+        # Rounding can nudge open/close past high/low by 1e-4; restore the invariant.
+        ohlc = list(prices.values())
+        prices["high"], prices["low"] = np.maximum.reduce(ohlc), np.minimum.reduce(ohlc)
         frame = pd.DataFrame(
             {
                 "symbol": pd.Categorical.from_codes(codes, categories=cats),
                 "date": cal[idx],
-                "open": np.round(paths["open"][row, col], 4),
-                "high": np.round(paths["high"][row, col], 4),
-                "low": np.round(paths["low"][row, col], 4),
-                "close": np.round(close, 4),
-                "adj_close": np.round(close * (1.0 - q) ** n_future, 4),
+                **prices,
+                "adj_close": np.round(paths["close"][row, col] * (1.0 - q) ** n_future, 4),
                 "volume": paths["volume"][row, col].astype(np.int64),
-            }
+            },
+            copy=False,
         )
-        # Rounding can nudge open/close past high/low by 1e-4; restore the invariant.
-        frame["high"] = frame[["open", "high", "low", "close"]].max(axis=1)
-        frame["low"] = frame[["open", "high", "low", "close"]].min(axis=1)
         return assemble(
             frame,
             tickers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 NO_DUPLICATES = "no_duplicate_symbol_date"
@@ -35,12 +36,11 @@ def price_check_results(
     for frame in frames:
         if not len(frame):
             continue
-        dupes += int(frame.duplicated(["symbol", "date"]).sum())
-        low_end = frame[["open", "close"]].min(axis=1)
-        high_end = frame[["open", "close"]].max(axis=1)
-        n_bad += int((~((frame["low"] <= low_end) & (high_end <= frame["high"]))).sum())
-        nan_close += int(frame["close"].isna().sum())
-        present.update(frame["symbol"].astype(str).unique())
+        found = _frame_faults(frame)
+        dupes += found["duplicates"]
+        n_bad += found["inconsistent"]
+        nan_close += found["nan_close"]
+        present.update(found["symbols"])
     yield dg.AssetCheckResult(
         check_name=NO_DUPLICATES, passed=dupes == 0, metadata={"duplicates": dupes}
     )
@@ -56,3 +56,34 @@ def price_check_results(
         passed=not unaccounted,
         metadata={"unaccounted": ", ".join(unaccounted[:50]) or "none"},
     )
+
+
+def _frame_faults(frame: pd.DataFrame) -> dict:
+    """Duplicate keys, OHLC breaks, NaN closes and the symbols present in one frame.
+
+    On arrays: a 30-year step checks 360 months, and pandas' per-call cost per month
+    (duplicated, row-wise min/max, symbols as strings) was most of the checks' time.
+    """
+    symbols = frame["symbol"]
+    if not isinstance(symbols.dtype, pd.CategoricalDtype):
+        symbols = symbols.astype("category")
+    codes = symbols.cat.codes.to_numpy()
+    dates = frame["date"].to_numpy().astype("datetime64[ns]").view(np.int64)
+    step_code, step_date = np.diff(codes), np.diff(dates)
+    if ((step_code > 0) | ((step_code == 0) & (step_date > 0))).all():
+        duplicates = 0  # stored order (symbol, then date) strictly rising: no key twice
+    else:
+        order = np.lexsort((dates, codes))
+        codes_s, dates_s = codes[order], dates[order]
+        duplicates = int(((codes_s[1:] == codes_s[:-1]) & (dates_s[1:] == dates_s[:-1])).sum())
+    o, h, lo, c = (frame[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
+    # fmin/fmax skip a NaN open or close as pandas' row-wise min/max did; NaN low/high fail.
+    with np.errstate(invalid="ignore"):
+        consistent = (lo <= np.fmin(o, c)) & (np.fmax(o, c) <= h)
+    used = np.unique(codes[codes >= 0])
+    return {
+        "duplicates": duplicates,
+        "inconsistent": int((~consistent).sum()),
+        "nan_close": int(np.isnan(c).sum()),
+        "symbols": [str(s) for s in symbols.cat.categories[used]],
+    }
