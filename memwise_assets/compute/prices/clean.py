@@ -9,6 +9,7 @@ import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
 from memwise_assets.compute.prices.schema import (
+    PRICE_COLUMNS,
     FetchResult,
     PriceSourceError,
     TickerReport,
@@ -57,17 +58,17 @@ def clean_bars(
     counts["bad_date"] = _per_symbol(codes_all, bad_date, n_t)
     in_range = known & ~bad_date
     in_range &= (dates_all >= start.to_datetime64()) & (dates_all < end.to_datetime64())
-    td = trading_days(start, end)
-    off_cal = in_range & ~np.isin(dates_all, td.to_numpy())
+    td = trading_days(start, end).to_numpy()
+    off_cal = in_range & ~_on_calendar(dates_all, td)
     counts["off_calendar"] = _per_symbol(codes_all, off_cal, n_t)
     keep = in_range & ~off_cal
 
-    prices = raw[["open", "high", "low", "close", "adj_close"]].to_numpy(
-        dtype="float64", na_value=np.nan
-    )
+    # One array per column (copies: the repairs below must never write into `raw`).
+    cols = {c: raw[c].to_numpy(dtype="float64", na_value=np.nan, copy=True) for c in PRICE_COLUMNS}
+    o, h, lo, c, adj = (cols[k] for k in PRICE_COLUMNS)
     with np.errstate(invalid="ignore"):
-        bad_price = np.isnan(prices[:, :4]).any(axis=1) | (prices[:, :4] <= 0).any(axis=1)
-        bad_price |= prices[:, 4] <= 0
+        bad_price = np.isnan(o) | np.isnan(h) | np.isnan(lo) | np.isnan(c)
+        bad_price |= (o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0) | (adj <= 0)
     bad_price &= keep
     counts["bad_price"] = _per_symbol(codes_all, bad_price, n_t)
     keep &= ~bad_price
@@ -77,64 +78,84 @@ def clean_bars(
         counts["unparsable_value"] = _per_symbol(codes_all, unparsable, n_t)
         keep &= ~unparsable
     volume = pd.to_numeric(raw["volume"], errors="coerce")
-    volume = volume.to_numpy(dtype="float64", na_value=np.nan)
-    neg_vol = keep & (volume < 0)
+    cols["volume"] = volume.to_numpy(dtype="float64", na_value=np.nan)
+    neg_vol = keep & (cols["volume"] < 0)
     counts["negative_volume"] = _per_symbol(codes_all, neg_vol, n_t)
     keep &= ~neg_vol
 
-    idx = np.flatnonzero(keep)
-    codes, dates, prices, volume = codes_all[idx], dates_all[idx], prices[idx], volume[idx]
+    cols["code"], cols["date"] = codes_all, dates_all
+    if not keep.all():
+        cols = _take(cols, np.flatnonzero(keep))
     # Stable sort keeps input order within a (symbol, date), so "last" means last in the file.
-    order = np.lexsort((dates, codes))
-    codes, dates, prices, volume = codes[order], dates[order], prices[order], volume[order]
-    same_as_next = np.zeros(len(codes), dtype=bool)
+    # Files come in date order almost always: then the sort is skipped, not paid.
+    order = _order(cols["code"], cols["date"])
+    if order is not None:
+        cols = _take(cols, order)
+    codes, dates = cols["code"], cols["date"]
+    dup = np.zeros(len(codes), dtype=bool)  # every row that a later row of the same key supersedes
     if len(codes) > 1:
-        same_as_next[:-1] = (codes[1:] == codes[:-1]) & (dates[1:] == dates[:-1])
-    dup = same_as_next  # every row that a later row of the same key supersedes
+        dup[:-1] = (codes[1:] == codes[:-1]) & (dates[1:] == dates[:-1])
+    conflicting = dup
     if dup.any():
-        nxt = np.flatnonzero(dup) + 1
-        vals = np.column_stack([prices, volume])
-        differs = ~((vals[dup] == vals[nxt]) | (np.isnan(vals[dup]) & np.isnan(vals[nxt])))
+        at, nxt = np.flatnonzero(dup), np.flatnonzero(dup) + 1
+        vals = np.column_stack([cols[k] for k in (*PRICE_COLUMNS, "volume")])
+        differs = ~((vals[at] == vals[nxt]) | (np.isnan(vals[at]) & np.isnan(vals[nxt])))
         conflicting = np.zeros(len(codes), dtype=bool)
-        conflicting[np.flatnonzero(dup)] = differs.any(axis=1)
-    else:
-        conflicting = dup
+        conflicting[at] = differs.any(axis=1)
     counts["duplicates"] = _per_symbol(codes, dup, n_t)
     counts["duplicates_conflicting"] = _per_symbol(codes, conflicting, n_t)
-    last = ~dup
-    codes, dates, prices, volume = codes[last], dates[last], prices[last], volume[last]
+    if dup.any():
+        cols = _take(cols, np.flatnonzero(~dup))
+        codes = cols["code"]
 
-    adj_nan = np.isnan(prices[:, 4])
+    o, h, lo, c, adj, volume = (cols[k] for k in (*PRICE_COLUMNS, "volume"))
+    adj_nan = np.isnan(adj)
     counts["adj_close_from_close"] = _per_symbol(codes, adj_nan, n_t)
-    prices[adj_nan, 4] = prices[adj_nan, 3]
+    adj[adj_nan] = c[adj_nan]
     vol_nan = np.isnan(volume)
     counts["missing_volume"] = _per_symbol(codes, vol_nan, n_t)
     volume = np.where(vol_nan, 0.0, volume)
     counts["zero_volume"] = _per_symbol(codes, (volume == 0) & ~vol_nan, n_t)
-    ohlc = prices[:, :4]
-    hi, lo = ohlc.max(axis=1), ohlc.min(axis=1)
-    repaired = (hi != prices[:, 1]) | (lo != prices[:, 2])
+    hi, low = np.maximum.reduce([o, h, lo, c]), np.minimum.reduce([o, h, lo, c])
+    repaired = (hi != h) | (low != lo)
     counts["ohlc_repaired"] = _per_symbol(codes, repaired, n_t)
-    prices[:, 1], prices[:, 2] = hi, lo
+    cols["high"], cols["low"], cols["volume"] = hi, low, np.rint(volume).astype(np.int64)
 
     # Category order is the sorted universe, so frames of different days concat as category.
     remap = np.array([cats.index(t) for t in tickers], dtype=np.int32)
-    new_codes = remap[codes] if len(codes) else codes.astype(np.int32)
-    order = np.lexsort((dates, new_codes))
+    cols["code"] = remap[codes] if len(codes) else codes.astype(np.int32)
+    order = _order(cols["code"], cols["date"])
+    if order is not None:
+        cols = _take(cols, order)
     frame = pd.DataFrame(
         {
-            "symbol": pd.Categorical.from_codes(new_codes[order], categories=cats),
-            "date": dates[order],
-            "open": prices[order, 0],
-            "high": prices[order, 1],
-            "low": prices[order, 2],
-            "close": prices[order, 3],
-            "adj_close": prices[order, 4],
-            "volume": np.rint(volume[order]).astype(np.int64),
-        }
+            "symbol": pd.Categorical.from_codes(cols["code"], categories=cats),
+            **{k: cols[k] for k in ("date", *PRICE_COLUMNS, "volume")},
+        },
+        copy=False,
     )
     issues = {t: {k: int(v[i]) for k, v in counts.items() if v[i]} for i, t in enumerate(tickers)}
     return frame, issues
+
+
+def _on_calendar(dates: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Which dates are trading days (`days` sorted): a binary search, no sort of the rows."""
+    if not len(days):
+        return np.zeros(len(dates), dtype=bool)
+    pos = np.minimum(np.searchsorted(days, dates), len(days) - 1)
+    return days[pos] == dates
+
+
+def _order(codes: np.ndarray, dates: np.ndarray) -> np.ndarray | None:
+    """The stable sort by (code, date), or None where the rows are in that order already."""
+    step_code, step_date = np.diff(codes), np.diff(dates)
+    if ((step_code > 0) | ((step_code == 0) & (step_date >= np.timedelta64(0)))).all():
+        return None
+    return np.lexsort((dates, codes))
+
+
+def _take(cols: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[rows] for k, v in cols.items()}
 
 
 def _spans(

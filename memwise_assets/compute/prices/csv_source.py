@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -189,12 +190,15 @@ class CsvPriceSource(PriceSource):
         if not self.folder.is_dir():
             return files, refused
         root = self.folder.resolve()
-        for path in sorted(self.folder.iterdir()):
-            name = path.name
+        # scandir's entries carry their file type: no stat per file for a folder of 500.
+        with os.scandir(self.folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+        for entry in entries:
+            name, path = entry.name, self.folder / entry.name
             for suffix in (".csv", ".csv.gz"):
-                if name.lower().endswith(suffix) and path.is_file():
+                if name.lower().endswith(suffix) and entry.is_file():
                     ticker = name[: -len(suffix)].upper()
-                    if path.is_symlink() and root not in path.resolve().parents:
+                    if entry.is_symlink() and root not in path.resolve().parents:
                         # Never read (so never quoted in a report): it lies outside the folder.
                         refused[ticker] = f"{name} is a symlink pointing outside {self.folder}"
                         continue

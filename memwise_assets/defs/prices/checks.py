@@ -85,5 +85,5 @@ def _frame_faults(frame: pd.DataFrame) -> dict:
         "duplicates": duplicates,
         "inconsistent": int((~consistent).sum()),
         "nan_close": int(np.isnan(c).sum()),
-        "symbols": [str(s) for s in symbols.cat.categories[used]],
+        "symbols": [str(s) for s in symbols.cat.categories[used].tolist()],
     }
