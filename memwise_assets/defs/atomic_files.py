@@ -121,7 +121,10 @@ class AtomicBatch:
 
     def _discard(self) -> None:
         for tmp, _ in self._pending:
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:  # never created (a name too long, a folder gone): nothing to undo
+                pass
 
 
 def _flush(paths: list[Path], syncfs_from: int) -> None:

@@ -117,3 +117,35 @@ def test_calendar_edges_are_served() -> None:
     late = SamplePriceSource().fetch(["IBM"], "2099-12-20", "2100-01-01").frame
     assert early["date"].iloc[0] == pd.Timestamp("1971-01-04")
     assert list(late["date"]) == list(trading_days("2099-12-20", "2100-01-01"))
+
+
+def test_ar1_scan_is_the_recursion_and_each_row_stands_alone() -> None:
+    from memwise_assets.compute.prices.sample import SCAN, ar1
+
+    shocks = np.random.default_rng(7).standard_normal((3, 3 * SCAN + 17))
+    for phi in (0.98, 0.9995):
+        plain = np.zeros_like(shocks)
+        y = np.zeros(3)
+        for d in range(shocks.shape[1]):
+            y = phi * y + shocks[:, d]
+            plain[:, d] = y
+        scanned = ar1(shocks, phi)
+        np.testing.assert_allclose(scanned, plain, rtol=0, atol=1e-12)
+        # Bit for bit: a row alone, or cut shorter, gives the same values.
+        assert np.array_equal(ar1(shocks[1:2], phi)[0], scanned[1])
+        assert np.array_equal(ar1(shocks[:, : SCAN + 5], phi), scanned[:, : SCAN + 5])
+
+
+def test_bars_across_block_boundaries_do_not_depend_on_the_range() -> None:
+    # Trading day 1024 from the 1971 epoch is 1975-01-23, day 2048 is 1979-02-12: both crossed.
+    src = SamplePriceSource(seed=2)
+    long = src.fetch(["IBM", "XOM", "T123"], "1974-01-01", "1981-01-01").frame
+    for ticker in ("IBM", "T123"):
+        for a, b in (("1975-01-01", "1975-03-01"), ("1978-12-01", "1979-03-01")):
+            alone = src.fetch([ticker], a, b).frame
+            part = long[(long["symbol"] == ticker) & (long["date"] >= a) & (long["date"] < b)]
+            pd.testing.assert_frame_equal(
+                alone.assign(symbol=alone["symbol"].astype(str)),
+                part.reset_index(drop=True).assign(symbol=part["symbol"].astype(str).values),
+                check_exact=True,
+            )

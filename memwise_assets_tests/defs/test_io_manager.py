@@ -23,6 +23,7 @@ from memwise_assets.defs.io_manager import (
 )
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.run_metrics import METRICS_FILE
+from memwise_assets.defs.shared import frame_mb
 
 days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
 
@@ -79,7 +80,9 @@ def test_metadata_cache_purge_and_run_metrics(memwise_resources) -> None:
     assert values["memwise/estimate_mb"] == 64.0
     assert values["memwise/estimator"] == "static"
     assert values["memwise/input_mb"] == 1.0
-    assert values["memwise/file_mb"] > 0 and values["memwise/frame_mb"] > 0
+    stored = memwise_resources["io_manager"].root / "toy.parquet"
+    assert values["memwise/file_mb"] == round(stored.stat().st_size / 2**20, 6)
+    assert values["memwise/frame_mb"] == round(frame_mb(_frame()), 6)
     assert values["memwise/cache_files_removed"] == 1
     assert values["memwise/cache_mb_freed"] == pytest.approx(4096 / 2**20, rel=1e-3)
     stages = [s["stage"] for s in values["memwise/samples"]]
@@ -168,6 +171,19 @@ def test_single_run_range_is_stored_one_file_per_partition(memwise_resources) ->
         [daily_toy, daily_sum], selection=[daily_sum], resources=memwise_resources
     ).output_for_node("daily_sum")
     assert len(loaded) == 2 * 8 and loaded["date"].is_monotonic_increasing
+
+
+@dg.asset
+def notes() -> pd.DataFrame:
+    return _frame().assign(note=pd.Series(["x" * 40, "yz"] * 6, dtype=object))
+
+
+def test_frame_mb_counts_object_columns_deep_as_frame_mb_does(memwise_resources) -> None:
+    result = dg.materialize([notes], resources=memwise_resources)
+    meta = result.asset_materializations_for_node("notes")[0].metadata
+    frame = notes()
+    assert frame["note"].dtype == object
+    assert meta["memwise/frame_mb"].value == round(frame_mb(frame), 6)
 
 
 @dg.asset
