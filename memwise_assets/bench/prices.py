@@ -67,7 +67,7 @@ def run(data_dir: Path | None, quick: bool) -> list[BenchRow]:
     end = START + pd.DateOffset(years=years)
     case = f"prices-{len(tickers)}x{years}y"
     res, secs, peak = measure(SamplePriceSource(seed=0).fetch, tickers, START, end)
-    note = f"{len(tickers)} tickers x {years}y, GARCH paths simulated from 1971"
+    note = f"{len(tickers)} tickers x {years}y, paths simulated from 1971"
     rows = [BenchRow(case, "memwise-sample", len(res.frame), "rows", secs, peak, note)]
     with tempfile.TemporaryDirectory(prefix="memwise-prices-") as tmp:
         folder = write_yahoo_folder(res.frame, Path(tmp) / "prices")

@@ -59,7 +59,7 @@ def test_volatility_clusters_and_jumps(decade: pd.DataFrame) -> None:
     ret = np.log(decade["close"]).groupby(decade["symbol"], observed=True).diff().dropna()
     assert 0.008 < ret.std() < 0.03
     a = ret.abs().to_numpy()
-    # |r_t| is autocorrelated under GARCH (near 0 for i.i.d. returns).
+    # |r_t| is autocorrelated under clustered volatility (near 0 for i.i.d. returns).
     assert np.corrcoef(a[1:], a[:-1])[0, 1] > 0.1
     z = ret / ret.std()
     assert (z.abs() > 6).sum() > 5  # fat tails: occasional jumps
