@@ -28,7 +28,8 @@ from memwise_assets.compute.prices.schema import (
 
 MONTH_FORMAT = "%Y-%m"
 # Rows per fetched slice: about 33 tickers x 30 years, ~15 MB of bars plus the source's
-# working copies; measured to keep a 30-year, 500-ticker backfill near 250 MB above start.
+# working copies; a 30-year, 500-ticker backfill peaks ~290 MB (sample) to ~330 MB (CSV) above
+# its start.
 ROWS_PER_SLICE = 250_000
 
 
