@@ -7,14 +7,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.holes import SessionCounter, hole_starts, run_start_days
+from memwise_assets.compute.holes import segment_start_days
 from memwise_assets.compute.weekly_keys import (
     as_float64,
     day_numbers,
     key_rows,
     require_columns,
     require_numeric,
-    segment_starts,
     symbol_codes,
 )
 from memwise_assets.compute.weekly_runtime import in_parallel, small_pages
@@ -24,9 +23,6 @@ _FRIDAY = 1
 # same_close: a week is known at the close of its Friday (week_end <= date);
 # next_session: from the next session on (week_end < date).
 AVAILABILITY: tuple[str, ...] = ("same_close", "next_session")
-# Up to this many symbol x session cells (or 4 per row), holes are found on a presence grid.
-GRID_CELLS = 1 << 22
-_GRID_ROWS_FACTOR = 4
 
 
 def _latest_rows(
@@ -85,37 +81,6 @@ def _latest_rows(
     np.take(f_rows, take, out=take, mode="wrap")
     take[~found] = -1
     return take
-
-
-def _segment_start_days(
-    codes: np.ndarray, days: np.ndarray, n_codes: int, sessions: pd.DatetimeIndex
-) -> np.ndarray | None:
-    """Per daily row (input order), the first day of its run after the latest hole, or None
-    when there is no hole."""
-    if not len(days):
-        return None
-    counter = SessionCounter(sessions, int(days.min()), int(days.max()))
-    if n_codes * len(counter.session_days) <= max(_GRID_ROWS_FACTOR * len(days), GRID_CELLS):
-        return run_start_days(codes, days, n_codes, counter)
-    # Few rows over many symbols and sessions: sort the rows instead of filling a grid.
-    keyed = key_rows(
-        pd.Series(pd.Categorical.from_codes(codes, categories=np.arange(n_codes))),
-        pd.Series(days.astype("datetime64[D]")),
-        "daily bars",
-        "date",
-    )
-    new = hole_starts(keyed.codes, keyed.days, counter)
-    if not new.any():
-        return None
-    new[segment_starts(keyed.codes)] = True
-    idx = np.arange(len(new))
-    start_days = keyed.days[np.maximum.accumulate(np.where(new, idx, 0))]
-    out = np.empty(len(days), dtype=np.int64)
-    if keyed.order is None:
-        out[:] = start_days
-    else:
-        out[keyed.order] = start_days
-    return out
 
 
 def _gather(columns: list[np.ndarray], take: np.ndarray, block: np.ndarray) -> None:
@@ -183,7 +148,7 @@ def _attach(
         f_codes, f_days, f_rows = f_codes[keep], f_days[keep], f_rows[keep]
     run_start = None
     if sessions is not None:
-        run_start = _segment_start_days(d_codes, d_days, len(d_categories), sessions)
+        run_start = segment_start_days(d_codes, d_days, len(d_categories), sessions)
     if available == "next_session":
         d_days -= 1  # the latest week_end <= date - 1 is the latest week_end < date
     take = _latest_rows(d_codes, d_days, f_codes, f_days, f_rows, len(d_categories))

@@ -1,0 +1,92 @@
+"""Daily rows numbered by their (symbol, W-FRI week) cell, in input order, never sorted.
+
+Weekly bars are reductions of the daily rows of each cell. Numbering the cells straight
+from the integer keys (code x weeks + week) lets the bars be scattered (`ufunc.at`) from
+the rows where they lie: no argsort of the daily rows, and no gather of every column into
+sorted order, which cost the weekly pass over half its time on date-major input (each
+symbol's next row is a symbol count away, a page or more). Cells come out in (symbol, week)
+order. When that grid would be much larger than the rows (few rows spread over many
+symbols and weeks), cells are numbered by rank instead (`np.unique`, which sorts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# 1970-01-02, day 1 since the epoch, was a Friday: week_end = day + (1 - day) mod 7.
+_FRIDAY = 1
+_WEEKDAYS = 7
+# A grid up to this many cells per daily row is numbered directly (dense panels: 1/5).
+_GRID_CELLS_PER_ROW = 2
+
+
+def week_ends(days: np.ndarray) -> np.ndarray:
+    return days + (_FRIDAY - days) % _WEEKDAYS
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The (symbol, week) cell of every daily row, cells in (symbol, week) order."""
+
+    of_row: np.ndarray  # cell per daily row, input order (intp, as ufunc.at wants)
+    codes: np.ndarray  # symbol code per cell
+    weeks: np.ndarray  # W-FRI week_end (days since the epoch) per cell
+    counts: np.ndarray  # daily rows per cell; 0 for grid cells no row falls in
+    duplicated: bool  # some symbol has two rows on one day
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def week_cells(codes: np.ndarray, days: np.ndarray, n_codes: int) -> Cells:
+    """Number the (code, W-FRI week) cell of each row; `days` int days since the epoch."""
+    # Weeks run Saturday to Friday: counted from the first row's Saturday, a row's day
+    # offset is week * 7 + weekday, so code * 7 * n_weeks + offset numbers (symbol, day)
+    # pairs and its floor by 7 numbers (symbol, week) cells, both in (symbol, day) order.
+    saturday = int(week_ends(np.array([days.min()]))[0]) - (_WEEKDAYS - 1)
+    n_weeks = (int(days.max()) - saturday) // _WEEKDAYS + 1
+    # Built in place: every fresh daily-length array costs its page faults.
+    of_row = codes.astype(np.intp)
+    of_row *= _WEEKDAYS * n_weeks
+    of_row += days
+    of_row -= saturday
+    if n_codes * n_weeks <= _GRID_CELLS_PER_ROW * len(days):
+        seen = np.zeros(n_codes * n_weeks * _WEEKDAYS, dtype=bool)
+        seen[of_row] = True
+        duplicated = int(np.count_nonzero(seen)) < len(days)
+        del seen
+        np.floor_divide(of_row, _WEEKDAYS, out=of_row)
+        cell_codes, cell_weeks = np.divmod(np.arange(n_codes * n_weeks), n_weeks)
+    else:
+        duplicated = len(np.unique(of_row)) < len(days)
+        np.floor_divide(of_row, _WEEKDAYS, out=of_row)
+        found, of_row = np.unique(of_row, return_inverse=True)
+        cell_codes, cell_weeks = np.divmod(found, n_weeks)
+    counts = np.bincount(of_row, minlength=len(cell_codes))
+    weeks = saturday + (_WEEKDAYS - 1) + _WEEKDAYS * cell_weeks
+    return Cells(of_row, cell_codes.astype(np.int32), weeks, counts, duplicated)
+
+
+def first_at(cells: Cells, days: np.ndarray, values: np.ndarray, *, last: bool) -> np.ndarray:
+    """Per cell, the value on its first (or last) day with a value (NaN when none)."""
+    valid = ~np.isnan(values)
+    limits = np.iinfo(days.dtype)
+    none = limits.min if last else limits.max
+    keyed = days if valid.all() else np.where(valid, days, none)
+    pick = np.full(len(cells), none, dtype=days.dtype)
+    (np.maximum if last else np.minimum).at(pick, cells.of_row, keyed)
+    picked = keyed == pick[cells.of_row]
+    picked &= valid
+    rows = np.flatnonzero(picked)
+    out = np.full(len(cells), np.nan)
+    out[cells.of_row[rows]] = values[rows]
+    return out
+
+
+def scatter(ufunc: np.ufunc, cells: Cells, values: np.ndarray, start: float) -> np.ndarray:
+    """ufunc-reduce the rows of each cell, starting from `start`."""
+    out = np.full(len(cells), start)
+    ufunc.at(out, cells.of_row, values)
+    return out
