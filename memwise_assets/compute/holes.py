@@ -83,6 +83,23 @@ def hole_starts(codes: np.ndarray, days: np.ndarray, counter: SessionCounter) ->
     return starts
 
 
+def _run_starts(present: np.ndarray, first_day: int, counter: SessionCounter) -> np.ndarray:
+    """Symbol x session: a run of bars starts there. `present`: symbol x calendar day from
+    `first_day` on; only sessions' columns count (a bar on a day that is no session neither
+    opens nor closes a run)."""
+    at = counter.session_days - first_day
+    grid = present[:, at[(at >= 0) & (at < present.shape[1])]]
+    starts = grid.copy()
+    starts[:, 1:] &= ~grid[:, :-1]
+    return starts
+
+
+def any_hole(present: np.ndarray, first_day: int, counter: SessionCounter) -> bool:
+    """Whether a symbol misses a session between two of its bars, from a symbol x calendar
+    day grid of presence (columns from `first_day` on, within the counter's range)."""
+    return int(_run_starts(present, first_day, counter).sum(axis=1).max(initial=0)) > 1
+
+
 def run_start_days(
     codes: np.ndarray, days: np.ndarray, n_codes: int, counter: SessionCounter
 ) -> np.ndarray | None:
@@ -103,11 +120,8 @@ def run_start_days(
     cell -= counter.base
     on_day = np.zeros(n_codes * span, dtype=bool)
     on_day[cell] = True
-    # Only sessions' columns: a bar on a day that is no session neither opens nor closes a run.
-    grid = on_day.reshape(n_codes, span)[:, counter.session_days - counter.base]
+    starts = _run_starts(on_day.reshape(n_codes, span), counter.base, counter)
     del on_day
-    starts = grid.copy()
-    starts[:, 1:] &= ~grid[:, :-1]
     if int(starts.sum(axis=1).max(initial=0)) <= 1:
         return None
     first = np.where(starts, np.arange(n_sessions, dtype=np.int32), np.int32(-1))

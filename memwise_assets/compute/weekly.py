@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.holes import SessionCounter, segment_start_days
+from memwise_assets.compute.holes import SessionCounter, any_hole, segment_start_days
 from memwise_assets.compute.weekly_attach import AVAILABILITY, attach_weekly_features
 from memwise_assets.compute.weekly_cells import Cells, first_at, scatter, week_cells
 from memwise_assets.compute.weekly_keys import (
@@ -61,6 +61,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "ret_1w", "ret_4w", "ret_13w", "ret_26w", "ret_52w", "vol_13w", "rsi_14w", "atr_14w",
     "range_1w", "volume_z_13w", "dist_52w_high", "sma_ratio_4_13",
 )  # fmt: skip
+_PRICES = ("open", "high", "low", "close", "volume")  # the bars' float64 columns, in order
 # `adj_close` scales the day's open, high, low and close by adj_close / close (total return).
 PRICE_FIELDS: tuple[str, ...] = ("close", "adj_close")
 
@@ -108,6 +109,12 @@ def _last_segments(
     segment after a hole (None: no hole). A week's bar is made of the bars of its last
     segment only: the rows before a hole that share a week with rows after it drop out."""
     cells = week_cells(codes, days, n_codes)
+    present = cells.presence(n_codes)
+    if present is not None:
+        # The grid the cells already hold says whether there is a hole at all.
+        counter = SessionCounter(sessions, int(days.min()), int(days.max()))
+        if not any_hole(present, cells.first_day, counter):
+            return None, cells, None
     run_start = segment_start_days(codes, days, n_codes, sessions)
     if run_start is None:
         return None, cells, None
@@ -164,33 +171,37 @@ def _bars(daily: pd.DataFrame, price_field: str, sessions: pd.DatetimeIndex | No
     # One column per task, two at a time. fmax/fmin skip NaN as pandas' max/min do;
     # NaN volume counts as 0 as in pandas' sum(); open is the week's first valid one.
     tasks = [
-        lambda: first_at(cells, days, scaled("open"), last=False),
+        lambda: first_at(cells, scaled("open"), last=False),
         lambda: scatter(np.fmax, cells, scaled("high"), np.nan),
         lambda: scatter(np.fmin, cells, scaled("low"), np.nan),
-        lambda: first_at(cells, days, scaled("close"), last=True),
+        lambda: first_at(cells, scaled("close"), last=True),
         lambda: scatter(np.add, cells, _zero_nan(scaled("volume")), 0.0),
     ]
     reduced = in_parallel(tasks, len(days))
     present = np.flatnonzero(cells.counts)
+    if sessions is not None:
+        # A week is unfinished while one of its sessions is still to come.
+        week_days = cells.weeks[present]
+        counter = SessionCounter(sessions, int(days.min()), int(week_days.max()))
+        done = counter.upto(week_days) <= counter.upto(np.array([int(days.max())]))[0]
+        if not done.all():
+            present = present[done]
+            breaks = None if breaks is None else breaks[done]
     codes_w, week_days = cells.codes[present], cells.weeks[present]
-    columns: dict[str, object] = {
+    # The prices land in one float64 block that pandas wraps without a consolidating copy.
+    prices = np.empty((len(_PRICES), len(present)))
+    for row, values in zip(prices, reduced, strict=True):
+        np.take(values, present, out=row)
+    keys = {
         "symbol": pd.Categorical.from_codes(codes_w, categories=categories),
         "week_end": week_days.astype("datetime64[D]").astype(date_dtype),
     }
-    columns.update(zip(("open", "high", "low", "close", "volume"), reduced, strict=True))
-    for name in ("open", "high", "low", "close", "volume"):
-        columns[name] = columns[name][present]
-    columns["n_days"] = cells.counts[present].astype(np.int8)
-    frame = pd.DataFrame(columns, columns=list(BAR_COLUMNS))
-    if sessions is not None:
-        # A week is unfinished while one of its sessions is still to come.
-        counter = SessionCounter(sessions, int(days.min()), int(week_days.max()))
-        unfinished = counter.upto(week_days) > counter.upto(np.array([int(days.max())]))[0]
-        if unfinished.any():
-            done = np.flatnonzero(~unfinished)
-            frame = frame.iloc[done].reset_index(drop=True)
-            codes_w, week_days = codes_w[done], week_days[done]
-            breaks = None if breaks is None else breaks[done]
+    parts = [
+        pd.DataFrame(keys),
+        pd.DataFrame(prices.T, columns=list(_PRICES), copy=False),
+        pd.DataFrame({"n_days": cells.counts[present].astype(np.int8)}),
+    ]
+    frame = pd.concat(parts, axis=1)
     week_keys = Keyed(codes_w, week_days, None, categories, date_dtype)
     return _Bars(frame, week_keys, breaks)
 

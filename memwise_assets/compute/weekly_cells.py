@@ -34,10 +34,17 @@ class Cells:
     codes: np.ndarray  # symbol code per cell
     weeks: np.ndarray  # W-FRI week_end (days since the epoch) per cell
     counts: np.ndarray  # daily rows per cell; 0 for grid cells no row falls in
+    slots: np.ndarray  # (cells, 7): the row on each day of the week, Saturday first; -1: none
     duplicated: bool  # some symbol has two rows on one day
+    first_day: int  # the first week's Saturday (days since the epoch)
+    every_week: bool  # cells are every week of every symbol (else only those with rows)
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def presence(self, n_codes: int) -> np.ndarray | None:
+        """Symbol x calendar day (from `first_day`): has a row; None unless every week."""
+        return (self.slots >= 0).reshape(n_codes, -1) if self.every_week else None
 
 
 def week_cells(codes: np.ndarray, days: np.ndarray, n_codes: int) -> Cells:
@@ -52,37 +59,47 @@ def week_cells(codes: np.ndarray, days: np.ndarray, n_codes: int) -> Cells:
     of_row *= _WEEKDAYS * n_weeks
     of_row += days
     of_row -= saturday
-    if n_codes * n_weeks <= _GRID_CELLS_PER_ROW * len(days):
-        seen = np.zeros(n_codes * n_weeks * _WEEKDAYS, dtype=bool)
-        seen[of_row] = True
-        duplicated = int(np.count_nonzero(seen)) < len(days)
-        del seen
-        np.floor_divide(of_row, _WEEKDAYS, out=of_row)
+    rows = np.arange(len(days), dtype=np.int32)
+    every_week = n_codes * n_weeks <= _GRID_CELLS_PER_ROW * len(days)
+    if every_week:
         cell_codes, cell_weeks = np.divmod(np.arange(n_codes * n_weeks), n_weeks)
+        slots = np.full(len(cell_codes) * _WEEKDAYS, -1, dtype=np.int32)
+        slots[of_row] = rows
+        np.floor_divide(of_row, _WEEKDAYS, out=of_row)
     else:
-        duplicated = len(np.unique(of_row)) < len(days)
+        weekday = of_row % _WEEKDAYS
         np.floor_divide(of_row, _WEEKDAYS, out=of_row)
         found, of_row = np.unique(of_row, return_inverse=True)
         cell_codes, cell_weeks = np.divmod(found, n_weeks)
+        weekday += of_row * _WEEKDAYS
+        slots = np.full(len(cell_codes) * _WEEKDAYS, -1, dtype=np.int32)
+        slots[weekday] = rows
+        del weekday
+    del rows
+    # Two rows on one (symbol, day) share a slot: fewer slots filled than rows.
+    duplicated = int(np.count_nonzero(slots >= 0)) < len(days)
     counts = np.bincount(of_row, minlength=len(cell_codes))
     weeks = saturday + (_WEEKDAYS - 1) + _WEEKDAYS * cell_weeks
-    return Cells(of_row, cell_codes.astype(np.int32), weeks, counts, duplicated)
+    return Cells(
+        of_row, cell_codes.astype(np.int32), weeks, counts,
+        slots.reshape(-1, _WEEKDAYS), duplicated, saturday, every_week,
+    )  # fmt: skip
 
 
-def first_at(cells: Cells, days: np.ndarray, values: np.ndarray, *, last: bool) -> np.ndarray:
+def first_at(cells: Cells, values: np.ndarray, *, last: bool) -> np.ndarray:
     """Per cell, the value on its first (or last) day with a value (NaN when none)."""
-    valid = ~np.isnan(values)
-    limits = np.iinfo(days.dtype)
-    none = limits.min if last else limits.max
-    keyed = days if valid.all() else np.where(valid, days, none)
-    pick = np.full(len(cells), none, dtype=days.dtype)
-    (np.maximum if last else np.minimum).at(pick, cells.of_row, keyed)
-    picked = keyed == pick[cells.of_row]
-    picked &= valid
-    rows = np.flatnonzero(picked)
-    out = np.full(len(cells), np.nan)
-    out[cells.of_row[rows]] = values[rows]
-    return out
+    slots = cells.slots[:, ::-1] if last else cells.slots
+    if not np.isnan(values).any():
+        day = np.argmax(slots >= 0, axis=1)
+        rows = slots[np.arange(len(slots)), day]
+        out = np.take(values, rows, mode="clip")
+        out[rows < 0] = np.nan
+        return out
+    # Some values missing: look at every slot's value (7 per cell).
+    grid = np.take(values, slots, mode="clip")
+    grid[slots < 0] = np.nan
+    day = np.argmax(~np.isnan(grid), axis=1)
+    return grid[np.arange(len(grid)), day]
 
 
 def scatter(ufunc: np.ufunc, cells: Cells, values: np.ndarray, start: float) -> np.ndarray:
