@@ -26,7 +26,7 @@ import pandas as pd
 
 from memwise_assets.compute.holes import SessionCounter, any_hole, segment_start_days
 from memwise_assets.compute.weekly_attach import AVAILABILITY, attach_weekly_features
-from memwise_assets.compute.weekly_cells import Cells, first_at, scatter, week_cells
+from memwise_assets.compute.weekly_cells import Cells, first_at, scatter, week_cells, week_ends
 from memwise_assets.compute.weekly_keys import (
     EXAMPLES,
     Keyed,
@@ -180,11 +180,13 @@ def _bars(daily: pd.DataFrame, price_field: str, sessions: pd.DatetimeIndex | No
     reduced = in_parallel(tasks, len(days))
     present = np.flatnonzero(cells.counts)
     if sessions is not None:
-        # A week is unfinished while one of its sessions is still to come.
-        week_days = cells.weeks[present]
-        counter = SessionCounter(sessions, int(days.min()), int(week_days.max()))
-        done = counter.upto(week_days) <= counter.upto(np.array([int(days.max())]))[0]
-        if not done.all():
+        # A week is unfinished while one of its sessions is still to come: only the week of
+        # the last day can be.
+        as_of = int(days.max())
+        last_week = int(week_ends(np.array([as_of]))[0])
+        counter = SessionCounter(sessions, as_of, last_week)
+        if counter.upto(np.array([last_week]))[0] > counter.upto(np.array([as_of]))[0]:
+            done = cells.weeks[present] != last_week
             present = present[done]
             breaks = None if breaks is None else breaks[done]
     codes_w, week_days = cells.codes[present], cells.weeks[present]
