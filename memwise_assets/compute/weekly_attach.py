@@ -16,7 +16,7 @@ from memwise_assets.compute.weekly_keys import (
     require_numeric,
     symbol_codes,
 )
-from memwise_assets.compute.weekly_runtime import faulted_in, in_parallel, small_pages
+from memwise_assets.compute.weekly_runtime import in_parallel, small_pages
 
 # 1970-01-02, day 1 since the epoch, was a Friday.
 _FRIDAY = 1
@@ -146,23 +146,26 @@ def _attach(
         keep = np.flatnonzero(f_codes >= 0)
         keep = keep[np.argsort(f_codes[keep], kind="stable")]
         f_codes, f_days, f_rows = f_codes[keep], f_days[keep], f_rows[keep]
-    # One float64 block: pandas wraps it without copying, one gather per column. Its pages
-    # fault in on a thread while the rows to take are found.
-    block = np.empty((len(names), len(d_days)), dtype=np.float64)
-    with faulted_in(block):
-        run_start = None
-        if sessions is not None:
-            run_start = segment_start_days(d_codes, d_days, len(d_categories), sessions)
-        if available == "next_session":
-            d_days -= 1  # the latest week_end <= date - 1 is the latest week_end < date
-        take = _latest_rows(d_codes, d_days, f_codes, f_days, f_rows, len(d_categories))
-        del d_codes, d_days
-        if run_start is not None:
-            week_of_row = np.empty(len(features), dtype=np.int64)
-            week_of_row[f_rows] = f_days
-            stale = take >= 0
-            stale &= week_of_row[np.maximum(take, 0)] < run_start
-            take[stale] = -1
+    def run_starts() -> np.ndarray | None:
+        if sessions is None:
+            return None
+        return segment_start_days(d_codes, d_days, len(d_categories), sessions)
+
+    def latest() -> np.ndarray:
+        # The latest week_end <= date - 1 is the latest week_end < date.
+        days = d_days - 1 if available == "next_session" else d_days
+        return _latest_rows(d_codes, days, f_codes, f_days, f_rows, len(d_categories))
+
+    # Two independent index passes over the daily rows, one per thread.
+    run_start, take = in_parallel([run_starts, latest], len(d_days))
+    if run_start is not None:
+        week_of_row = np.empty(len(features), dtype=np.int64)
+        week_of_row[f_rows] = f_days
+        stale = take >= 0
+        stale &= week_of_row[np.maximum(take, 0)] < run_start
+        take[stale] = -1
+    # One float64 block: pandas wraps it without copying, one gather per column.
+    block = np.empty((len(names), len(take)), dtype=np.float64)
     _gather([as_float64(features, name) for name in names], take, block)
     attached = pd.DataFrame(block.T, columns=names, index=daily.index, copy=False)
     kept = daily.drop(columns=[c for c in names if c in daily.columns])

@@ -15,7 +15,6 @@ columns) run on two threads. Only the arrays' memory is shared; no array is writ
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -46,12 +45,6 @@ _LIBC = _glibc()
 # mallopt parameters (malloc.h) and glibc's defaults, which the pass restores on leaving.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _DEFAULT_TRIM, _DEFAULT_MMAP = 128 * 1024, 128 * 1024
-# madvise(MADV_POPULATE_WRITE), Linux 5.14+: older kernels refuse it, and pages then fault in
-# on first write as they always did.
-_MADV_POPULATE_WRITE = 23
-_PAGE = 4096
-if _LIBC is not None:
-    _LIBC.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 # Inside the pass, arrays up to this size come from the heap and freed ones are reused.
 _HEAP_ARRAYS = 32 * 2**20
 _KEEP_FREED = 2**31 - 1  # the largest trim threshold mallopt takes: never trim
@@ -81,27 +74,6 @@ def small_pages() -> Iterator[None]:
             _LIBC.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM)
             _LIBC.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP)
             _LIBC.malloc_trim(0)
-
-
-@contextmanager
-def faulted_in(array: np.ndarray) -> Iterator[None]:
-    """Fault the pages of a fresh, large `array` in on a thread while the block runs.
-
-    The attach's output (240 MB on 1,000 x 2,520) costs 60,000 page faults to fill; one
-    madvise call takes them in the kernel (0.06 s against 0.09 s of faults on first write),
-    beside the main thread's index work instead of in the gather after it.
-    """
-    if _LIBC is None or array.nbytes < _MIN_PARALLEL_ROWS * 8:
-        yield
-        return
-    start = -(-array.ctypes.data // _PAGE) * _PAGE
-    length = (array.ctypes.data + array.nbytes - start) // _PAGE * _PAGE
-    worker = threading.Thread(target=_LIBC.madvise, args=(start, length, _MADV_POPULATE_WRITE))
-    worker.start()
-    try:
-        yield
-    finally:
-        worker.join()
 
 
 def in_parallel(tasks: list[Callable[[], T]], rows: int) -> list[T]:
