@@ -16,7 +16,7 @@ from memwise_assets.compute.weekly_keys import (
     require_numeric,
     symbol_codes,
 )
-from memwise_assets.compute.weekly_runtime import in_parallel, small_pages
+from memwise_assets.compute.weekly_runtime import in_parallel, release_freed, small_pages
 
 # 1970-01-02, day 1 since the epoch, was a Friday.
 _FRIDAY = 1
@@ -44,26 +44,27 @@ def _latest_rows(
     first_week = int(f_days.min())
     n_weeks = (int(f_days.max()) - first_week) // 7 + 1
     if n_codes * n_weeks <= len(d_days) and bool(np.all((f_days - _FRIDAY) % 7 == 0)):
-        grid = np.full(n_codes * n_weeks, -1, dtype=np.int64)
-        grid[f_codes.astype(np.int64) * n_weeks + (f_days - first_week) // 7] = np.arange(
-            len(f_days)
-        )
+        # Column 0 of each symbol answers the dates before its first week: -1.
+        width = n_weeks + 1
+        grid = np.full(n_codes * width, -1, dtype=np.int64)
+        ranks = np.arange(len(f_days))
+        grid[f_codes.astype(np.int64) * width + (f_days - first_week) // 7 + 1] = ranks
         # Rows of a symbol are in week order, so a running max is its forward fill.
-        grid = np.maximum.accumulate(grid.reshape(n_codes, n_weeks), axis=1).ravel()
-        grid = np.where(grid >= 0, f_rows[np.maximum(grid, 0)], -1)
-        # The Friday on or before each date, as a week number; before the first week: -1.
-        week = d_days - (d_days - _FRIDAY) % 7
-        week -= first_week
-        week //= 7
-        np.minimum(week, n_weeks - 1, out=week)
-        before = week < 0
+        filled = grid.reshape(n_codes, width)
+        np.maximum.accumulate(filled, axis=1, out=filled)
+        if not np.array_equal(f_rows, ranks):
+            grid = np.where(grid >= 0, f_rows[np.maximum(grid, 0)], -1)
+        # Whole weeks since the first Friday: the Friday on or before each date, as a week
+        # number (-1: before the first week).
+        week = d_days - first_week
+        np.floor_divide(week, 7, out=week)
+        np.clip(week, -1, n_weeks - 1, out=week)
         take = d_codes.astype(np.int64)
-        take *= n_weeks
+        take *= width
         take += week
         del week
-        take[before] = 0
-        np.take(grid, take, out=take, mode="wrap")
-        take[before] = -1
+        take += 1
+        np.take(grid, take, out=take, mode="clip")  # "raise" would buffer a copy of `out`
         return take
     base = min(int(d_days.min()), int(f_days.min()))
     span = max(int(d_days.max()), int(f_days.max())) - base + 1
@@ -146,6 +147,7 @@ def _attach(
         keep = np.flatnonzero(f_codes >= 0)
         keep = keep[np.argsort(f_codes[keep], kind="stable")]
         f_codes, f_days, f_rows = f_codes[keep], f_days[keep], f_rows[keep]
+
     def run_starts() -> np.ndarray | None:
         if sessions is None:
             return None
@@ -164,7 +166,9 @@ def _attach(
         stale = take >= 0
         stale &= week_of_row[np.maximum(take, 0)] < run_start
         take[stale] = -1
-    # One float64 block: pandas wraps it without copying, one gather per column.
+    # One float64 block: pandas wraps it without copying, one gather per column. The threads
+    # kept what they freed: handed back first, it does not add to the peak.
+    release_freed()
     block = np.empty((len(names), len(take)), dtype=np.float64)
     _gather([as_float64(features, name) for name in names], take, block)
     attached = pd.DataFrame(block.T, columns=names, index=daily.index, copy=False)

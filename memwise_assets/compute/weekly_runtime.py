@@ -76,6 +76,13 @@ def small_pages() -> Iterator[None]:
             _LIBC.malloc_trim(0)
 
 
+def release_freed() -> None:
+    """Hand what the pass has freed so far back to the system (before a large allocation, so
+    that kept temporaries do not add to the step's peak)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 def in_parallel(tasks: list[Callable[[], T]], rows: int) -> list[T]:
     """Results of `tasks` in order, run on two threads when the arrays are large."""
     if rows < _MIN_PARALLEL_ROWS or len(tasks) < 2:
