@@ -7,7 +7,7 @@ import pytest
 
 from memwise_assets.compute import weekly_cells
 from memwise_assets.compute.holes import nyse_sessions
-from memwise_assets.compute.weekly import FEATURE_COLUMNS, weekly_bars, weekly_features
+from memwise_assets.compute.weekly import weekly_bars, weekly_features
 from memwise_assets_tests.compute.test_weekly import ragged_daily
 
 
@@ -35,7 +35,7 @@ def test_grid_and_ranked_cells_give_identical_bars_and_features(
     pd.testing.assert_frame_equal(grid_bars, ranked_bars)
     pd.testing.assert_frame_equal(grid_features, ranked_features)
     assert daily["open"].isna().any()  # so the first valid open is looked for
-    assert grid_features[list(FEATURE_COLUMNS)].notna().any().all()
+    assert grid_features["ret_4w"].notna().any()  # holes split it into short segments
 
 
 def test_ranked_cells_name_duplicates_too(
