@@ -192,8 +192,11 @@ def _bars(daily: pd.DataFrame, price_field: str, sessions: pd.DatetimeIndex | No
     codes_w, week_days = cells.codes[present], cells.weeks[present]
     # The prices land in one float64 block that pandas wraps without a consolidating copy.
     prices = np.empty((len(_PRICES), len(present)))
-    for row, values in zip(prices, reduced, strict=True):
-        np.take(values, present, out=row)
+
+    def compact(row: int) -> Callable[[], None]:
+        return lambda: np.take(reduced[row], present, out=prices[row], mode="clip")
+
+    in_parallel([compact(row) for row in range(len(_PRICES))], len(days))
     keys = {
         "symbol": pd.Categorical.from_codes(codes_w, categories=categories),
         "week_end": week_days.astype("datetime64[D]").astype(date_dtype),

@@ -12,8 +12,11 @@ symbols and weeks), cells are numbered by rank instead (`np.unique`, which sorts
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
+
+from memwise_assets.compute.weekly_runtime import halves, in_parallel
 
 # 1970-01-02, day 1 since the epoch, was a Friday: week_end = day + (1 - day) mod 7.
 _FRIDAY = 1
@@ -54,18 +57,24 @@ def week_cells(codes: np.ndarray, days: np.ndarray, n_codes: int) -> Cells:
     # pairs and its floor by 7 numbers (symbol, week) cells, both in (symbol, day) order.
     saturday = int(week_ends(np.array([days.min()]))[0]) - (_WEEKDAYS - 1)
     n_weeks = (int(days.max()) - saturday) // _WEEKDAYS + 1
-    # Built in place: every fresh daily-length array costs its page faults.
-    of_row = codes.astype(np.intp)
-    of_row *= _WEEKDAYS * n_weeks
-    of_row += days
-    of_row -= saturday
-    rows = np.arange(len(days), dtype=np.int32)
     every_week = n_codes * n_weeks <= _GRID_CELLS_PER_ROW * len(days)
-    if every_week:
+    of_row = np.empty(len(days), dtype=np.intp)
+    slots = np.full(n_codes * n_weeks * _WEEKDAYS, -1, dtype=np.int32) if every_week else None
+
+    def number(part: slice) -> None:
+        # In place, half the rows per thread: every fresh daily-length array costs its faults.
+        cells = of_row[part]
+        np.copyto(cells, codes[part])
+        cells *= _WEEKDAYS * n_weeks
+        cells += days[part]
+        cells -= saturday
+        if slots is not None:
+            slots[cells] = np.arange(part.start, part.stop, dtype=np.int32)
+            np.floor_divide(cells, _WEEKDAYS, out=cells)
+
+    in_parallel([partial(number, part) for part in halves(len(days))], len(days))
+    if slots is not None:
         cell_codes, cell_weeks = np.divmod(np.arange(n_codes * n_weeks), n_weeks)
-        slots = np.full(len(cell_codes) * _WEEKDAYS, -1, dtype=np.int32)
-        slots[of_row] = rows
-        np.floor_divide(of_row, _WEEKDAYS, out=of_row)
     else:
         weekday = of_row % _WEEKDAYS
         np.floor_divide(of_row, _WEEKDAYS, out=of_row)
@@ -73,9 +82,8 @@ def week_cells(codes: np.ndarray, days: np.ndarray, n_codes: int) -> Cells:
         cell_codes, cell_weeks = np.divmod(found, n_weeks)
         weekday += of_row * _WEEKDAYS
         slots = np.full(len(cell_codes) * _WEEKDAYS, -1, dtype=np.int32)
-        slots[weekday] = rows
+        slots[weekday] = np.arange(len(days), dtype=np.int32)
         del weekday
-    del rows
     # Two rows on one (symbol, day) share a slot: fewer slots filled than rows.
     duplicated = int(np.count_nonzero(slots >= 0)) < len(days)
     counts = np.bincount(of_row, minlength=len(cell_codes))

@@ -83,6 +83,12 @@ def release_freed() -> None:
         _LIBC.malloc_trim(0)
 
 
+def halves(rows: int) -> list[slice]:
+    """The rows split in two, one part per thread."""
+    middle = rows // 2
+    return [slice(0, middle), slice(middle, rows)]
+
+
 def in_parallel(tasks: list[Callable[[], T]], rows: int) -> list[T]:
     """Results of `tasks` in order, run on two threads when the arrays are large."""
     if rows < _MIN_PARALLEL_ROWS or len(tasks) < 2:
