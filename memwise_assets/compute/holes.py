@@ -13,6 +13,7 @@ import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
 from memwise_assets.compute.weekly_keys import key_rows, segment_starts
+from memwise_assets.compute.weekly_runtime import chunks
 
 _SHOWN = 5
 # Up to this many symbol x session cells (or 4 per row), holes are found on a presence grid.
@@ -112,18 +113,25 @@ def run_start_days(
     n_sessions = len(counter.session_days)
     if not len(days) or not n_sessions:
         return None
-    # Each row's (symbol, calendar day) cell, built in place: the one daily-length array.
     span = len(counter.cum)
-    cell = codes.astype(np.intp)
-    cell *= span
-    cell += days
-    cell -= counter.base
+
+    def cells(part: slice) -> np.ndarray:
+        """The rows' (symbol, calendar day) cells, built in place."""
+        cell = codes[part].astype(np.intp)
+        cell *= span
+        cell += days[part]
+        cell -= counter.base
+        return cell
+
     on_day = np.zeros(n_codes * span, dtype=bool)
-    on_day[cell] = True
+    # Chunk by chunk, in cache: with no hole (the usual case) no daily-length array is made.
+    for part in chunks(len(days)):
+        on_day[cells(part)] = True
     starts = _run_starts(on_day.reshape(n_codes, span), counter.base, counter)
     del on_day
     if int(starts.sum(axis=1).max(initial=0)) <= 1:
         return None
+    cell = cells(slice(0, len(days)))
     first = np.where(starts, np.arange(n_sessions, dtype=np.int32), np.int32(-1))
     np.maximum.accumulate(first, axis=1, out=first)
     # Per calendar day, the latest session on or before it (the first, before any).

@@ -16,7 +16,7 @@ from memwise_assets.compute.weekly_keys import (
     require_numeric,
     symbol_codes,
 )
-from memwise_assets.compute.weekly_runtime import in_parallel, release_freed, small_pages
+from memwise_assets.compute.weekly_runtime import chunks, in_parallel, release_freed, small_pages
 
 # 1970-01-02, day 1 since the epoch, was a Friday.
 _FRIDAY = 1
@@ -56,13 +56,13 @@ def _latest_rows(
             grid = np.where(grid >= 0, f_rows[np.maximum(grid, 0)], -1)
         # Whole weeks since the first Friday: the Friday on or before each date, as a week
         # number (-1: before the first week).
-        week = d_days - first_week
-        np.floor_divide(week, 7, out=week)
-        np.clip(week, -1, n_weeks - 1, out=week)
         take = d_codes.astype(np.int64)
         take *= width
-        take += week
-        del week
+        for part in chunks(len(take)):
+            week = d_days[part] - first_week
+            np.floor_divide(week, 7, out=week)
+            np.clip(week, -1, n_weeks - 1, out=week)
+            take[part] += week
         take += 1
         np.take(grid, take, out=take, mode="clip")  # "raise" would buffer a copy of `out`
         return take

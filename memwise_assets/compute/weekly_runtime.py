@@ -26,6 +26,8 @@ T = TypeVar("T")
 THREADS = 2
 # Below this many rows a thread's start costs more than it saves.
 _MIN_PARALLEL_ROWS = 1 << 16
+# Rows per chunk of a chunked pass: its int64 temporaries (512 KB) stay in cache.
+_CHUNK_ROWS = 1 << 16
 
 # numpy's own switch (numpy/_core/multiarray.py); absent on other builds: then a no-op.
 _SET_HUGEPAGE = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
@@ -81,6 +83,11 @@ def release_freed() -> None:
     that kept temporaries do not add to the step's peak)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+def chunks(rows: int, size: int = _CHUNK_ROWS) -> list[slice]:
+    """The rows in runs of `size`, for passes whose temporaries should stay in cache."""
+    return [slice(start, min(start + size, rows)) for start in range(0, rows, size)]
 
 
 def halves(rows: int) -> list[slice]:
