@@ -5,11 +5,14 @@ kind of VM a huge page's first touch is slow: in a fresh process, writing a fres
 array took 0.38-0.41 s with huge pages and 0.09 s with 4 KB pages (`python -c` on
 2 cores, 2026-12), and the weekly pass on 1,000 x 2,520 went from 1.3 s to 0.7 s cold. A
 Dagster step is always a fresh process, so the weekly pass turns the advice off while it runs
-and restores whatever was set before.
+and restores whatever was set before. (Measured again 2026-12-02 with 18 GB free: a lone
+240 MB fill was faster with huge pages, 0.045 s against 0.11 s, but the whole pass, and even
+the attach's output block alone, spent 2-4x the kernel time with them: the advice stays off.)
 
-Threads. Gathers, reductions and ufuncs on large arrays release the GIL, so independent
-columns (the bars' high, low, volume and open; the two halves of the features; the attach's
-columns) run on two threads. Only the arrays' memory is shared; no array is written by two.
+Threads. Gathers, in-place arithmetic and ufuncs on large arrays release the GIL (`ufunc.at`
+does not), so independent columns (the bars' five prices; the two halves of the features; the
+attach's columns) and the two halves of a row numbering run on two threads. Only the arrays'
+memory is shared; no element is written by two.
 """
 
 from __future__ import annotations
