@@ -84,7 +84,8 @@ def week_cells(codes: np.ndarray, days: np.ndarray, n_codes: int) -> Cells:
         slots = np.full(len(cell_codes) * _WEEKDAYS, -1, dtype=np.int32)
         slots[weekday] = np.arange(len(days), dtype=np.int32)
         del weekday
-    # Two rows on one (symbol, day) share a slot: fewer slots filled than rows.
+    # Two rows on one (symbol, day) share a slot, whichever thread wrote it last: fewer slots
+    # filled than rows, and the caller refuses the input.
     duplicated = int(np.count_nonzero(slots >= 0)) < len(days)
     counts = np.bincount(of_row, minlength=len(cell_codes))
     weeks = saturday + (_WEEKDAYS - 1) + _WEEKDAYS * cell_weeks
