@@ -1,7 +1,7 @@
 """Small helpers every asset module shares: the memwise home and a frame's size.
 
 They sit apart from the memory resource so that modules which only need a folder or a size
-(the IO manager, run metrics, step limits, filings) do not import the resource, and the
+(the IO manager, step limits, filings) do not import the resource, and the
 resource does not have to be imported lazily to dodge a cycle.
 """
 
