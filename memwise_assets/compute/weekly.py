@@ -123,7 +123,9 @@ def _last_segments(
     kept = None
     if not np.array_equal(run_start, last_run[cells.of_row]):
         kept = np.flatnonzero(run_start == last_run[cells.of_row])
+        # Fewer rows may number their cells another way: the run starts follow the new cells.
         cells = week_cells(codes[kept], days[kept], n_codes)
+        last_run = scatter(np.maximum, cells, run_start[kept], np.iinfo(np.int64).min)
     present = np.flatnonzero(cells.counts)
     run_w, codes_w = last_run[present], cells.codes[present]
     breaks = np.zeros(len(present), dtype=bool)
