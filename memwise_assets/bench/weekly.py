@@ -168,16 +168,22 @@ def _agreement(
     same_bars = len(ours) == len(theirs) and all(
         np.array_equal(ours[c].to_numpy(), theirs[c].to_numpy()) for c in ours.columns
     )
+    gap = _feature_gap(attached, {c: polars_out[c].to_numpy() for c in FEATURE_COLUMNS})
+    return f"bars equal memwise: {same_bars}; {gap}"
+
+
+def _feature_gap(ours: pd.DataFrame, theirs: dict[str, np.ndarray], vs: str = "") -> str:
+    """The worst relative difference of the features, row for row (or where NaN differs)."""
     worst = 0.0
     for c in FEATURE_COLUMNS:
-        a = attached[c].to_numpy()
-        b = polars_out[c].to_numpy().astype(np.float64)
+        a = ours[c].to_numpy(dtype=np.float64)
+        b = np.asarray(theirs[c], dtype=np.float64)
         if (np.isnan(a) != np.isnan(b)).any():
-            return f"bars equal memwise: {same_bars}; {c} NaN pattern differs"
+            return f"{c} NaN pattern differs"
         both = ~np.isnan(a)
         scale = np.maximum(np.abs(a[both]), 1e-3)
         worst = max(worst, float(np.max(np.abs(a[both] - b[both]) / scale, initial=0.0)))
-    return f"bars equal memwise: {same_bars}; features max rel diff {worst:.1e}"
+    return f"features max rel diff{vs} {worst:.1e}"
 
 
 def _cases(data_dir: Path | None, quick: bool) -> list[tuple[str, pd.DataFrame]]:
@@ -260,16 +266,8 @@ def _peer_gap(attached: pd.DataFrame, theirs: pd.DataFrame) -> str:
         symbol=theirs["symbol"].astype(str), date=theirs["date"].astype(ours["date"].dtype)
     )
     merged = ours.merge(other[keys + list(FEATURE_COLUMNS)], on=keys, suffixes=("", "_p"))
-    worst = 0.0
-    for c in FEATURE_COLUMNS:
-        a = merged[c].to_numpy(dtype=np.float64)
-        b = merged[f"{c}_p"].to_numpy(dtype=np.float64)
-        if (np.isnan(a) != np.isnan(b)).any():
-            return f"{c} NaN pattern differs"
-        both = ~np.isnan(a)
-        scale = np.maximum(np.abs(a[both]), 1e-3)
-        worst = max(worst, float(np.max(np.abs(a[both] - b[both]) / scale, initial=0.0)))
-    return f"features max rel diff vs memwise {worst:.1e}"
+    peer = {c: merged[f"{c}_p"].to_numpy() for c in FEATURE_COLUMNS}
+    return _feature_gap(merged, peer, vs=" vs memwise")
 
 
 def run(data_dir: Path | None, quick: bool) -> list[BenchRow]:

@@ -12,9 +12,13 @@ import numpy as np
 import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
-from memwise_assets.compute.weekly_keys import key_rows
+from memwise_assets.compute.weekly_keys import key_rows, segment_starts
+from memwise_assets.compute.weekly_runtime import chunks
 
 _SHOWN = 5
+# Up to this many symbol x session cells (or 4 per row), holes are found on a presence grid.
+GRID_CELLS = 1 << 22
+_GRID_ROWS_FACTOR = 4
 # Sessions are wanted through the Friday of the last bar's week (to tell it unfinished).
 _WEEK_TAIL = pd.Timedelta(days=8)
 
@@ -80,6 +84,23 @@ def hole_starts(codes: np.ndarray, days: np.ndarray, counter: SessionCounter) ->
     return starts
 
 
+def _run_starts(present: np.ndarray, first_day: int, counter: SessionCounter) -> np.ndarray:
+    """Symbol x session: a run of bars starts there. `present`: symbol x calendar day from
+    `first_day` on; only sessions' columns count (a bar on a day that is no session neither
+    opens nor closes a run)."""
+    at = counter.session_days - first_day
+    grid = present[:, at[(at >= 0) & (at < present.shape[1])]]
+    starts = grid.copy()
+    starts[:, 1:] &= ~grid[:, :-1]
+    return starts
+
+
+def any_hole(present: np.ndarray, first_day: int, counter: SessionCounter) -> bool:
+    """Whether a symbol misses a session between two of its bars, from a symbol x calendar
+    day grid of presence (columns from `first_day` on, within the counter's range)."""
+    return int(_run_starts(present, first_day, counter).sum(axis=1).max(initial=0)) > 1
+
+
 def run_start_days(
     codes: np.ndarray, days: np.ndarray, n_codes: int, counter: SessionCounter
 ) -> np.ndarray | None:
@@ -92,34 +113,64 @@ def run_start_days(
     n_sessions = len(counter.session_days)
     if not len(days) or not n_sessions:
         return None
-    at = counter.offsets(days)
-    latest = counter.cum[at]  # sessions up to the row's day: the latest one's index + 1
-    off_session = latest == counter.before[at]
-    del at
-    latest -= 1
-    np.maximum(latest, 0, out=latest)
-    wide = n_codes * n_sessions >= 1 << 31
-    cell = codes.astype(np.int64 if wide else np.int32)
-    cell *= n_sessions
-    cell += latest
-    del latest
-    # Rows on days that are no session mark a spare cell past the grid.
-    marks = cell.copy()
-    marks[off_session] = n_codes * n_sessions
-    present = np.zeros(n_codes * n_sessions + 1, dtype=bool)
-    present[marks] = True
-    del marks
-    grid = present[:-1].reshape(n_codes, n_sessions)
-    starts = grid.copy()
-    starts[:, 1:] &= ~grid[:, :-1]
+    span = len(counter.cum)
+
+    def cells(part: slice) -> np.ndarray:
+        """The rows' (symbol, calendar day) cells, built in place."""
+        cell = codes[part].astype(np.intp)
+        cell *= span
+        cell += days[part]
+        cell -= counter.base
+        return cell
+
+    on_day = np.zeros(n_codes * span, dtype=bool)
+    # Chunk by chunk, in cache: with no hole (the usual case) no daily-length array is made.
+    for part in chunks(len(days)):
+        on_day[cells(part)] = True
+    starts = _run_starts(on_day.reshape(n_codes, span), counter.base, counter)
+    del on_day
     if int(starts.sum(axis=1).max(initial=0)) <= 1:
         return None
+    cell = cells(slice(0, len(days)))
     first = np.where(starts, np.arange(n_sessions, dtype=np.int32), np.int32(-1))
     np.maximum.accumulate(first, axis=1, out=first)
-    run_start = first.ravel()[cell]
+    # Per calendar day, the latest session on or before it (the first, before any).
+    latest = np.maximum(counter.cum - 1, 0)
+    run_start = first[:, latest].ravel()[cell]
     out = counter.session_days[np.maximum(run_start, 0)]
     # A row before its symbol's first session-day bar starts its own run.
     return np.where(run_start >= 0, out, days).astype(np.int64)
+
+
+def segment_start_days(
+    codes: np.ndarray, days: np.ndarray, n_codes: int, sessions: pd.DatetimeIndex
+) -> np.ndarray | None:
+    """Per daily row (input order), the first day of its run after the latest hole, or None
+    when there is no hole."""
+    if not len(days):
+        return None
+    counter = SessionCounter(sessions, int(days.min()), int(days.max()))
+    if n_codes * len(counter.session_days) <= max(_GRID_ROWS_FACTOR * len(days), GRID_CELLS):
+        return run_start_days(codes, days, n_codes, counter)
+    # Few rows over many symbols and sessions: sort the rows instead of filling a grid.
+    keyed = key_rows(
+        pd.Series(pd.Categorical.from_codes(codes, categories=np.arange(n_codes))),
+        pd.Series(days.astype("datetime64[D]")),
+        "daily bars",
+        "date",
+    )
+    new = hole_starts(keyed.codes, keyed.days, counter)
+    if not new.any():
+        return None
+    new[segment_starts(keyed.codes)] = True
+    idx = np.arange(len(new))
+    start_days = keyed.days[np.maximum.accumulate(np.where(new, idx, 0))]
+    out = np.empty(len(days), dtype=np.int64)
+    if keyed.order is None:
+        out[:] = start_days
+    else:
+        out[keyed.order] = start_days
+    return out
 
 
 def describe_holes(

@@ -1,9 +1,10 @@
 """Weekly (W-FRI) bars and features of many symbols in one vectorised pass, and their
 attachment to daily rows without look-ahead.
 
-Rows are ordered once by (symbol code, day number) (`weekly_keys`); weeks are runs of that
-order, reduced with `ufunc.reduceat`; rolling windows and the RSI's exponential mean are scans
-by doubling over the weekly arrays of all symbols at once (`weekly_windows`), masked by each
+Daily rows are never sorted: each is numbered by its (symbol, week) cell straight from its
+integer keys (`weekly_cells`), and the bars are scattered from the rows where they lie, coming
+out in (symbol, week) order. Rolling windows and the RSI's exponential mean are scans by
+doubling over the weekly arrays of all symbols at once (`weekly_windows`), masked by each
 row's position within its segment, so no symbol is ever copied out on its own.
 
 With `sessions` (the exchange's trading days) a symbol's series is split at every hole
@@ -12,8 +13,8 @@ bars after the hole only, so every window restarts there and features are NaN un
 weeks follow. The last week is left out while its sessions are not all over (the unfinished
 current week).
 
-The pass runs on small pages (`weekly_runtime`): measured on this kind of VM, first touches of
-fresh transparent huge pages cost 4x what 4 KB pages do, and a step process is always fresh.
+The pass runs on small pages and reuses the memory it frees (`weekly_runtime`): in a step's
+fresh process, page faults on fresh arrays are a third of the pass's CPU time.
 """
 
 from __future__ import annotations
@@ -24,17 +25,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.holes import SessionCounter, hole_starts
+from memwise_assets.compute.holes import SessionCounter, any_hole, segment_start_days
 from memwise_assets.compute.weekly_attach import AVAILABILITY, attach_weekly_features
+from memwise_assets.compute.weekly_cells import Cells, first_at, scatter, week_cells, week_ends
 from memwise_assets.compute.weekly_keys import (
     EXAMPLES,
     Keyed,
     as_float64,
+    day_numbers,
     in_order,
     key_rows,
     require_columns,
     require_numeric,
-    segment_starts,
+    symbol_codes,
 )
 from memwise_assets.compute.weekly_runtime import in_parallel, small_pages
 from memwise_assets.compute.weekly_windows import Segments, window
@@ -59,6 +62,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "ret_1w", "ret_4w", "ret_13w", "ret_26w", "ret_52w", "vol_13w", "rsi_14w", "atr_14w",
     "range_1w", "volume_z_13w", "dist_52w_high", "sma_ratio_4_13",
 )  # fmt: skip
+_PRICES = ("open", "high", "low", "close", "volume")  # the bars' float64 columns, in order
 # `adj_close` scales the day's open, high, low and close by adj_close / close (total return).
 PRICE_FIELDS: tuple[str, ...] = ("close", "adj_close")
 
@@ -76,19 +80,6 @@ class _Bars:
     breaks: np.ndarray | None
 
 
-def _week_ends(days: np.ndarray) -> np.ndarray:
-    return days + (_FRIDAY - days) % 7
-
-
-def _first_valid(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """First non-NaN value per segment, as pandas' `first()` (NaN when none)."""
-    if not np.isnan(values).any():
-        return values[starts]
-    idx = np.where(np.isnan(values), len(values), np.arange(len(values)))
-    first = np.minimum.reduceat(idx, starts)
-    return np.append(values, np.nan)[np.where(first <= ends, first, len(values))]
-
-
 def _check_positive(daily: pd.DataFrame, name: str, values: np.ndarray) -> None:
     bad = np.flatnonzero(~(values > 0))
     if bad.size:
@@ -103,31 +94,43 @@ def _check_positive(daily: pd.DataFrame, name: str, values: np.ndarray) -> None:
         )
 
 
+def _zero_nan(values: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(values, nan=0.0) if np.isnan(values).any() else values
+
+
 def _check_price_field(price_field: str) -> None:
     if price_field not in PRICE_FIELDS:
         raise ValueError(f"price_field: expected one of {PRICE_FIELDS}, got {price_field!r}")
 
 
-def _split_at_holes(
-    keyed: Keyed, week: np.ndarray, counter: SessionCounter
-) -> tuple[Keyed, np.ndarray, np.ndarray | None]:
-    """Drop the bars before a hole that share a week with bars after it; daily segment ids."""
-    follows = hole_starts(keyed.codes, keyed.days, counter)
-    if not follows.any():
-        return keyed, week, None
-    seg = np.cumsum(follows, dtype=np.int32)
-    starts = segment_starts(keyed.codes, week)
-    lengths = np.diff(np.append(starts, len(week)))
-    # A week's bar is made of the bars of its last segment only.
-    last_seg = np.repeat(seg[np.append(starts[1:], len(week)) - 1], lengths)
-    keep = np.flatnonzero(seg == last_seg)
-    if len(keep) < len(seg):
-        order = keep if keyed.order is None else keyed.order[keep]
-        keyed = Keyed(
-            keyed.codes[keep], keyed.days[keep], order, keyed.categories, keyed.date_dtype
-        )
-        week, seg = week[keep], seg[keep]
-    return keyed, week, seg
+def _last_segments(
+    codes: np.ndarray, days: np.ndarray, n_codes: int, sessions: pd.DatetimeIndex
+) -> tuple[np.ndarray | None, Cells, np.ndarray | None]:
+    """Cells of the rows kept, which rows those are (None: all) and which cells begin a
+    segment after a hole (None: no hole). A week's bar is made of the bars of its last
+    segment only: the rows before a hole that share a week with rows after it drop out."""
+    cells = week_cells(codes, days, n_codes)
+    present = cells.presence(n_codes)
+    if present is not None:
+        # The grid the cells already hold says whether there is a hole at all.
+        counter = SessionCounter(sessions, int(days.min()), int(days.max()))
+        if not any_hole(present, cells.first_day, counter):
+            return None, cells, None
+    run_start = segment_start_days(codes, days, n_codes, sessions)
+    if run_start is None:
+        return None, cells, None
+    last_run = scatter(np.maximum, cells, run_start, np.iinfo(np.int64).min)
+    kept = None
+    if not np.array_equal(run_start, last_run[cells.of_row]):
+        kept = np.flatnonzero(run_start == last_run[cells.of_row])
+        # Fewer rows may number their cells another way: the run starts follow the new cells.
+        cells = week_cells(codes[kept], days[kept], n_codes)
+        last_run = scatter(np.maximum, cells, run_start[kept], np.iinfo(np.int64).min)
+    present = np.flatnonzero(cells.counts)
+    run_w, codes_w = last_run[present], cells.codes[present]
+    breaks = np.zeros(len(present), dtype=bool)
+    breaks[1:] = (run_w[1:] != run_w[:-1]) & (codes_w[1:] == codes_w[:-1])
+    return kept, cells, breaks
 
 
 def _bars(daily: pd.DataFrame, price_field: str, sessions: pd.DatetimeIndex | None) -> _Bars:
@@ -137,78 +140,77 @@ def _bars(daily: pd.DataFrame, price_field: str, sessions: pd.DatetimeIndex | No
     require_columns(daily, needed, what)
     require_numeric(daily, needed[2:], what)
     close = as_float64(daily, "close")
-    keyed = key_rows(daily["symbol"], daily["date"], what, "date")
+    codes, categories = symbol_codes(daily["symbol"], what)
+    days, date_dtype = day_numbers(daily["date"], what)
     _check_positive(daily, "close", close)
     factor = None
     if price_field == "adj_close":
         close = as_float64(daily, "adj_close")
         _check_positive(daily, "adj_close", close)
         factor = close / as_float64(daily, "close")
-    week = _week_ends(keyed.days)
-    seg = None
-    if sessions is not None and len(keyed.days):
-        as_of = int(keyed.days.max())
-        counter = SessionCounter(sessions, int(keyed.days.min()), int(week.max()))
-        keyed, week, seg = _split_at_holes(keyed, week, counter)
-    n, order = len(keyed.days), keyed.order
-    starts = segment_starts(keyed.codes, week)
-    ends = np.append(starts[1:], n) - 1
+    if not len(days):
+        frame = pd.DataFrame({c: [] for c in BAR_COLUMNS}, columns=list(BAR_COLUMNS))
+        frame["symbol"] = pd.Categorical([], categories=categories)
+        frame["week_end"] = frame["week_end"].astype(date_dtype)
+        empty = np.array([], dtype=np.int32)
+        return _Bars(frame, Keyed(empty, empty, None, categories, date_dtype), None)
+    kept, breaks = None, None
+    if sessions is None:
+        cells = week_cells(codes, days, len(categories))
+    else:
+        kept, cells, breaks = _last_segments(codes, days, len(categories), sessions)
+        if kept is not None:
+            days = days[kept]
+    if cells.duplicated:
+        key_rows(daily["symbol"], daily["date"], what, "date")  # raises, naming examples
 
     def scaled(name: str) -> np.ndarray:
-        values = as_float64(daily, name)
-        return values if factor is None else values * factor
+        """A column on `price_field`'s scale (close already is; volume never is)."""
+        values = close if name == "close" else as_float64(daily, name)
+        if factor is not None and name in ("open", "high", "low"):
+            values = values * factor
+        return values if kept is None else values[kept]
 
-    columns: dict[str, object] = {
-        "symbol": pd.Categorical.from_codes(keyed.codes[starts], categories=keyed.categories),
-        "week_end": week[starts].astype("datetime64[D]").astype(keyed.date_dtype),
-    }
-    week_days = week[starts]
-    del week
-    at_starts = starts if order is None else order[starts]
-
-    def first_open() -> np.ndarray:
-        opens = scaled("open")
-        if np.isnan(opens).any():
-            return _first_valid(in_order(opens, order), starts, ends)
-        return opens[at_starts]
-
-    # One sorted column per task, two at a time. fmax/fmin skip NaN as pandas' max/min do;
-    # NaN volume counts as 0 as in pandas' sum().
-    def high() -> np.ndarray:
-        return np.fmax.reduceat(in_order(scaled("high"), order), starts)
-
-    def low() -> np.ndarray:
-        return np.fmin.reduceat(in_order(scaled("low"), order), starts)
-
-    def volume() -> np.ndarray:
-        values = in_order(as_float64(daily, "volume"), order)
-        if np.isnan(values).any():
-            values = np.nan_to_num(values, nan=0.0)
-        return np.add.reduceat(values, starts)
-
-    if n == 0:
-        columns.update(open=[], high=[], low=[], close=[], volume=[])
-    else:
-        reduced = in_parallel([first_open, high, low, volume], n)
-        columns.update(zip(("open", "high", "low", "volume"), reduced, strict=True))
-        columns["close"] = close[ends if order is None else order[ends]]
-    columns["n_days"] = (ends - starts + 1).astype(np.int8)
-    frame = pd.DataFrame(columns, columns=list(BAR_COLUMNS))
-    codes = keyed.codes[starts]
-    breaks = None
-    if seg is not None:
-        seg_w = seg[starts]
-        breaks = np.zeros(len(starts), dtype=bool)
-        breaks[1:] = (seg_w[1:] != seg_w[:-1]) & (codes[1:] == codes[:-1])
-    if sessions is not None and len(week_days):
-        # A week is unfinished while one of its sessions is still to come.
-        unfinished = counter.upto(week_days) > counter.upto(np.array([as_of]))[0]
-        if unfinished.any():
-            done = np.flatnonzero(~unfinished)
-            frame = frame.iloc[done].reset_index(drop=True)
-            codes, week_days = codes[done], week_days[done]
+    # One column per task, two at a time. fmax/fmin skip NaN as pandas' max/min do;
+    # NaN volume counts as 0 as in pandas' sum(); open is the week's first valid one.
+    tasks = [
+        lambda: first_at(cells, scaled("open"), last=False),
+        lambda: scatter(np.fmax, cells, scaled("high"), np.nan),
+        lambda: scatter(np.fmin, cells, scaled("low"), np.nan),
+        lambda: first_at(cells, scaled("close"), last=True),
+        lambda: scatter(np.add, cells, _zero_nan(scaled("volume")), 0.0),
+    ]
+    reduced = in_parallel(tasks, len(days))
+    present = np.flatnonzero(cells.counts)
+    if sessions is not None:
+        # A week is unfinished while one of its sessions is still to come: only the week of
+        # the last day can be.
+        as_of = int(days.max())
+        last_week = int(week_ends(np.array([as_of]))[0])
+        counter = SessionCounter(sessions, as_of, last_week)
+        if counter.upto(np.array([last_week]))[0] > counter.upto(np.array([as_of]))[0]:
+            done = cells.weeks[present] != last_week
+            present = present[done]
             breaks = None if breaks is None else breaks[done]
-    week_keys = Keyed(codes, week_days, None, keyed.categories, keyed.date_dtype)
+    codes_w, week_days = cells.codes[present], cells.weeks[present]
+    # The prices land in one float64 block that pandas wraps without a consolidating copy.
+    prices = np.empty((len(_PRICES), len(present)))
+
+    def compact(row: int) -> Callable[[], None]:
+        return lambda: np.take(reduced[row], present, out=prices[row], mode="clip")
+
+    in_parallel([compact(row) for row in range(len(_PRICES))], len(days))
+    keys = {
+        "symbol": pd.Categorical.from_codes(codes_w, categories=categories),
+        "week_end": week_days.astype("datetime64[D]").astype(date_dtype),
+    }
+    parts = [
+        pd.DataFrame(keys),
+        pd.DataFrame(prices.T, columns=list(_PRICES), copy=False),
+        pd.DataFrame({"n_days": cells.counts[present].astype(np.int8)}),
+    ]
+    frame = pd.concat(parts, axis=1)
+    week_keys = Keyed(codes_w, week_days, None, categories, date_dtype)
     return _Bars(frame, week_keys, breaks)
 
 

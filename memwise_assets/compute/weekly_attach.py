@@ -7,26 +7,22 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.holes import SessionCounter, hole_starts, run_start_days
+from memwise_assets.compute.holes import segment_start_days
 from memwise_assets.compute.weekly_keys import (
     as_float64,
     day_numbers,
     key_rows,
     require_columns,
     require_numeric,
-    segment_starts,
     symbol_codes,
 )
-from memwise_assets.compute.weekly_runtime import in_parallel, small_pages
+from memwise_assets.compute.weekly_runtime import chunks, in_parallel, release_freed, small_pages
 
 # 1970-01-02, day 1 since the epoch, was a Friday.
 _FRIDAY = 1
 # same_close: a week is known at the close of its Friday (week_end <= date);
 # next_session: from the next session on (week_end < date).
 AVAILABILITY: tuple[str, ...] = ("same_close", "next_session")
-# Up to this many symbol x session cells (or 4 per row), holes are found on a presence grid.
-GRID_CELLS = 1 << 22
-_GRID_ROWS_FACTOR = 4
 
 
 def _latest_rows(
@@ -48,26 +44,27 @@ def _latest_rows(
     first_week = int(f_days.min())
     n_weeks = (int(f_days.max()) - first_week) // 7 + 1
     if n_codes * n_weeks <= len(d_days) and bool(np.all((f_days - _FRIDAY) % 7 == 0)):
-        grid = np.full(n_codes * n_weeks, -1, dtype=np.int64)
-        grid[f_codes.astype(np.int64) * n_weeks + (f_days - first_week) // 7] = np.arange(
-            len(f_days)
-        )
+        # Column 0 of each symbol answers the dates before its first week: -1.
+        width = n_weeks + 1
+        grid = np.full(n_codes * width, -1, dtype=np.int64)
+        ranks = np.arange(len(f_days))
+        grid[f_codes.astype(np.int64) * width + (f_days - first_week) // 7 + 1] = ranks
         # Rows of a symbol are in week order, so a running max is its forward fill.
-        grid = np.maximum.accumulate(grid.reshape(n_codes, n_weeks), axis=1).ravel()
-        grid = np.where(grid >= 0, f_rows[np.maximum(grid, 0)], -1)
-        # The Friday on or before each date, as a week number; before the first week: -1.
-        week = d_days - (d_days - _FRIDAY) % 7
-        week -= first_week
-        week //= 7
-        np.minimum(week, n_weeks - 1, out=week)
-        before = week < 0
+        filled = grid.reshape(n_codes, width)
+        np.maximum.accumulate(filled, axis=1, out=filled)
+        if not np.array_equal(f_rows, ranks):
+            grid = np.where(grid >= 0, f_rows[np.maximum(grid, 0)], -1)
+        # Whole weeks since the first Friday: the Friday on or before each date, as a week
+        # number (-1: before the first week).
         take = d_codes.astype(np.int64)
-        take *= n_weeks
-        take += week
-        del week
-        take[before] = 0
-        np.take(grid, take, out=take, mode="wrap")
-        take[before] = -1
+        take *= width
+        for part in chunks(len(take)):
+            week = d_days[part] - first_week
+            np.floor_divide(week, 7, out=week)
+            np.clip(week, -1, n_weeks - 1, out=week)
+            take[part] += week
+        take += 1
+        np.take(grid, take, out=take, mode="clip")  # "raise" would buffer a copy of `out`
         return take
     base = min(int(d_days.min()), int(f_days.min()))
     span = max(int(d_days.max()), int(f_days.max())) - base + 1
@@ -85,37 +82,6 @@ def _latest_rows(
     np.take(f_rows, take, out=take, mode="wrap")
     take[~found] = -1
     return take
-
-
-def _segment_start_days(
-    codes: np.ndarray, days: np.ndarray, n_codes: int, sessions: pd.DatetimeIndex
-) -> np.ndarray | None:
-    """Per daily row (input order), the first day of its run after the latest hole, or None
-    when there is no hole."""
-    if not len(days):
-        return None
-    counter = SessionCounter(sessions, int(days.min()), int(days.max()))
-    if n_codes * len(counter.session_days) <= max(_GRID_ROWS_FACTOR * len(days), GRID_CELLS):
-        return run_start_days(codes, days, n_codes, counter)
-    # Few rows over many symbols and sessions: sort the rows instead of filling a grid.
-    keyed = key_rows(
-        pd.Series(pd.Categorical.from_codes(codes, categories=np.arange(n_codes))),
-        pd.Series(days.astype("datetime64[D]")),
-        "daily bars",
-        "date",
-    )
-    new = hole_starts(keyed.codes, keyed.days, counter)
-    if not new.any():
-        return None
-    new[segment_starts(keyed.codes)] = True
-    idx = np.arange(len(new))
-    start_days = keyed.days[np.maximum.accumulate(np.where(new, idx, 0))]
-    out = np.empty(len(days), dtype=np.int64)
-    if keyed.order is None:
-        out[:] = start_days
-    else:
-        out[keyed.order] = start_days
-    return out
 
 
 def _gather(columns: list[np.ndarray], take: np.ndarray, block: np.ndarray) -> None:
@@ -181,20 +147,28 @@ def _attach(
         keep = np.flatnonzero(f_codes >= 0)
         keep = keep[np.argsort(f_codes[keep], kind="stable")]
         f_codes, f_days, f_rows = f_codes[keep], f_days[keep], f_rows[keep]
-    run_start = None
-    if sessions is not None:
-        run_start = _segment_start_days(d_codes, d_days, len(d_categories), sessions)
-    if available == "next_session":
-        d_days -= 1  # the latest week_end <= date - 1 is the latest week_end < date
-    take = _latest_rows(d_codes, d_days, f_codes, f_days, f_rows, len(d_categories))
-    del d_codes, d_days
+
+    def run_starts() -> np.ndarray | None:
+        if sessions is None:
+            return None
+        return segment_start_days(d_codes, d_days, len(d_categories), sessions)
+
+    def latest() -> np.ndarray:
+        # The latest week_end <= date - 1 is the latest week_end < date.
+        days = d_days - 1 if available == "next_session" else d_days
+        return _latest_rows(d_codes, days, f_codes, f_days, f_rows, len(d_categories))
+
+    # Two independent index passes over the daily rows, one per thread.
+    run_start, take = in_parallel([run_starts, latest], len(d_days))
     if run_start is not None:
         week_of_row = np.empty(len(features), dtype=np.int64)
         week_of_row[f_rows] = f_days
         stale = take >= 0
         stale &= week_of_row[np.maximum(take, 0)] < run_start
         take[stale] = -1
-    # One float64 block: pandas wraps it without copying, one gather per column.
+    # One float64 block: pandas wraps it without copying, one gather per column. The threads
+    # kept what they freed: handed back first, it does not add to the peak.
+    release_freed()
     block = np.empty((len(names), len(take)), dtype=np.float64)
     _gather([as_float64(features, name) for name in names], take, block)
     attached = pd.DataFrame(block.T, columns=names, index=daily.index, copy=False)

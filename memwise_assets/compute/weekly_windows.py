@@ -16,9 +16,18 @@ _Op = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def shifted(x: np.ndarray, k: int) -> np.ndarray:
-    out = np.full_like(x, np.nan)
-    if k < len(x):
-        out[k:] = x[: len(x) - k]
+    out = np.empty_like(x)
+    out[: min(k, len(x))] = np.nan
+    out[k:] = x[: max(len(x) - k, 0)]
+    return out
+
+
+def _combined(op: _Op, recent: np.ndarray, earlier: np.ndarray, k: int) -> np.ndarray:
+    """op(recent, earlier shifted by k) without the shifted copy; NaN where none is k back."""
+    out = np.empty_like(recent)
+    out[: min(k, len(out))] = np.nan
+    if k < len(out):
+        op(recent[k:], earlier[: len(out) - k], out=out[k:])
     return out
 
 
@@ -31,13 +40,13 @@ def window(x: np.ndarray, w: int, op: _Op) -> np.ndarray:
     powers = [x]
     while 2 ** len(powers) <= w:
         p, size = powers[-1], 2 ** (len(powers) - 1)
-        powers.append(op(p, shifted(p, size)))
+        powers.append(_combined(op, p, p, size))
     out: np.ndarray | None = None
     offset = 0
     for bit in range(len(powers) - 1, -1, -1):
         if w & (1 << bit):
-            part = powers[bit] if offset == 0 else shifted(powers[bit], offset)
-            out = part if out is None else op(out, part)
+            part = powers[bit]
+            out = part if out is None else _combined(op, out, part, offset)
             offset += 1 << bit
     assert out is not None
     return out
@@ -78,7 +87,9 @@ class Segments:
         return np.where(self.pos >= first_valid_pos, values, np.nan)
 
     def lag(self, x: np.ndarray, k: int) -> np.ndarray:
-        return self.mask(shifted(x, k), k)
+        out = shifted(x, k)
+        out[self.pos < k] = np.nan  # the fresh copy is masked in place
+        return out
 
     def rolling_mean(self, x: np.ndarray, w: int, first_valid_pos: int) -> np.ndarray:
         mean = window(x, w, np.add) / w

@@ -17,9 +17,9 @@ from pydantic import Field
 # AtomicBatch and atomic_write_table are this module's public names too.
 from memwise_assets.defs.atomic_files import AtomicBatch, atomic_write_table  # noqa: F401
 from memwise_assets.defs.budgets import MB
-from memwise_assets.defs.run_metrics import record_step
 from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, open_step
+from memwise_assets.memory.run_metrics import record_step
 
 # Assets whose single-run backfills return one frame for many partitions name the column
 # that says which partition a row belongs to.

@@ -27,7 +27,7 @@ from memwise_assets.defs.calibration import (
     record_failed_peak,
 )
 from memwise_assets.defs.resource_config import DEFAULT_LIMITS_MB, MemoryConfig  # noqa: F401
-from memwise_assets.defs.shared import memwise_home, safe_name
+from memwise_assets.defs.shared import memwise_home
 from memwise_assets.defs.step import StepMemory, register_open, unregister_open
 from memwise_assets.memory import (
     AdmissionTimeout,
@@ -41,6 +41,7 @@ from memwise_assets.memory import (
     estimate_for_size,
     run_isolated,
 )
+from memwise_assets.memory.cache import safe_name
 from memwise_assets.memory.ledger import default_ledger_dir
 from memwise_assets.memory.lifeline import start_run_lifeline
 

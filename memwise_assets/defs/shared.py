@@ -1,7 +1,7 @@
-"""Small helpers every asset module shares: the memwise home, a frame's size, a safe file name.
+"""Small helpers every asset module shares: the memwise home and a frame's size.
 
 They sit apart from the memory resource so that modules which only need a folder or a size
-(the IO manager, run metrics, step limits, filings) do not import the resource, and the
+(the IO manager, step limits, filings) do not import the resource, and the
 resource does not have to be imported lazily to dodge a cycle.
 """
 
@@ -19,11 +19,6 @@ def memwise_home() -> Path:
     """Where memwise keeps its ledger, caches, data and dead letters by default."""
     home = os.environ.get("DAGSTER_HOME") or os.path.abspath(".memwise_home")
     return Path(home) / "memwise"
-
-
-def safe_name(step_key: str) -> str:
-    """A step key as a plain file or folder name (mapped steps carry brackets)."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in step_key) or "step"
 
 
 def frame_mb(frame: pd.DataFrame) -> float:

@@ -22,7 +22,7 @@ import dagster as dg
 
 from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.calibration import history_for
-from memwise_assets.defs.shared import safe_name
+from memwise_assets.memory.cache import safe_name
 from memwise_assets.memory.deadline import Deadline, StepTimeout
 from memwise_assets.memory.limits import TimeoutChoice, choose_timeout, raised_budget_mb
 from memwise_assets.memory.monitor import MemoryLimitExceeded

@@ -17,6 +17,11 @@ _MB = 1024.0 * 1024.0
 _log = logging.getLogger(__name__)
 
 
+def safe_name(step_key: str) -> str:
+    """A step key as a plain file or folder name (mapped steps carry brackets)."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in step_key) or "step"
+
+
 def _check_name(name: object, what: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"{what} must be a non-empty string; got {name!r}")

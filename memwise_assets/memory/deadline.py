@@ -28,7 +28,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 # SIGUSR2: Dagster uses SIGINT and SIGTERM for its own interrupts, nothing uses this one.
@@ -165,12 +164,7 @@ class Deadline:
             if self._stop.wait(_REPEAT_S):
                 return
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
+    def __exit__(self, *exc_info: object) -> bool:
         # A repeat may land while we disarm: absorb it, the block is over either way.
         for _ in range(5):
             try:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _MB = 1024.0 * 1024.0
 
@@ -125,25 +126,14 @@ def estimate_for_size(
     )
 
 
-def estimate_for_file(
-    path: str | os.PathLike[str],
-    multiplier: float = 12.0,
-    base_mb: float = 500.0,
-    timeouts: Mapping[FileCategory | str, float] | None = None,
-    small_below_mb: float = 20.0,
-    large_above_mb: float = 50.0,
-) -> ResourceEstimate:
-    """Estimate the resources to process the file at `path`, from its size on disk."""
+def estimate_for_file(path: str | os.PathLike[str], **options: Any) -> ResourceEstimate:
+    """Estimate the resources to process the file at `path`, from its size on disk.
+
+    `options`: the keywords of `estimate_for_size` (multiplier, base_mb, timeouts, ...).
+    """
     file_path = Path(path)
     if not file_path.exists():
         raise FileNotFoundError(f"cannot estimate resources for a missing file: {file_path}")
     if not file_path.is_file():
         raise ValueError(f"estimate_for_file expects a regular file; got a directory: {file_path}")
-    return estimate_for_size(
-        file_path.stat().st_size / _MB,
-        multiplier=multiplier,
-        base_mb=base_mb,
-        timeouts=timeouts,
-        small_below_mb=small_below_mb,
-        large_above_mb=large_above_mb,
-    )
+    return estimate_for_size(file_path.stat().st_size / _MB, **options)

@@ -345,21 +345,17 @@ class MemoryLedger:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Live reservations (label, mb, pid, since), oldest first."""
-        with self._transaction() as conn:
-            self._reclaim(conn)
-            rows = conn.execute(
-                "SELECT id, label, mb, pid, since FROM reservations ORDER BY since"
-            ).fetchall()
-        return [dict(row) for row in rows]
+        return self._live_rows("SELECT id, label, mb, pid, since FROM reservations ORDER BY since")
 
     def waiting(self) -> list[dict[str, Any]]:
         """Queued requests (label, mb, pid, enqueued) in admission order."""
+        return self._live_rows("SELECT id, label, mb, pid, enqueued FROM waiters ORDER BY seq")
+
+    def _live_rows(self, query: str) -> list[dict[str, Any]]:
+        """The rows of `query` once the dead processes' entries are reclaimed."""
         with self._transaction() as conn:
             self._reclaim(conn)
-            rows = conn.execute(
-                "SELECT id, label, mb, pid, enqueued FROM waiters ORDER BY seq"
-            ).fetchall()
-        return [dict(row) for row in rows]
+            return [dict(row) for row in conn.execute(query).fetchall()]
 
     def reserved_mb(self) -> float:
         """MB held by live reservations right now."""

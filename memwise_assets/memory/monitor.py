@@ -152,7 +152,7 @@ class MemoryMonitor:
         self._t0 = 0.0
         self._t_end: float | None = None
         self._stage = "start"
-        self._warned = self._errored = self._in_emergency = False
+        self._above: set[str] = set()  # the levels (warn, limit, emergency) memory is at
         self._exceeded: MemoryLimitExceeded | None = None
         self._delivered = False
         self._closing = False
@@ -197,9 +197,7 @@ class MemoryMonitor:
             self._check_thresholds(value)
 
     def _check_thresholds(self, value: float) -> None:
-        # Each level logs once per crossing and re-arms when memory falls back below it.
-        if value >= self.warn_mb and not self._warned:
-            self._warned = True
+        if self._crossed("warn", value, self.warn_mb):
             self._log.warning(
                 "memory at %.1f MB is %.0f%% of the %.1f MB limit (stage %s)",
                 value,
@@ -207,23 +205,24 @@ class MemoryMonitor:
                 self.limit_mb,
                 self._stage,
             )
-        elif value < self.warn_mb:
-            self._warned = False
-        if value >= self.limit_mb and not self._errored:
-            self._errored = True
+        if self._crossed("limit", value, self.limit_mb):
             self._log.error(
                 "memory at %.1f MB is over the %.1f MB limit (stage %s)",
                 value,
                 self.limit_mb,
                 self._stage,
             )
-        elif value < self.limit_mb:
-            self._errored = False
-        if value >= self.emergency_mb and not self._in_emergency:
-            self._in_emergency = True
+        if self._crossed("emergency", value, self.emergency_mb):
             self._emergency(value)
-        elif value < self.emergency_mb:
-            self._in_emergency = False
+
+    def _crossed(self, level: str, value: float, level_mb: float) -> bool:
+        """True when memory newly reaches a level: it acts once, and re-arms below it."""
+        was_above = level in self._above
+        if value >= level_mb:
+            self._above.add(level)
+        else:
+            self._above.discard(level)
+        return value >= level_mb and not was_above
 
     def _emergency(self, value: float) -> None:
         self.emergencies += 1

@@ -21,6 +21,8 @@ ESTIMATE = "#ff7f0e"
 LIMIT = "#d62728"
 LEDGER = "#9467bd"
 MAX_LEDGER_RUNS = 6
+# One asset's panel: its axes, name, steps (oldest first) and their x positions 1..n.
+Panel = tuple[Any, str, list[StepFigures], np.ndarray]
 
 
 def _grid(count: int, columns: int = 2) -> tuple[int, int]:
@@ -49,13 +51,24 @@ def _positive(values: Sequence[float]) -> list[float]:
     return [max(v, 0.01) for v in values]
 
 
+def _panels(data: ReportData, row_height: float) -> tuple[Figure, list[Any], list[Panel]]:
+    """A figure with one panel per asset (spare grid cells hidden), and what each shows."""
+    rows, cols = _grid(len(data.assets))
+    fig = Figure(figsize=(6 * cols, row_height * rows), layout="constrained")
+    axes = list(fig.subplots(rows, cols, squeeze=False).ravel())
+    for ax in axes[len(data.assets) :]:
+        ax.set_visible(False)
+    panels = [
+        (ax, asset, steps, np.arange(1, len(steps) + 1))
+        for ax, (asset, steps) in zip(axes, data.assets.items(), strict=False)
+    ]
+    return fig, axes, panels
+
+
 def asset_memory(data: ReportData, path: Path) -> Path:
     """Per asset over its recent steps: peak RSS, RSS increase, estimate and limit (log MB)."""
-    rows, cols = _grid(len(data.assets))
-    fig = Figure(figsize=(6 * cols, 3.2 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax, (asset, steps) in zip(axes, data.assets.items(), strict=False):
-        x = np.arange(1, len(steps) + 1)
+    fig, axes, panels = _panels(data, row_height=3.2)
+    for ax, asset, steps, x in panels:
         ax.plot(x, _positive([s.peak_rss_mb for s in steps]), "o-", color=PEAK, label="peak RSS")
         ax.plot(
             x, _positive([s.rss_increase_mb for s in steps]), "s-", color=INCREASE, label="increase"
@@ -72,8 +85,6 @@ def asset_memory(data: ReportData, path: Path) -> Path:
         _index_ticks(ax, x)
         ax.grid(True, which="major", alpha=0.3)
         ax.tick_params(labelsize=8)
-    for ax in axes[len(data.assets) :]:
-        ax.set_visible(False)
     axes[0].legend(fontsize=7, loc="best")
     fig.suptitle("Memory per asset: peak RSS, increase over start, estimate, limit")
     return _save(fig, path)
@@ -81,11 +92,8 @@ def asset_memory(data: ReportData, path: Path) -> Path:
 
 def asset_time(data: ReportData, path: Path) -> Path:
     """Per asset over its recent steps: seconds and input MB."""
-    rows, cols = _grid(len(data.assets))
-    fig = Figure(figsize=(6 * cols, 2.6 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax, (asset, steps) in zip(axes, data.assets.items(), strict=False):
-        x = np.arange(1, len(steps) + 1)
+    fig, _, panels = _panels(data, row_height=2.6)
+    for ax, asset, steps, x in panels:
         ax.bar(x, [s.seconds for s in steps], color=PEAK, alpha=0.7, label="seconds")
         ax.set_ylabel("seconds", fontsize=8)
         ax.set_xlabel("materialization (oldest to newest)", fontsize=8)
@@ -97,8 +105,6 @@ def asset_time(data: ReportData, path: Path) -> Path:
         twin.set_ylabel("input MB", fontsize=8)
         twin.tick_params(labelsize=8)
         twin.set_ylim(bottom=0)
-    for ax in axes[len(data.assets) :]:
-        ax.set_visible(False)
     fig.suptitle("Seconds (bars) and input MB (line) per materialization")
     return _save(fig, path)
 

@@ -98,14 +98,14 @@ def test_no_feature_or_attached_row_spans_the_hole(holey: pd.DataFrame) -> None:
 def test_holes_found_by_grid_or_by_sorting_give_the_same_rows(
     holey: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from memwise_assets.compute import weekly_attach
+    from memwise_assets.compute import holes
 
     sessions = nyse_sessions(holey["date"])
     shuffled = holey.sample(frac=1.0, random_state=3)
     features = weekly_features(shuffled, sessions=sessions)
     by_grid = attach_weekly_features(shuffled, features, sessions=sessions)
-    monkeypatch.setattr(weekly_attach, "GRID_CELLS", 0)
-    monkeypatch.setattr(weekly_attach, "_GRID_ROWS_FACTOR", 0)
+    monkeypatch.setattr(holes, "GRID_CELLS", 0)
+    monkeypatch.setattr(holes, "_GRID_ROWS_FACTOR", 0)
     by_sort = attach_weekly_features(shuffled, features, sessions=sessions)
     pd.testing.assert_frame_equal(by_grid, by_sort)
     aapl_early = (holey["symbol"] == "AAPL") & (holey["date"] == "2024-01-03")

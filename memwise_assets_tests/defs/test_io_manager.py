@@ -22,8 +22,8 @@ from memwise_assets.defs.io_manager import (
     atomic_write_table,
 )
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.run_metrics import METRICS_FILE
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.memory.run_metrics import METRICS_FILE
 
 days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
 

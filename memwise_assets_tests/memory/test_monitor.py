@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from memwise_assets.memory import MemoryLimitExceeded, MemoryMonitor
+from memwise_assets_tests.clock import FakeClock
 
 # The background sampler never fires within a test at this interval: marks drive it.
 NEVER = 3600.0
@@ -26,14 +27,6 @@ class FakeProbe:
     def __call__(self) -> float:
         self.calls += 1
         return self.value
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_metrics_structure_and_values_are_exact() -> None:

@@ -39,6 +39,18 @@ YF_FIELDS: dict[str, str] = {
     "Adj Close": "adj_close",
     "Volume": "volume",
 }
+# What every `yfinance.download` call asks for: unadjusted daily bars in one column-wise
+# frame (the cleaner reads that layout), no dividends/splits columns, no progress bar.
+DOWNLOAD_OPTIONS: dict[str, object] = {
+    "interval": "1d",
+    "group_by": "column",
+    "auto_adjust": False,
+    "actions": False,
+    "threads": True,
+    "progress": False,
+    "ignore_tz": True,
+    "multi_level_index": True,
+}
 NO_DATA = "no data returned: all-NaN columns (unknown ticker, delisted, or not listed in the range)"
 
 
@@ -163,15 +175,8 @@ class YFinancePriceSource(PriceSource):
             batch,
             start=start.strftime("%Y-%m-%d"),
             end=end.strftime("%Y-%m-%d"),
-            interval="1d",
-            group_by="column",
-            auto_adjust=False,
-            actions=False,
-            threads=True,
-            progress=False,
-            ignore_tz=True,
-            multi_level_index=True,
             timeout=self.timeout_s,
+            **DOWNLOAD_OPTIONS,
         )
 
     def _fetch_batch(

@@ -7,10 +7,14 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from memwise_assets.compute.company import CompanyDataError, join_fundamentals, read_filed_dates
+from memwise_assets.compute.company import (
+    CompanyDataError,
+    CompanySource,
+    join_fundamentals,
+    read_filed_dates,
+)
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.prices.schema import FetchResult
-from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.company.checks import (
     FUNDAMENTAL_CHECKS,
     JOIN_CHECKS,
@@ -23,6 +27,7 @@ from memwise_assets.defs.company.checks import (
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.table_asset import table_asset
 
 # Company frames are small (a few hundred rows per ticker); the step's memory is the
 # interpreter and yfinance's JSON, not the data.
@@ -31,13 +36,10 @@ _STATIC_MB = 64.0
 
 def _fetch_metadata(result: FetchResult, source: str) -> dict[str, object]:
     summary = result.summary()
-    metadata: dict[str, object] = {
-        "memwise/tickers_requested": int(summary["tickers_requested"]),
-        "memwise/tickers_returned": int(summary["tickers_returned"]),
-        "memwise/tickers_failed": int(summary["tickers_failed"]),
-        "memwise/failed_tickers": ", ".join(result.failed) or "none",
-        "memwise/source": source,
-    }
+    counts = ("tickers_requested", "tickers_returned", "tickers_failed")
+    metadata: dict[str, object] = {f"memwise/{name}": int(summary[name]) for name in counts}
+    metadata["memwise/failed_tickers"] = ", ".join(result.failed) or "none"
+    metadata["memwise/source"] = source
     if result.failed or result.empty:
         rows = result.report_frame()[["symbol", "status", "rows", "reason"]]
         metadata["memwise/ticker_report"] = dg.MetadataValue.md(md_table(rows.to_dict("records")))
@@ -59,53 +61,59 @@ def _fetch(
     return result
 
 
-@dg.asset(
-    group_name="company",
-    check_specs=PROFILE_CHECKS,
-    pool="prices",
-    kinds={"pandas", "parquet"},
-    metadata=column_metadata("company_profiles"),
-)
-def company_profiles(
-    context: dg.AssetExecutionContext,
-    config: CompanyConfig,
-    memory: MemoryResource,
-    company: CompanyDataResource,
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    """One row per ticker: name, sector, industry, exchange, currency, market cap, shares."""
-    with memory.step(context, budget="prices", static_estimate_mb=_STATIC_MB) as step:
-        result = _fetch(context, company.source(config).fetch_profiles, config)
-        step.mark("fetch-complete")
-        yield dg.Output(result.frame, metadata=_fetch_metadata(result, config.source))
-        yield from fetch_check_results(result, config.tickers)
-        yield profile_check_result(result.frame)
+def _fundamentals_metadata(frame: pd.DataFrame) -> dict[str, object]:
+    metadata: dict[str, object] = {"memwise/line_items": int(frame["line_item"].nunique())}
+    if len(frame):
+        metadata["memwise/latest_period_end"] = str(frame["period_end"].max().date())
+    return metadata
 
 
-@dg.asset(
-    group_name="company",
-    check_specs=FUNDAMENTAL_CHECKS,
-    pool="prices",
-    kinds={"pandas", "parquet"},
-    metadata=column_metadata("company_fundamentals"),
+def _company_asset(
+    name: str,
+    description: str,
+    fetch: Callable[[CompanySource], Callable[[list[str]], FetchResult]],
+    checks: list[dg.AssetCheckSpec],
+    check: Callable[[pd.DataFrame], dg.AssetCheckResult],
+    describe: Callable[[pd.DataFrame], dict[str, object]] = lambda frame: {},
+) -> dg.AssetsDefinition:
+    """A company asset: fetch its tickers from the company source, store, check.
+
+    Profiles and fundamentals differ only in what they fetch, check and add to the metadata.
+    """
+
+    @table_asset("company", name=name, description=description, check_specs=checks, pool="prices")
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: CompanyConfig,
+        memory: MemoryResource,
+        company: CompanyDataResource,
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        with memory.step(context, budget="prices", static_estimate_mb=_STATIC_MB) as step:
+            result = _fetch(context, fetch(company.source(config)), config)
+            step.mark("fetch-complete")
+            metadata = {**_fetch_metadata(result, config.source), **describe(result.frame)}
+            yield dg.Output(result.frame, metadata=metadata)
+            yield from fetch_check_results(result, config.tickers)
+            yield check(result.frame)
+
+    return _asset
+
+
+company_profiles = _company_asset(
+    "company_profiles",
+    "One row per ticker: name, sector, industry, exchange, currency, market cap, shares.",
+    lambda source: source.fetch_profiles,
+    PROFILE_CHECKS,
+    profile_check_result,
 )
-def company_fundamentals(
-    context: dg.AssetExecutionContext,
-    config: CompanyConfig,
-    memory: MemoryResource,
-    company: CompanyDataResource,
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    """Quarterly and annual income, balance sheet and cash flow lines (long, not point in time)."""
-    with memory.step(context, budget="prices", static_estimate_mb=_STATIC_MB) as step:
-        result = _fetch(context, company.source(config).fetch_fundamentals, config)
-        step.mark("fetch-complete")
-        frame = result.frame
-        metadata = _fetch_metadata(result, config.source)
-        metadata["memwise/line_items"] = int(frame["line_item"].nunique())
-        if len(frame):
-            metadata["memwise/latest_period_end"] = str(frame["period_end"].max().date())
-        yield dg.Output(frame, metadata=metadata)
-        yield from fetch_check_results(result, config.tickers)
-        yield fundamentals_check_result(frame)
+company_fundamentals = _company_asset(
+    "company_fundamentals",
+    "Quarterly and annual income, balance sheet and cash flow lines (long, not point in time).",
+    lambda source: source.fetch_fundamentals,
+    FUNDAMENTAL_CHECKS,
+    fundamentals_check_result,
+    describe=_fundamentals_metadata,
+)
 
 
 class FundamentalsJoinConfig(dg.Config):
@@ -141,13 +149,7 @@ def _filed_dates(path: str | None) -> pd.DataFrame | None:
         ) from exc
 
 
-@dg.asset(
-    group_name="company",
-    ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close"]})},
-    check_specs=JOIN_CHECKS,
-    kinds={"pandas", "parquet"},
-    metadata=column_metadata("daily_with_fundamentals"),
-)
+@table_asset("company", reads={"daily_bars": ["symbol", "date", "close"]}, check_specs=JOIN_CHECKS)
 def daily_with_fundamentals(
     context: dg.AssetExecutionContext,
     config: FundamentalsJoinConfig,

@@ -16,19 +16,14 @@ PERIOD_END_PRESENT = "rows_carry_period_end"
 NOTHING_BEFORE_AVAILABLE = "no_figure_before_available"
 
 
+_FETCH_CHECKS = {
+    TICKERS_ACCOUNTED: "Each requested ticker has rows or is reported failed with a reason.",
+    ALL_FETCHED: "No ticker failed (a warning: the others are stored all the same).",
+}
+
+
 def _fetch_specs(asset: str) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            TICKERS_ACCOUNTED,
-            asset=asset,
-            description="Each requested ticker has rows or is reported failed with a reason.",
-        ),
-        dg.AssetCheckSpec(
-            ALL_FETCHED,
-            asset=asset,
-            description="No ticker failed (a warning: the others are stored all the same).",
-        ),
-    ]
+    return [dg.AssetCheckSpec(n, asset=asset, description=d) for n, d in _FETCH_CHECKS.items()]
 
 
 PROFILE_CHECKS = [

@@ -7,7 +7,6 @@ import pandas as pd
 
 from memwise_assets.compute.filings.features import SECTION_COLUMNS, text_features
 from memwise_assets.compute.filings.point_in_time import attach_filing_features
-from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.filings.feature_checks import (
     FILING_FEATURE_CHECKS,
     FILING_JOIN_CHECKS,
@@ -16,18 +15,15 @@ from memwise_assets.defs.filings.feature_checks import (
 )
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.table_asset import table_asset
 
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
 # Its own budget (memwise_assets/defs/budgets.py); `limits_mb` may size it.
 BUDGET = "filing_features"
 
 
-@dg.asset(
-    group_name="filings",
-    ins={"sec_filing_sections": dg.AssetIn(metadata={"columns": SECTION_COLUMNS})},
-    check_specs=FILING_FEATURE_CHECKS,
-    kinds={"pandas", "parquet"},
-    metadata=column_metadata("filing_text_features"),
+@table_asset(
+    "filings", reads={"sec_filing_sections": SECTION_COLUMNS}, check_specs=FILING_FEATURE_CHECKS
 )
 def filing_text_features(
     context: dg.AssetExecutionContext, memory: MemoryResource, sec_filing_sections: pd.DataFrame
@@ -54,13 +50,7 @@ def filing_text_features(
         yield from feature_check_results(features)
 
 
-@dg.asset(
-    group_name="filings",
-    ins={"daily_bars": dg.AssetIn(metadata={"columns": _DAILY_COLUMNS})},
-    check_specs=FILING_JOIN_CHECKS,
-    kinds={"pandas", "parquet"},
-    metadata=column_metadata("daily_with_filing_features"),
-)
+@table_asset("filings", reads={"daily_bars": _DAILY_COLUMNS}, check_specs=FILING_JOIN_CHECKS)
 def daily_with_filing_features(
     context: dg.AssetExecutionContext,
     memory: MemoryResource,

@@ -9,8 +9,8 @@ from pydantic import Field
 
 from memwise_assets.compute.intraday import read_intraday_bars
 from memwise_assets.defs.budgets import MB
-from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.table_asset import table_asset
 
 
 def sample_intraday_dir() -> Path:
@@ -27,9 +27,7 @@ class IntradayConfig(dg.Config):
     pattern: str = Field(default="*.csv*", description="Which files of the folder to read.")
 
 
-@dg.asset(
-    group_name="labels", kinds={"pandas", "parquet"}, metadata=column_metadata("intraday_bars")
-)
+@table_asset("labels")
 def intraday_bars(
     context: dg.AssetExecutionContext, config: IntradayConfig, memory: MemoryResource
 ) -> Iterator[dg.Output]:

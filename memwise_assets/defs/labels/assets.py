@@ -1,6 +1,7 @@
 """`weighted_labels`: triple-barrier labels and sample weights per labelling mode."""
 
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Literal
 
 import dagster as dg
@@ -15,10 +16,10 @@ from memwise_assets.compute.labels import (
     triple_barrier_labels,
 )
 from memwise_assets.defs.budgets import BUDGETS, MB, budget_named
-from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.table_asset import table_asset
 from memwise_assets.memory import release_free_heap
 
 # Per chunk row: a dozen float64 working arrays per mode, plus the int/float32 outputs.
@@ -64,15 +65,10 @@ class LabelsConfig(dg.Config):
         return self
 
     def to_labeling(self) -> LabelingConfig:
-        return LabelingConfig(
-            modes=tuple(LabelMode(m.name, m.pt, m.sl, m.horizon) for m in self.modes),
-            vol_span=self.vol_span,
-            vol_min_periods=self.vol_min_periods,
-            vertical=self.vertical,
-            decay=self.decay,
-            chunk_rows=self.chunk_rows,
-            price_field=self.price_field,
-        )
+        # Every knob but the modes has the same name and meaning in both configs.
+        knobs = {f.name: getattr(self, f.name) for f in fields(LabelingConfig) if f.name != "modes"}
+        modes = tuple(LabelMode(m.name, m.pt, m.sl, m.horizon) for m in self.modes)
+        return LabelingConfig(modes=modes, **knobs)
 
 
 def label_step(
@@ -128,13 +124,11 @@ def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, 
     return meta
 
 
-@dg.asset(
-    group_name="labels",
-    ins={"daily_bars": dg.AssetIn(metadata={"columns": ["symbol", "date", "close", "adj_close"]})},
+@table_asset(
+    "labels",
+    reads={"daily_bars": ["symbol", "date", "close", "adj_close"]},
     check_specs=LABEL_CHECKS,
     pool=BUDGETS["labels"].pool,
-    kinds={"pandas", "parquet"},
-    metadata=column_metadata("weighted_labels"),
 )
 def weighted_labels(
     context: dg.AssetExecutionContext,

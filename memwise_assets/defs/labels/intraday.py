@@ -8,10 +8,10 @@ import pandas as pd
 from pydantic import Field
 
 from memwise_assets.defs.budgets import BUDGETS
-from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.labels.assets import LabelsConfig, label_step
 from memwise_assets.defs.labels.checks import label_checks
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.table_asset import table_asset
 
 
 class IntradayLabelsConfig(LabelsConfig):
@@ -22,12 +22,7 @@ class IntradayLabelsConfig(LabelsConfig):
     )
 
 
-@dg.asset(
-    group_name="labels",
-    check_specs=label_checks("intraday_labels"),
-    pool=BUDGETS["labels"].pool,
-    metadata=column_metadata("intraday_labels"),
-)
+@table_asset("labels", check_specs=label_checks("intraday_labels"), pool=BUDGETS["labels"].pool)
 def intraday_labels(
     context: dg.AssetExecutionContext,
     config: IntradayLabelsConfig,

@@ -8,9 +8,9 @@ import pandas as pd
 from memwise_assets.compute.holes import find_holes, nyse_sessions
 from memwise_assets.compute.weekly import attach_weekly_features
 from memwise_assets.compute.weekly import weekly_features as compute_features
-from memwise_assets.defs.columns import column_metadata
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.table_asset import table_asset
 from memwise_assets.defs.weekly.checks import WEEKLY_CHECKS, weekly_check_results
 from memwise_assets.defs.weekly.config import WeeklyAttachConfig, WeeklyFeaturesConfig
 
@@ -30,13 +30,7 @@ def _holes_metadata(daily: pd.DataFrame, sessions: pd.DatetimeIndex) -> dict[str
     return {"memwise/holes": len(holes), "memwise/holes_preview": "; ".join(shown) or "none"}
 
 
-@dg.asset(
-    group_name="weekly",
-    ins={"daily_bars": dg.AssetIn(metadata={"columns": _DAILY_COLUMNS})},
-    check_specs=WEEKLY_CHECKS,
-    kinds={"pandas", "parquet"},
-    metadata=column_metadata("weekly_features"),
-)
+@table_asset("weekly", reads={"daily_bars": _DAILY_COLUMNS}, check_specs=WEEKLY_CHECKS)
 def weekly_features(
     context: dg.AssetExecutionContext,
     config: WeeklyFeaturesConfig,
@@ -75,12 +69,7 @@ def weekly_features(
         yield from weekly_check_results(daily_bars, features, compute)
 
 
-@dg.asset(
-    group_name="weekly",
-    ins={"daily_bars": dg.AssetIn(metadata={"columns": _MERGED_COLUMNS})},
-    kinds={"pandas", "parquet"},
-    metadata=column_metadata("daily_with_weekly_features"),
-)
+@table_asset("weekly", reads={"daily_bars": _MERGED_COLUMNS})
 def daily_with_weekly_features(
     context: dg.AssetExecutionContext,
     config: WeeklyAttachConfig,

@@ -74,17 +74,3 @@ def test_next_session_and_close_are_selectable(memwise_resources) -> None:
     np.testing.assert_array_equal(fridays["range_1w"].to_numpy(), previous["range_1w"].to_numpy())
     meta = result.asset_materializations_for_node("weekly_features")[0].metadata
     assert meta["memwise/price_field"].value == "close"
-
-
-def test_a_horizon_past_the_series_fails_before_admission(memwise_resources) -> None:
-    config = {"weighted_labels": {"config": {"modes": [{"name": "base", "horizon": 5000}]}}}
-    result = dg.materialize(
-        [holey_daily_bars, weighted_labels],
-        resources=memwise_resources,
-        run_config={"ops": config},
-        raise_on_error=False,
-    )
-    assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "modes[base].horizon: expected at most" in str(failure.event_specific_data.error)
-    assert not result.asset_materializations_for_node("weighted_labels")

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from memwise_assets.defs.shared import safe_name
+from memwise_assets.memory.cache import safe_name
 
 METRICS_FILE = "batch_execution_metrics.json"
 

@@ -1,0 +1,41 @@
+"""`table_asset`: the decorator of a memwise asset stored as a described Parquet table.
+
+Every such asset carries the same Dagster arguments: its group, the `pandas`/`parquet` kinds,
+its column schema from `defs/columns.py` (found by the asset's name: `name=` or the
+function's), and the columns it
+reads from each upstream table (the IO manager loads only those). Saying them once here
+keeps each asset's decorator to what is its own: checks, pool, partitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from memwise_assets.defs.columns import column_metadata
+
+TABLE_KINDS = {"pandas", "parquet"}
+
+
+def table_asset(
+    group: str, *, reads: Mapping[str, Sequence[str]] | None = None, **asset_args: Any
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """`dg.asset` with memwise's table arguments; `reads`: upstream asset -> columns loaded.
+
+    Other keywords (`check_specs`, `pool`, `partitions_def`, ...) pass through to `dg.asset`;
+    upstream assets not in `reads` are loaded whole.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> dg.AssetsDefinition:
+        ins = {name: dg.AssetIn(metadata={"columns": list(c)}) for name, c in (reads or {}).items()}
+        return dg.asset(
+            group_name=group,
+            kinds=TABLE_KINDS,
+            metadata=column_metadata(asset_args.get("name") or fn.__name__),
+            **({"ins": ins} if ins else {}),
+            **asset_args,
+        )(fn)
+
+    return decorate

@@ -1,0 +1,47 @@
+"""Weekly cells numbered on the symbol x week grid or by rank give the same bars and errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from memwise_assets.compute import weekly_cells
+from memwise_assets.compute.holes import nyse_sessions
+from memwise_assets.compute.weekly import weekly_bars, weekly_features
+from memwise_assets_tests.compute.test_weekly import ragged_daily
+
+
+@pytest.fixture(scope="module")
+def daily() -> pd.DataFrame:
+    # Shuffled rows, late starts, early stops, NaN opens and highs, Saturdays and holes.
+    return ragged_daily(seed=5, n_symbols=8, n_days=600)
+
+
+def by_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No grid is small enough: cells are numbered by rank, as for sparse inputs.
+    monkeypatch.setattr(weekly_cells, "_GRID_CELLS_PER_ROW", 0)
+
+
+@pytest.mark.parametrize("price_field", ["close", "adj_close"])
+def test_grid_and_ranked_cells_give_identical_bars_and_features(
+    daily: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, price_field: str
+) -> None:
+    sessions = nyse_sessions(daily["date"])
+    grid_bars = weekly_bars(daily, price_field=price_field, sessions=sessions)
+    grid_features = weekly_features(daily, price_field=price_field, sessions=sessions)
+    by_rank(monkeypatch)
+    ranked_bars = weekly_bars(daily, price_field=price_field, sessions=sessions)
+    ranked_features = weekly_features(daily, price_field=price_field, sessions=sessions)
+    pd.testing.assert_frame_equal(grid_bars, ranked_bars)
+    pd.testing.assert_frame_equal(grid_features, ranked_features)
+    assert daily["open"].isna().any()  # so the first valid open is looked for
+    assert grid_features["ret_4w"].notna().any()  # holes split it into short segments
+
+
+def test_ranked_cells_name_duplicates_too(
+    daily: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    by_rank(monkeypatch)
+    doubled = pd.concat([daily, daily.iloc[[3]]])
+    with pytest.raises(ValueError, match=r"1 duplicate rows, e\.g\. \('SYM"):
+        weekly_bars(doubled)
