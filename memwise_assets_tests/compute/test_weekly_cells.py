@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -45,3 +46,43 @@ def test_ranked_cells_name_duplicates_too(
     doubled = pd.concat([daily, daily.iloc[[3]]])
     with pytest.raises(ValueError, match=r"1 duplicate rows, e\.g\. \('SYM"):
         weekly_bars(doubled)
+
+
+def test_dropping_the_rows_before_a_mid_week_hole_may_renumber_the_cells(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # SYM00 misses a Tuesday and Wednesday: its Monday shares a week with the Thursday after
+    # the hole and drops out. With the grid threshold set right at the input's density, the
+    # fewer rows kept are numbered by rank instead, which skips the ten weeks before SYM01
+    # lists; the bars must not change with it.
+    sessions = pd.bdate_range("2021-01-04", periods=260)
+    hole = sessions[[101, 102]]
+    frames = []
+    for i, dates in enumerate([sessions.difference(hole), sessions[50:]]):
+        close = 50.0 + np.arange(len(dates)) * (0.1 + i) + np.sin(np.arange(len(dates)))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "symbol": f"SYM{i:02d}",
+                    "date": dates,
+                    "open": close,
+                    "high": close + 1,
+                    "low": close - 1,
+                    "close": close,
+                    "adj_close": close,
+                    "volume": 1000.0,
+                }
+            )
+        )
+    daily = pd.concat(frames, ignore_index=True)
+    n_weeks = len(np.unique(sessions.to_period("W-FRI")))
+    monkeypatch.setattr(weekly_cells, "_GRID_CELLS_PER_ROW", 10**6)
+    grid = weekly_features(daily, sessions=sessions)
+    monkeypatch.setattr(weekly_cells, "_GRID_CELLS_PER_ROW", 0)
+    ranked = weekly_features(daily, sessions=sessions)
+    monkeypatch.setattr(weekly_cells, "_GRID_CELLS_PER_ROW", 2 * n_weeks / len(daily))
+    flipped = weekly_features(daily, sessions=sessions)
+    pd.testing.assert_frame_equal(grid, ranked)
+    pd.testing.assert_frame_equal(grid, flipped)
+    week_of_hole = grid[(grid["symbol"] == "SYM00") & (grid["week_end"] == "2021-05-28")]
+    assert week_of_hole["ret_1w"].isna().all()  # the week after the hole starts a new segment
