@@ -4,8 +4,6 @@ import json
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ from memwise_assets.defs.io_manager import (
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
 from memwise_assets.memory.run_metrics import METRICS_FILE
+from memwise_assets_tests.processes import run_fresh
 
 days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
 
@@ -124,15 +123,7 @@ def test_rss_increase_shows_the_ballast_in_a_fresh_process(tmp_path: Path) -> No
     mark, and earlier tests of the same process (the memory toolkit's) leave heap and peak state
     behind that can hide an allocation of this size.
     """
-    done = subprocess.run(
-        [sys.executable, "-c", _FRESH_TOY, str(tmp_path / "memwise")],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=Path(__file__).parents[2],
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    values = json.loads(done.stdout.strip().splitlines()[-1])
+    values = run_fresh(_FRESH_TOY, str(tmp_path / "memwise"))
     assert values["memwise/rss_increase_mb"] >= 140  # the 160 MB ballast, freed before return
     assert values["memwise/peak_rss_mb"] > values["memwise/rss_increase_mb"]
 

@@ -2,13 +2,9 @@
 
 import ctypes
 import gc
-import json
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -18,6 +14,7 @@ import pytest
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.memory.limits import choose_timeout
+from memwise_assets_tests.processes import run_fresh
 
 
 class SleepConfig(dg.Config):
@@ -143,15 +140,7 @@ print(json.dumps({
 def test_a_step_over_its_budget_is_retried_with_a_raised_budget(tmp_path) -> None:
     # A fresh process: after other tests (heap settings, freed arenas) the ballast can reuse
     # memory already resident and never show as an increase, so the budget is never passed.
-    done = subprocess.run(
-        [sys.executable, "-c", _GREEDY_IN_A_FRESH_PROCESS, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=Path(__file__).parents[2],
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    got = json.loads(done.stdout.strip().splitlines()[-1])
+    got = run_fresh(_GREEDY_IN_A_FRESH_PROCESS, str(tmp_path))
     assert "STEP_UP_FOR_RETRY" in got["events"] and got["success"]
     raised = got["limit_mb"]
     assert raised >= 1.5 * 1.2 * step_budget_mb * 0.95, "raised from the peak the monitor saw"

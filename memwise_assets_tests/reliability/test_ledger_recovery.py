@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import time
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,9 @@ import pytest
 from memwise_assets.memory import AdmissionTimeout, MemoryLedger
 from memwise_assets.memory import ledger as ledger_module
 from memwise_assets_tests.memory import workers
+from memwise_assets_tests.processes import wait_for_file
 
 POOL = 1000.0
-
-
-def _wait_for(path: Path, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
 
 
 def _delete(ledger_dir: Path) -> None:
@@ -44,7 +37,7 @@ def test_live_holder_survives_a_rebuilt_ledger(tmp_path: Path, damage) -> None:
     )
     holder.start()
     try:
-        _wait_for(control / "ready")
+        wait_for_file(control / "ready", 30.0)
         damage(ledger_dir)
         newcomer = MemoryLedger(ledger_dir, pool_mb=POOL, available_fn=lambda: 1e12)
         # 60 % on top of the holder's 50 % would over-admit the pool: it must wait.
@@ -54,7 +47,7 @@ def test_live_holder_survives_a_rebuilt_ledger(tmp_path: Path, damage) -> None:
         with newcomer.reserve(0.4 * POOL, timeout_s=10, label="newcomer") as mine:
             assert newcomer.reserved_mb() == pytest.approx(0.9 * POOL)
             (control / "release").touch()
-            _wait_for(control / "released")
+            wait_for_file(control / "released", 30.0)
             # The holder's release removed its own row only.
             assert [r["id"] for r in newcomer.snapshot()] == [mine.id]
         assert newcomer.reserved_mb() == 0

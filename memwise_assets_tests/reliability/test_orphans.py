@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from memwise_assets_tests.memory import workers
+from memwise_assets_tests.processes import assert_gone_within, wait_for_file
 
 
 @pytest.mark.slow
@@ -23,17 +24,11 @@ def test_killed_parents_isolated_child_is_gone_within_5_s(tmp_path: Path) -> Non
         target=workers.isolated_parent, args=(str(pid_file),)
     )
     parent.start()
-    deadline = time.monotonic() + 60
-    while not pid_file.exists():
-        assert time.monotonic() < deadline, "the isolated child never started"
-        time.sleep(0.02)
+    wait_for_file(pid_file, 60.0, alive=parent.is_alive)
     child = psutil.Process(int(pid_file.read_text()))
     os.kill(parent.pid, signal.SIGKILL)
     parent.join()
-    gone, alive = psutil.wait_procs([child], timeout=5)
-    for proc in alive:
-        proc.kill()
-    assert not alive, "the isolated child outlived its killed parent by more than 5 s"
+    assert_gone_within(child, 5, "the isolated child")
 
 
 ORCHESTRATOR = """
@@ -60,17 +55,11 @@ def test_killed_orchestrators_step_subprocess_is_gone_within_5_s(
     )
     try:
         pid_file = control / "attempt-0.pid"
-        deadline = time.monotonic() + 120
-        while not pid_file.exists():
-            assert time.monotonic() < deadline and parent.poll() is None, "victim never ran"
-            time.sleep(0.05)
+        wait_for_file(pid_file, 120.0, alive=lambda: parent.poll() is None)
         step = psutil.Process(int(pid_file.read_text()))
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
-        gone, alive = psutil.wait_procs([step], timeout=5)
-        for proc in alive:
-            proc.kill()
-        assert not alive, "the step subprocess outlived its killed orchestrator by over 5 s"
+        assert_gone_within(step, 5, "the step subprocess")
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -16,20 +16,13 @@ import pytest
 
 from memwise_assets.memory import MemoryLedger
 from memwise_assets.memory import ledger as ledger_module
+from memwise_assets_tests.processes import wait_for_file
 from memwise_assets_tests.reliability.hostile import die_holding_the_ledger_lock, hold_memory
 from memwise_assets_tests.reliability.toy_jobs import run_wide, steady
 
 SPAWN = multiprocessing.get_context("spawn")
 HOST_MB = 2000.0  # the simulated host: its "available" memory is HOST_MB minus the tenant's RSS
 TENANT_MB = 1200
-
-
-def _wait_file(path: Path, process: multiprocessing.Process, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        assert process.is_alive(), f"child died with {process.exitcode} before {path.name}"
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("tenant_reserves", [False, True], ids=["outside-ledger", "in-ledger"])
@@ -44,7 +37,7 @@ def test_admissions_wait_for_a_memory_hog_and_go_when_it_lets_go(
         kwargs={"ledger_dir": str(ledger_dir), "pool_mb": 1600} if tenant_reserves else {},
     )
     tenant.start()
-    _wait_file(ready, tenant)
+    wait_for_file(ready, alive=tenant.is_alive)
     holder = psutil.Process(tenant.pid)
 
     def host_available() -> float:
@@ -119,7 +112,7 @@ def test_dead_holder_and_dead_lock_owner_are_recovered(
         kwargs={"ledger_dir": str(ledger_dir), "pool_mb": 1000},
     )
     holder.start()
-    _wait_file(ready, holder)
+    wait_for_file(ready, alive=holder.is_alive)
     os.kill(holder.pid, signal.SIGKILL)
     holder.join(10)
     # A second process dies while holding the ledger's file lock and SQLite write lock.

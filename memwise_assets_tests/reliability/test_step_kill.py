@@ -17,19 +17,12 @@ import pytest
 from memwise_assets.defs.automation import purge_cache_on_failure
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.memory import MemoryLedger
+from memwise_assets_tests.processes import wait_for_file
 from memwise_assets_tests.reliability.toy_jobs import kill_job
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _wait_for(path: Path, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} never appeared")
-        time.sleep(0.02)
 
 
 def _executioner(control: Path, kill: set[int], killed: list[int]) -> threading.Thread:
@@ -39,7 +32,7 @@ def _executioner(control: Path, kill: set[int], killed: list[int]) -> threading.
         for attempt in range(2):
             pid_file = control / f"attempt-{attempt}.pid"
             try:
-                _wait_for(pid_file)
+                wait_for_file(pid_file, 90.0)
             except TimeoutError:
                 return
             if attempt in kill:
