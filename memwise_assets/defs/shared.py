@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from memwise_assets.defs.budgets import MB
 
@@ -21,6 +22,18 @@ def memwise_home() -> Path:
     return Path(home) / "memwise"
 
 
-def frame_mb(frame: pd.DataFrame) -> float:
-    """In-memory size of a frame in MB, strings included: the input size estimates scale by."""
-    return float(frame.memory_usage(deep=True).sum()) / MB
+def frame_mb(frame: pd.DataFrame, table: pa.Table | None = None) -> float:
+    """In-memory size of a frame in MB, strings included: the input size estimates scale by.
+
+    With `table` (the frame already converted to Arrow) the same figure comes cheaper:
+    Arrow's buffers for numbers and categories (the bytes pandas holds), pandas' deep count
+    for object columns only. The deep count of a whole frame cost a month of daily bars
+    0.5-1.7 ms, most of a write's budget.
+    """
+    if table is None:
+        return float(frame.memory_usage(deep=True).sum()) / MB
+    kinds = [str(dtype) for dtype in frame.dtypes]
+    objects = [i for i, kind in enumerate(kinds) if kind == "object"]
+    arrow = sum(table.column(i).nbytes for i, kind in enumerate(kinds) if kind != "object")
+    deep = frame.iloc[:, objects].memory_usage(deep=True, index=False).sum() if objects else 0
+    return float(arrow + deep + frame.index.memory_usage()) / MB

@@ -146,12 +146,23 @@ def _on_calendar(dates: np.ndarray, days: np.ndarray) -> np.ndarray:
     return days[pos] == dates
 
 
+def in_key_order(codes: np.ndarray, dates: np.ndarray, *, strict: bool = False) -> bool:
+    """Rows sorted by (symbol code, date); `strict`: no (symbol, date) twice either."""
+    step_code, step_date = np.diff(codes), np.diff(dates)
+    later = step_date > 0 if strict else step_date >= 0
+    return bool(((step_code > 0) | ((step_code == 0) & later)).all())
+
+
+def symbol_codes(symbols: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each row's symbol as a code into the returned categories (-1: none); categoricals free."""
+    if not isinstance(symbols.dtype, pd.CategoricalDtype):
+        symbols = symbols.astype("category")
+    return symbols.cat.codes.to_numpy(), symbols.cat.categories
+
+
 def _order(codes: np.ndarray, dates: np.ndarray) -> np.ndarray | None:
     """The stable sort by (code, date), or None where the rows are in that order already."""
-    step_code, step_date = np.diff(codes), np.diff(dates)
-    if ((step_code > 0) | ((step_code == 0) & (step_date >= np.timedelta64(0)))).all():
-        return None
-    return np.lexsort((dates, codes))
+    return None if in_key_order(codes, dates) else np.lexsort((dates, codes))
 
 
 def _take(cols: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -166,14 +177,12 @@ def _spans(
     On the category codes with numpy (bincount, min/max at): a per-symbol groupby cost a
     30-year slice of 33 tickers 55 ms.
     """
-    symbols = frame["symbol"]
-    if not isinstance(symbols.dtype, pd.CategoricalDtype):
-        symbols = symbols.astype("category")
-    codes = symbols.cat.codes.to_numpy().astype(np.int64)
+    codes, categories = symbol_codes(frame["symbol"])
+    codes = codes.astype(np.int64)
     dates = frame["date"].to_numpy().astype("datetime64[ns]")
     keep = codes >= 0
     codes, dates = codes[keep], dates[keep]
-    n = len(symbols.cat.categories)
+    n = len(categories)
     pos = np.searchsorted(days, dates)
     rows = np.bincount(codes, minlength=n)
     first = np.full(n, len(days), dtype=np.int64)
@@ -188,7 +197,7 @@ def _spans(
     d0, d1 = d0.view("datetime64[ns]"), d1.view("datetime64[ns]")
     return {
         str(name): (int(rows[i]), int(first[i]), int(last[i]), d0[i], d1[i])
-        for i, name in enumerate(symbols.cat.categories)
+        for i, name in enumerate(categories)
         if rows[i]
     }
 

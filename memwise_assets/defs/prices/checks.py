@@ -8,6 +8,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from memwise_assets.compute.prices.clean import in_key_order, symbol_codes
+
 NO_DUPLICATES = "no_duplicate_symbol_date"
 OHLC_CONSISTENT = "ohlc_consistent"
 NO_NAN_CLOSE = "no_nan_close"
@@ -64,13 +66,9 @@ def _frame_faults(frame: pd.DataFrame) -> dict:
     On arrays: a 30-year step checks 360 months, and pandas' per-call cost per month
     (duplicated, row-wise min/max, symbols as strings) was most of the checks' time.
     """
-    symbols = frame["symbol"]
-    if not isinstance(symbols.dtype, pd.CategoricalDtype):
-        symbols = symbols.astype("category")
-    codes = symbols.cat.codes.to_numpy()
+    codes, categories = symbol_codes(frame["symbol"])
     dates = frame["date"].to_numpy().astype("datetime64[ns]").view(np.int64)
-    step_code, step_date = np.diff(codes), np.diff(dates)
-    if ((step_code > 0) | ((step_code == 0) & (step_date > 0))).all():
+    if in_key_order(codes, dates, strict=True):
         duplicates = 0  # stored order (symbol, then date) strictly rising: no key twice
     else:
         order = np.lexsort((dates, codes))
@@ -85,5 +83,5 @@ def _frame_faults(frame: pd.DataFrame) -> dict:
         "duplicates": duplicates,
         "inconsistent": int((~consistent).sum()),
         "nan_close": int(np.isnan(c).sum()),
-        "symbols": [str(s) for s in symbols.cat.categories[used].tolist()],
+        "symbols": [str(s) for s in categories[used].tolist()],
     }
