@@ -14,7 +14,7 @@ import dagster as dg
 
 from memwise_assets.home import init_home
 from memwise_assets.report.checks import CheckCounts, CheckResult, counts_by_asset, run_checks
-from memwise_assets.report.collect import StepFigures, step_figures
+from memwise_assets.report.collect import StepRecord, step_figures
 
 DEMO_START = "2024-01"  # monthly partitions of daily_bars
 DEMO_END = "2024-12"
@@ -155,7 +155,7 @@ def run_demo(
     return DemoResult(rows=rows, checks=checks, run_ids=run_ids)
 
 
-def _figures_by_asset(instance: dg.DagsterInstance, run_id: str) -> dict[str, StepFigures]:
+def _figures_by_asset(instance: dg.DagsterInstance, run_id: str) -> dict[str, StepRecord]:
     records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=100_000
     ).records
@@ -163,7 +163,7 @@ def _figures_by_asset(instance: dg.DagsterInstance, run_id: str) -> dict[str, St
 
 
 def _row(
-    asset: str, figures: Mapping[str, StepFigures], counts: Mapping[str, CheckCounts]
+    asset: str, figures: Mapping[str, StepRecord], counts: Mapping[str, CheckCounts]
 ) -> AssetRow:
     step = figures.get(asset)
     if step is None:

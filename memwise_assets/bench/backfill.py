@@ -23,6 +23,7 @@ import dagster as dg
 from memwise_assets.bench.harness import BenchRow
 from memwise_assets.compute.prices import SamplePriceSource
 from memwise_assets.defs.budgets import MB
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets.defs.prices.partitions import monthly_partitions
 
 CASE = "backfill-30y"
@@ -79,8 +80,9 @@ def _step_figures(home: Path) -> dict[str, float]:
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             records = instance.fetch_materializations(dg.AssetKey("daily_bars"), limit=1).records
-            meta = records[0].asset_materialization.metadata
-            return {k: meta[f"memwise/{k}"].value for k in ("rss_increase_mb", "limit_mb")}
+            figures = StepFigures.from_metadata(records[0].asset_materialization.metadata)
+            assert figures is not None, "daily_bars' last materialization carries no figures"
+            return {"rss_increase_mb": figures.rss_increase_mb, "limit_mb": figures.limit_mb}
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_HOME", None)

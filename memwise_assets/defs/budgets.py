@@ -9,7 +9,7 @@ k8s) is read from here, so a new budget is one row and an unknown one is an erro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 # One megabyte, for every MB figure memwise records (binary, as RSS and file sizes are).
@@ -31,6 +31,39 @@ class Budget:
     def static_estimate(self, input_mb: float) -> float:
         """The size formula used before the calibrated estimator has enough history."""
         return self.base_mb + self.per_input_mb * max(float(input_mb), 0.0)
+
+    def configured(
+        self, limits_mb: Mapping[str, float], step_timeouts_s: Mapping[str, float]
+    ) -> Budget:
+        """This budget with a deployment's limit and static timeout (its defaults if unset)."""
+        return replace(
+            self,
+            limit_mb=float(limits_mb.get(self.name, self.limit_mb)),
+            timeout_s=float(
+                step_timeouts_s.get(self.name, step_timeouts_s.get("default", self.timeout_s))
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class TimeoutPolicy:
+    """How a step's timeout adapts to its recorded seconds (`memory/limits.choose_timeout`)."""
+
+    floor_s: float
+    k: float
+    margin: float
+    window: int  # recorded steps read
+    min_history: int  # steps needed before the timeout adapts
+    grace_s: float  # past the deadline, a step in a process of its own is killed after this
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a step that passed its memory budget is retried: raised budget, how many times."""
+
+    max_retries: int
+    headroom_mb: float
+    factor: float
 
 
 BUDGETS: Mapping[str, Budget] = MappingProxyType(
@@ -70,3 +103,8 @@ def budget_named(name: str) -> Budget:
 def default_limits_mb() -> dict[str, float]:
     """Each budget's default limit in MB (the seed of `MemoryResource.limits_mb`)."""
     return {b.name: b.limit_mb for b in BUDGETS.values()}
+
+
+def default_step_timeouts_s() -> dict[str, float]:
+    """Each budget's default step timeout (the seed of `MemoryResource.step_timeouts_s`)."""
+    return {b.name: b.timeout_s for b in BUDGETS.values()}

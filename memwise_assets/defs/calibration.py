@@ -6,13 +6,17 @@ from typing import Any
 
 import dagster as dg
 
+from memwise_assets.defs.figures import (
+    FAILED_KEY,
+    INCREASE_KEY,
+    INPUT_KEY,
+    LIMIT_KEY,
+    PEAK_KEY,
+    figure,
+)
 from memwise_assets.memory.calibration import Estimate, calibrated_estimate
 from memwise_assets.memory.monitor import MemoryLimitExceeded
 
-INPUT_KEY = "memwise/input_mb"
-INCREASE_KEY = "memwise/rss_increase_mb"
-# On an AssetObservation of a step that failed over its budget (its peak is history too).
-FAILED_KEY = "memwise/failed"
 # History reads page through the event log; old homes hold one copy per partition.
 _PAGE = 500
 _MAX_SCANNED = 20_000
@@ -45,10 +49,11 @@ def history_for(
             meta = materialization.metadata if materialization is not None else {}
             # Runless events (reported from outside a run) are each their own point.
             step = (record.run_id, record.event_log_entry.step_key or str(record.storage_id))
-            if input_key not in meta or peak_key not in meta or step in seen:
+            x, y = figure(meta, input_key), figure(meta, peak_key)
+            if x is None or y is None or step in seen:
                 continue
             seen.add(step)
-            history.append((float(meta[input_key].value), float(meta[peak_key].value)))
+            history.append((float(x), float(y)))
             if len(history) == window:
                 break
         scanned += len(page.records)
@@ -58,8 +63,9 @@ def history_for(
     # Steps that failed over their budget left their figures on an observation: history too.
     for record in instance.fetch_observations(asset_key, limit=window).records:
         meta = record.asset_observation.metadata if record.asset_observation else {}
-        if FAILED_KEY in meta and input_key in meta and peak_key in meta:
-            history.append((float(meta[input_key].value), float(meta[peak_key].value)))
+        x, y = figure(meta, input_key), figure(meta, peak_key)
+        if FAILED_KEY in meta and x is not None and y is not None:
+            history.append((float(x), float(y)))
     return history
 
 
@@ -75,8 +81,8 @@ def record_failed_peak(
             metadata={
                 INPUT_KEY: metrics["input_mb"],
                 INCREASE_KEY: metrics["rss_increase_mb"],
-                "memwise/peak_rss_mb": metrics["peak_memory_mb"],
-                "memwise/budget_mb": metrics["budget_mb"],
+                PEAK_KEY: metrics["peak_memory_mb"],
+                LIMIT_KEY: metrics["budget_mb"],
                 FAILED_KEY: True,
             },
         )

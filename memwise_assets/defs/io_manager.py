@@ -17,6 +17,7 @@ from pydantic import Field
 # AtomicBatch and atomic_write_table are this module's public names too.
 from memwise_assets.defs.atomic_files import AtomicBatch, atomic_write_table  # noqa: F401
 from memwise_assets.defs.budgets import MB
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, open_step
 from memwise_assets.memory.run_metrics import record_step
@@ -280,22 +281,23 @@ def _schema_of(columns: tuple[tuple[str, str], ...]) -> dg.TableSchema:
 def _memory_metadata(
     state: StepMemory, metrics: dict[str, Any], purge: dict[str, Any]
 ) -> dict[str, Any]:
-    return {
-        "memwise/peak_rss_mb": float(metrics["peak_memory_mb"]),
-        "memwise/rss_increase_mb": float(metrics["rss_increase_mb"]),
-        "memwise/limit_mb": float(state.limit_mb),
-        "memwise/peak_usage_percent": float(metrics["budget_usage_percent"]),
-        "memwise/within_limit": bool(metrics["within_budget"]),
-        "memwise/estimate_mb": float(state.estimate.mb),
-        "memwise/estimator": state.estimate.estimator,
-        "memwise/estimator_inputs": dg.MetadataValue.json(state.estimate.inputs),
-        "memwise/input_mb": float(state.input_mb),
-        "memwise/seconds": float(metrics["seconds"]),
-        "memwise/admission_wait_s": float(metrics["admission_wait_s"]),
-        "memwise/sample_count": int(metrics["sample_count"]),
-        "memwise/samples": dg.MetadataValue.json(metrics["samples"]),
-        "memwise/peak_source": str(metrics.get("peak_source", "")),
-        "memwise/cache_files_removed": int(purge["files_removed"]),
-        "memwise/cache_mb_freed": float(purge["disk_freed_mb"]),
+    return StepFigures(
+        peak_rss_mb=metrics["peak_memory_mb"],
+        rss_increase_mb=metrics["rss_increase_mb"],
+        limit_mb=state.limit_mb,
+        peak_usage_percent=metrics["budget_usage_percent"],
+        within_limit=metrics["within_budget"],
+        estimate_mb=state.estimate.mb,
+        estimator=state.estimate.estimator,
+        estimator_inputs=state.estimate.inputs,
+        input_mb=state.input_mb,
+        seconds=metrics["seconds"],
+        admission_wait_s=metrics["admission_wait_s"],
+        sample_count=metrics["sample_count"],
+        samples=metrics["samples"],
+        peak_source=str(metrics.get("peak_source", "")),
+        cache_files_removed=purge["files_removed"],
+        cache_mb_freed=purge["disk_freed_mb"],
+        step=state.step_key,
         **state.limits_metadata,
-    }
+    ).to_metadata()

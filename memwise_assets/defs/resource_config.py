@@ -1,7 +1,9 @@
 """What a `MemoryResource` configuration may be: the bounds refused when it loads.
 
-Each error names the field and what came, so a bad deployment fails at load, not at a
-step hours later. The resource's pydantic validators call these.
+Every check of the resource's configuration is here (the memory figures in `check_bounds`,
+the step timeouts and memory retries in `check_step_limits`). Each error names the field
+and what came, so a bad deployment fails at load, not at a step hours later. The
+resource's pydantic validators call these.
 """
 
 from __future__ import annotations
@@ -9,8 +11,14 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field, field_validator, model_validator
 
-from memwise_assets.defs import step_limits
-from memwise_assets.defs.budgets import budget_named, default_limits_mb
+from memwise_assets.defs.budgets import (
+    Budget,
+    RetryPolicy,
+    TimeoutPolicy,
+    budget_named,
+    default_limits_mb,
+    default_step_timeouts_s,
+)
 from memwise_assets.memory import FileCategory, total_mb
 
 # The budgets table's limits, kept under this name for existing callers.
@@ -103,6 +111,36 @@ def check_bounds(memory: MemoryConfig) -> None:
         )
 
 
+def check_step_limits(memory: MemoryConfig) -> None:
+    """Refuse step timeouts and memory-retry settings that would only fail a step later."""
+    bad = {k: v for k, v in memory.step_timeouts_s.items() if not v > 0}
+    bad.update({k: v for k, v in memory.timeout_overrides_s.items() if not v > 0})
+    if bad or "default" not in memory.step_timeouts_s:
+        raise ValueError(
+            "step_timeouts_s (with a 'default' key) and timeout_overrides_s need seconds > 0; "
+            f"got {bad or memory.step_timeouts_s}"
+        )
+    positive = ("timeout_floor_s", "timeout_k", "timeout_margin", "memory_retry_factor")
+    for name in positive:
+        if not 0 < getattr(memory, name) < float("inf"):
+            raise ValueError(f"{name} must be a finite number > 0; got {getattr(memory, name)}")
+    if memory.memory_retry_factor < 1 or memory.memory_retry_headroom_mb < 0:
+        raise ValueError(
+            "memory_retry_factor must be >= 1 and memory_retry_headroom_mb >= 0; got "
+            f"{memory.memory_retry_factor}, {memory.memory_retry_headroom_mb}"
+        )
+    if memory.max_memory_retries < 0 or memory.timeout_grace_s < 0:
+        raise ValueError(
+            "max_memory_retries and timeout_grace_s must be >= 0; got "
+            f"{memory.max_memory_retries}, {memory.timeout_grace_s}"
+        )
+    if not 1 <= memory.timeout_min_history <= memory.timeout_window:
+        raise ValueError(
+            f"need 1 <= timeout_min_history ({memory.timeout_min_history}) <= timeout_window "
+            f"({memory.timeout_window})"
+        )
+
+
 class MemoryConfig(dg.ConfigurableResource):
     """The memory resource's configuration and its load-time checks (`MemoryResource` acts)."""
 
@@ -157,9 +195,9 @@ class MemoryConfig(dg.ConfigurableResource):
     calibration_quantile: float = Field(
         default=0.99, description="Coverage of the calibrated estimate's prediction bound."
     )
-    # -- step timeouts and memory retries (issue 16) --
+    # -- step timeouts and memory retries --
     step_timeouts_s: dict[str, float] = Field(
-        default_factory=step_limits.default_step_timeouts_s,
+        default_factory=default_step_timeouts_s,
         description="Static timeout in seconds of a whole step, per budget (keys as limits_mb).",
     )
     timeout_overrides_s: dict[str, float] = Field(
@@ -205,5 +243,32 @@ class MemoryConfig(dg.ConfigurableResource):
     @model_validator(mode="after")
     def _sane_fractions(self) -> MemoryConfig:
         check_bounds(self)
-        step_limits.check_config(self)
+        check_step_limits(self)
         return self
+
+    # -- the configuration resolved into records (what the step's helpers take) --
+
+    def budget(self, name: str) -> Budget:
+        """The budget `name` with this deployment's limit and static timeout (unknown: error)."""
+        return budget_named(name).configured(self.limits_mb, self.step_timeouts_s)
+
+    @property
+    def timeout_policy(self) -> TimeoutPolicy:
+        """How step timeouts adapt, as one record."""
+        return TimeoutPolicy(
+            floor_s=self.timeout_floor_s,
+            k=self.timeout_k,
+            margin=self.timeout_margin,
+            window=self.timeout_window,
+            min_history=self.timeout_min_history,
+            grace_s=self.timeout_grace_s,
+        )
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How a step over its memory budget is retried, as one record."""
+        return RetryPolicy(
+            max_retries=self.max_memory_retries,
+            headroom_mb=self.memory_retry_headroom_mb,
+            factor=self.memory_retry_factor,
+        )

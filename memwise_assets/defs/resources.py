@@ -15,11 +15,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from memwise_assets.defs import step_limits
-from memwise_assets.defs.budgets import (
-    FILING_ITEM_BASE_MB,
-    FILING_ITEM_PER_INPUT_MB,
-    budget_named,
-)
+from memwise_assets.defs.budgets import FILING_ITEM_BASE_MB, FILING_ITEM_PER_INPUT_MB
 from memwise_assets.defs.calibration import (
     Estimate,
     calibrated_estimate,
@@ -87,8 +83,7 @@ class MemoryResource(MemoryConfig):
 
     def limit_for(self, budget: str) -> float:
         """Memory in MB a step of this budget may add above its start (unknown: an error)."""
-        spec = budget_named(budget)
-        return float(self.limits_mb.get(spec.name, spec.limit_mb))
+        return self.budget(budget).limit_mb
 
     def size_estimate(
         self,
@@ -214,17 +209,21 @@ class MemoryResource(MemoryConfig):
         released when the block ends, whether it ends normally or by an exception.
         `static_estimate_mb` overrides the budget's size formula (before calibration).
         """
-        spec = budget_named(budget)
-        limit_mb = self.limit_for(spec.name)
+        spec = self.budget(budget)  # resolved once: the helpers below take the record
+        limit_mb = spec.limit_mb
         if static_estimate_mb is None:
             static_estimate_mb = spec.static_estimate(input_mb)
         static_mb = min(static_estimate_mb, limit_mb)
         estimate = self.estimate(context.instance, context.asset_key, input_mb, static_mb)
         # A retry after MemoryLimitExceeded runs, and is admitted, with a raised budget.
-        limit_mb, raise_reason = step_limits.retry_budget(self, context, limit_mb)
+        limit_mb, raise_reason = step_limits.retry_budget(
+            context, limit_mb, self.home, self.retry_policy
+        )
         if raise_reason:
             estimate = Estimate(limit_mb, "memory-retry", {"reason": raise_reason})
-        timeout = step_limits.step_timeout(self, context, spec.name)
+        timeout = step_limits.step_timeout(
+            context, spec, self.timeout_policy, self.timeout_overrides_s
+        )
         state: StepMemory | None = None
         try:
             with self._step_block(
@@ -268,7 +267,9 @@ class MemoryResource(MemoryConfig):
                 self.monitor(limit_mb, logger=context.log, include_children=include_children)
             )
             cache = self.session_cache(run_id)
-            stack.enter_context(step_limits.step_deadline(self, context, timeout, cache))
+            stack.enter_context(
+                step_limits.step_deadline(context, timeout, cache, self.home, self.timeout_grace_s)
+            )
             state = StepMemory(
                 step_key=step_key,
                 budget=budget,
@@ -290,7 +291,16 @@ class MemoryResource(MemoryConfig):
             try:
                 yield state
             except BaseException as exc:
-                failure = step_limits.failure_for(self, context, state, exc)
+                failure = step_limits.failure_for(
+                    context,
+                    exc,
+                    step_key=step_key,
+                    limit_mb=limit_mb,
+                    peak_mb=float(state.metrics()["rss_increase_mb"]),
+                    home=self.home,
+                    retry=self.retry_policy,
+                    pool_mb=float(self.ledger.pool_mb),
+                )
                 if failure is None:
                     raise
                 raise failure from exc

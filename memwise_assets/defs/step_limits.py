@@ -1,9 +1,11 @@
 """Time and memory limits of a step: its enforced timeout, and a retry with more memory.
 
-`MemoryResource.step()` calls three things from here: `step_timeout` (which timeout,
-on which basis), `step_deadline` (enforce it), and `failure_for` (turn a timeout into a
-clear failure, a `MemoryLimitExceeded` into a retry with a raised budget). The figures
-come from `memory/limits.py`; this module only reads Dagster's context and instance.
+`MemoryResource.step()` calls four things from here: `step_timeout` (which timeout, on
+which basis), `step_deadline` (enforce it), `retry_budget` (the budget of a retried
+attempt) and `failure_for` (turn a timeout into a clear failure, a `MemoryLimitExceeded`
+into a retry with a raised budget). They take the step's resolved `Budget` and the
+policies as plain records, never the resource. The figures come from `memory/limits.py`;
+this module only reads Dagster's context and instance.
 """
 
 from __future__ import annotations
@@ -13,38 +15,27 @@ import json
 import multiprocessing
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
 
-from memwise_assets.defs.budgets import BUDGETS
+from memwise_assets.defs.budgets import Budget, RetryPolicy, TimeoutPolicy
 from memwise_assets.defs.calibration import history_for
-from memwise_assets.memory.cache import safe_name
+from memwise_assets.defs.figures import SECONDS_KEY, TIMEOUT_BASIS_KEY, TIMEOUT_KEY
+from memwise_assets.memory.cache import SessionCache, safe_name
 from memwise_assets.memory.deadline import Deadline, StepTimeout
 from memwise_assets.memory.limits import TimeoutChoice, choose_timeout, raised_budget_mb
 from memwise_assets.memory.monitor import MemoryLimitExceeded
 
-if TYPE_CHECKING:
-    from memwise_assets.defs.resources import MemoryResource
-    from memwise_assets.defs.step import StepMemory
-    from memwise_assets.memory.cache import SessionCache
-
-
-def default_step_timeouts_s() -> dict[str, float]:
-    """Each budget's default step timeout (the seed of `MemoryResource.step_timeouts_s`)."""
-    return {b.name: b.timeout_s for b in BUDGETS.values()}
-
-
-TIMEOUT_KEY = "memwise/timeout_s"
-TIMEOUT_BASIS_KEY = "memwise/timeout_basis"
-SECONDS_KEY = "memwise/seconds"
-
 
 def step_timeout(
-    memory: MemoryResource, context: dg.AssetExecutionContext, budget: str
+    context: dg.AssetExecutionContext,
+    budget: Budget,
+    policy: TimeoutPolicy,
+    overrides_s: Mapping[str, float],
 ) -> TimeoutChoice:
     """Run tag, then run config, then the asset's own metadata or tag, then history."""
     key = context.asset_key.to_user_string()
@@ -52,7 +43,7 @@ def step_timeout(
     asset_meta = context.assets_def.metadata_by_key.get(context.asset_key, {})
     candidates = [
         (context.run.tags.get(TIMEOUT_KEY), f"run tag {TIMEOUT_KEY}"),
-        (memory.timeout_overrides_s.get(key), f"run config timeout_overrides_s[{key!r}]"),
+        (overrides_s.get(key), f"run config timeout_overrides_s[{key!r}]"),
         (asset_meta.get(TIMEOUT_KEY), f"asset metadata {TIMEOUT_KEY}"),
         (context.op_def.tags.get(TIMEOUT_KEY), f"asset tag {TIMEOUT_KEY}"),
     ]
@@ -65,21 +56,21 @@ def step_timeout(
         pairs = history_for(
             context.instance,
             context.asset_key,
-            memory.timeout_window,
+            policy.window,
             input_key=SECONDS_KEY,
             peak_key=SECONDS_KEY,
         )
         history = [seconds for seconds, _ in pairs]
     return choose_timeout(
-        static_s=memory.step_timeouts_s.get(budget, memory.step_timeouts_s["default"]),
+        static_s=budget.timeout_s,
         seconds_history=history,
         override_s=override,
         override_source=source,
-        floor_s=memory.timeout_floor_s,
-        k=memory.timeout_k,
-        margin=memory.timeout_margin,
-        min_history=memory.timeout_min_history,
-        budget=budget,
+        floor_s=policy.floor_s,
+        k=policy.k,
+        margin=policy.margin,
+        min_history=policy.min_history,
+        budget=budget.name,
     )
 
 
@@ -96,10 +87,11 @@ def _seconds(value: Any, where: str) -> float:
 
 @contextmanager
 def step_deadline(
-    memory: MemoryResource,
     context: dg.AssetExecutionContext,
     choice: TimeoutChoice,
     cache: SessionCache,
+    home: Path,
+    grace_s: float,
 ) -> Iterator[Deadline]:
     """Enforce `choice` on the step; a timed-out step's session cache is purged.
 
@@ -112,13 +104,13 @@ def step_deadline(
         and threading.current_thread() is threading.main_thread()
     )
     step_key = context.get_step_execution_context().step.key
-    note = memory.home / "timeouts" / context.run_id / f"{safe_name(step_key)}.json"
+    note = home / "timeouts" / context.run_id / f"{safe_name(step_key)}.json"
     reporter = [sys.executable, "-m", "memwise_assets.defs.timeout_note", context.run_id, step_key]
     deadline = Deadline(
         choice.seconds,
         basis=choice.describe(),
         label=step_key,
-        grace_s=memory.timeout_grace_s,
+        grace_s=grace_s,
         kill_process=owns_process,
         note_path=note,
         before_kill=reporter,
@@ -132,61 +124,29 @@ def step_deadline(
             context.log.info(f"{step_key} timed out; purged its session cache: {purge}")
 
 
-def check_config(memory: MemoryResource) -> None:
-    """Refuse at load time limits that would only fail a step later."""
-    bad = {k: v for k, v in memory.step_timeouts_s.items() if not v > 0}
-    bad.update({k: v for k, v in memory.timeout_overrides_s.items() if not v > 0})
-    if bad or "default" not in memory.step_timeouts_s:
-        raise ValueError(
-            "step_timeouts_s (with a 'default' key) and timeout_overrides_s need seconds > 0; "
-            f"got {bad or memory.step_timeouts_s}"
-        )
-    positive = ("timeout_floor_s", "timeout_k", "timeout_margin", "memory_retry_factor")
-    for name in positive:
-        if not 0 < getattr(memory, name) < float("inf"):
-            raise ValueError(f"{name} must be a finite number > 0; got {getattr(memory, name)}")
-    if memory.memory_retry_factor < 1 or memory.memory_retry_headroom_mb < 0:
-        raise ValueError(
-            "memory_retry_factor must be >= 1 and memory_retry_headroom_mb >= 0; got "
-            f"{memory.memory_retry_factor}, {memory.memory_retry_headroom_mb}"
-        )
-    if memory.max_memory_retries < 0 or memory.timeout_grace_s < 0:
-        raise ValueError(
-            "max_memory_retries and timeout_grace_s must be >= 0; got "
-            f"{memory.max_memory_retries}, {memory.timeout_grace_s}"
-        )
-    if not 1 <= memory.timeout_min_history <= memory.timeout_window:
-        raise ValueError(
-            f"need 1 <= timeout_min_history ({memory.timeout_min_history}) <= timeout_window "
-            f"({memory.timeout_window})"
-        )
-
-
 def limits_metadata(choice: TimeoutChoice, raise_reason: str | None) -> dict[str, Any]:
-    """What every materialization records about the step's limits."""
-    metadata: dict[str, Any] = {
-        TIMEOUT_KEY: float(choice.seconds),
-        TIMEOUT_BASIS_KEY: choice.basis,
-        "memwise/timeout_inputs": dg.MetadataValue.json(choice.inputs),
+    """The step's limits as `StepFigures` fields, recorded with its other figures."""
+    return {
+        "timeout_s": float(choice.seconds),
+        "timeout_basis": choice.basis,
+        "timeout_inputs": dict(choice.inputs),
+        "budget_reason": raise_reason or None,
     }
-    if raise_reason:
-        metadata["memwise/budget_reason"] = raise_reason
-    return metadata
 
 
 # -- retry with a bigger budget ---------------------------------------------------------
 
 
-def _retry_file(memory: MemoryResource, run_id: str, step_key: str) -> Path:
-    return memory.home / "memory_retries" / run_id / f"{safe_name(step_key)}.json"
+def _retry_file(home: Path, run_id: str, step_key: str) -> Path:
+    return home / "memory_retries" / run_id / f"{safe_name(step_key)}.json"
 
 
 def retry_budget(
-    memory: MemoryResource, context: dg.AssetExecutionContext, limit_mb: float
+    context: dg.AssetExecutionContext, limit_mb: float, home: Path, retry: RetryPolicy
 ) -> tuple[float, str | None]:
     """The budget of this attempt: raised from what a failed attempt of this step used."""
     step_key = context.get_step_execution_context().step.key
-    path = _retry_file(memory, context.run_id, step_key)
+    path = _retry_file(home, context.run_id, step_key)
     if context.retry_number == 0 or not path.exists():
         return limit_mb, None
     record = json.loads(path.read_text())
@@ -201,19 +161,27 @@ def retry_budget(
         f"retry {context.retry_number} after MemoryLimitExceeded: attempt "
         f"{record['attempt']} used {record['peak_mb']:.0f} MB of a {record['limit_mb']:.0f} MB "
         f"budget; raised to {raised:.0f} MB = min(pool, max(peak + "
-        f"{memory.memory_retry_headroom_mb:g} MB, {memory.memory_retry_factor:g} x peak))"
+        f"{retry.headroom_mb:g} MB, {retry.factor:g} x peak))"
     )
     context.log.warning(reason)
     return raised, reason
 
 
 def failure_for(
-    memory: MemoryResource,
     context: dg.AssetExecutionContext,
-    state: StepMemory,
     exc: BaseException,
+    *,
+    step_key: str,
+    limit_mb: float,
+    peak_mb: float,
+    home: Path,
+    retry: RetryPolicy,
+    pool_mb: float,
 ) -> BaseException | None:
-    """The failure to raise instead of `exc` (None: raise `exc` itself)."""
+    """The failure to raise instead of `exc` (None: raise `exc` itself).
+
+    `peak_mb` is what the step added above its start; `pool_mb` what the host's ledger holds.
+    """
     if isinstance(exc, StepTimeout):
         return dg.Failure(
             description=str(exc),
@@ -224,38 +192,33 @@ def failure_for(
             },
             allow_retries=False,
         )
-    if not isinstance(exc, MemoryLimitExceeded) or (
-        context.retry_number >= memory.max_memory_retries
-    ):
+    if not isinstance(exc, MemoryLimitExceeded) or (context.retry_number >= retry.max_retries):
         return None
-    peak = float(state.metrics()["rss_increase_mb"])
-    pool = float(memory.ledger.pool_mb)
+    peak, pool = float(peak_mb), float(pool_mb)
     if peak >= pool:
         return dg.Failure(
             description=(
-                f"{state.step_key} needed more than {peak:.0f} MB (its budget was "
-                f"{state.limit_mb:.0f} MB) but this host's pool holds {pool:.0f} MB in all; "
+                f"{step_key} needed more than {peak:.0f} MB (its budget was "
+                f"{limit_mb:.0f} MB) but this host's pool holds {pool:.0f} MB in all; "
                 "no retry can give it that"
             ),
             allow_retries=False,
         )
     raised = min(
-        raised_budget_mb(
-            peak, headroom_mb=memory.memory_retry_headroom_mb, factor=memory.memory_retry_factor
-        ),
+        raised_budget_mb(peak, headroom_mb=retry.headroom_mb, factor=retry.factor),
         pool,
     )
-    path = _retry_file(memory, context.run_id, state.step_key)
+    path = _retry_file(home, context.run_id, step_key)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "attempt": context.retry_number,
         "peak_mb": peak,
-        "limit_mb": state.limit_mb,
+        "limit_mb": limit_mb,
         "raised_mb": raised,
     }
     path.write_text(json.dumps(record))
     context.log.warning(
-        f"{state.step_key} passed its {state.limit_mb:.0f} MB budget ({peak:.0f} MB used); "
+        f"{step_key} passed its {limit_mb:.0f} MB budget ({peak:.0f} MB used); "
         f"retrying with {raised:.0f} MB"
     )
-    return dg.RetryRequested(max_retries=memory.max_memory_retries, seconds_to_wait=0)
+    return dg.RetryRequested(max_retries=retry.max_retries, seconds_to_wait=0)

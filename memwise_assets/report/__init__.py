@@ -8,12 +8,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets.report import plots
 from memwise_assets.report.collect import (
     ReportData,
     ReportError,
     RunFigures,
-    StepFigures,
+    StepRecord,
     collect,
 )
 from memwise_assets.report.page import DEFAULT_WEBSERVER_URL, render
@@ -25,6 +26,7 @@ __all__ = [
     "ReportError",
     "RunFigures",
     "StepFigures",
+    "StepRecord",
     "build_report",
     "collect",
 ]

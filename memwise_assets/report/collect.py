@@ -10,12 +10,13 @@ from typing import Any
 
 import dagster as dg
 
+from memwise_assets.defs.figures import StepFigures, figure
 from memwise_assets.memory.ledger import DB_NAME, MemoryLedger, default_ledger_dir
 from memwise_assets.report.checks import CheckResult, run_checks
 
 _log = logging.getLogger(__name__)
 
-PEAK_KEY = "memwise/peak_rss_mb"
+ROWS_KEY = "dagster/row_count"
 # Events fetched per page: a single-run backfill writes one materialization per partition.
 _PAGE = 1000
 
@@ -24,9 +25,9 @@ class ReportError(ValueError):
     """The instance holds nothing a memory report can be built from."""
 
 
-@dataclass(frozen=True)
-class StepFigures:
-    """One step's memory figures for one asset in one run (all its partitions together)."""
+@dataclass(frozen=True, kw_only=True)
+class StepRecord(StepFigures):
+    """One step's figures for one asset in one run (all its partitions together)."""
 
     asset: str
     run_id: str
@@ -34,32 +35,6 @@ class StepFigures:
     timestamp: float
     partitions: int
     rows: int | None
-    peak_rss_mb: float
-    rss_increase_mb: float
-    limit_mb: float
-    estimate_mb: float
-    estimator: str
-    input_mb: float
-    seconds: float
-    within_limit: bool
-    peak_usage_percent: float
-    admission_wait_s: float
-    cache_files_removed: int
-    cache_mb_freed: float
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    # Recorded once steps have enforced timeouts; None / "" in older history.
-    timeout_s: float | None = None
-    timeout_basis: str = ""
-
-    @property
-    def headroom_mb(self) -> float:
-        """Estimate minus the memory the step really added (negative: under-estimated)."""
-        return self.estimate_mb - self.rss_increase_mb
-
-    @property
-    def under_estimated(self) -> bool:
-        """The step added more memory than the estimate that admitted it."""
-        return self.rss_increase_mb > self.estimate_mb
 
 
 @dataclass(frozen=True)
@@ -71,7 +46,7 @@ class RunFigures:
     status: str
     start: float | None
     end: float | None
-    steps: list[StepFigures]
+    steps: list[StepRecord]
 
 
 @dataclass(frozen=True)
@@ -79,7 +54,7 @@ class ReportData:
     """Everything a report shows, oldest first within each list."""
 
     home: Path
-    assets: dict[str, list[StepFigures]]
+    assets: dict[str, list[StepRecord]]
     runs: list[RunFigures]
     ledger: list[dict[str, Any]]
     ledger_path: Path | None
@@ -87,15 +62,10 @@ class ReportData:
     checks: dict[str, list[CheckResult]] = field(default_factory=dict)
 
 
-def _value(metadata: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    entry = metadata.get(key)
-    return default if entry is None else getattr(entry, "value", entry)
-
-
 def step_figures(
     records: Iterable[dg.EventLogRecord],
-) -> dict[tuple[str, str, str], StepFigures]:
-    """Collapse materialization records into one StepFigures per (run, step, asset).
+) -> dict[tuple[str, str, str], StepRecord]:
+    """Collapse materialization records into one StepRecord per (run, step, asset).
 
     A step's memory figures sit on one of its partitions' materializations, or are copied onto
     all of them (older history). When copied, `dagster/row_count` is the step's total too;
@@ -108,47 +78,34 @@ def step_figures(
             step = record.event_log_entry.step_key or ""
             key = (record.run_id, step, materialization.asset_key.to_user_string())
             groups.setdefault(key, []).append(record)
-    found: dict[tuple[str, str, str], StepFigures] = {}
+    found: dict[tuple[str, str, str], StepRecord] = {}
     for key, group in groups.items():
-        carrying = [r for r in group if PEAK_KEY in r.asset_materialization.metadata]
+        carrying = [
+            (r, f)
+            for r in group
+            if (f := StepFigures.from_metadata(r.asset_materialization.metadata)) is not None
+        ]
         if not carrying:
             continue
-        record = carrying[0]
-        materialization = record.asset_materialization
-        meta = materialization.metadata
-        counts = [_value(r.asset_materialization.metadata, "dagster/row_count") for r in group]
+        record, figures = carrying[0]
+        counts = [figure(r.asset_materialization.metadata, ROWS_KEY) for r in group]
         if len(carrying) == len(group):
             rows = counts[group.index(record)]
         else:
             rows = sum(int(c) for c in counts if c is not None) if any(counts) else None
-        timeout = _value(meta, "memwise/timeout_s")
-        found[key] = StepFigures(
-            asset=materialization.asset_key.to_user_string(),
+        found[key] = StepRecord(
+            asset=key[2],
             run_id=record.run_id,
             step_key=key[1],
             timestamp=float(record.timestamp),
             partitions=len(group),
             rows=None if rows is None else int(rows),
-            peak_rss_mb=float(_value(meta, PEAK_KEY)),
-            rss_increase_mb=float(_value(meta, "memwise/rss_increase_mb", 0.0)),
-            limit_mb=float(_value(meta, "memwise/limit_mb", float("nan"))),
-            estimate_mb=float(_value(meta, "memwise/estimate_mb", float("nan"))),
-            estimator=str(_value(meta, "memwise/estimator", "")),
-            input_mb=float(_value(meta, "memwise/input_mb", 0.0)),
-            seconds=float(_value(meta, "memwise/seconds", 0.0)),
-            within_limit=bool(_value(meta, "memwise/within_limit", True)),
-            peak_usage_percent=float(_value(meta, "memwise/peak_usage_percent", 0.0)),
-            admission_wait_s=float(_value(meta, "memwise/admission_wait_s", 0.0)),
-            cache_files_removed=int(_value(meta, "memwise/cache_files_removed", 0)),
-            cache_mb_freed=float(_value(meta, "memwise/cache_mb_freed", 0.0)),
-            samples=list(_value(meta, "memwise/samples", []) or []),
-            timeout_s=None if timeout is None else float(timeout),
-            timeout_basis=str(_value(meta, "memwise/timeout_basis", "")),
+            **vars(figures),
         )
     return found
 
 
-def asset_history(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int) -> list[StepFigures]:
+def asset_history(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int) -> list[StepRecord]:
     """The asset's last `limit` steps with memwise figures, oldest first."""
     by_step: dict[tuple[str, str], list[dg.EventLogRecord]] = {}
     cursor: str | None = None

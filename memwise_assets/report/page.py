@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 
 from memwise_assets.report.checks import CheckCounts, CheckResult, counts_by_asset
-from memwise_assets.report.collect import ReportData, RunFigures, StepFigures
+from memwise_assets.report.collect import ReportData, RunFigures, StepRecord
 from memwise_assets.report.quality import EstimateQuality
 
 CSS = """
@@ -74,7 +74,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], row_attrs: Sequ
     )
 
 
-def _within(step: StepFigures) -> str:
+def _within(step: StepRecord) -> str:
     return '<span class="ok">yes</span>' if step.within_limit else '<span class="bad">NO</span>'
 
 
@@ -105,7 +105,7 @@ class Links:
         url = f"{self.webserver_url.rstrip('/')}/runs/{run_id}"
         return f'<a href="{escape(url)}">{escape(run_id[:8])}</a>'
 
-    def counts(self, step: StepFigures) -> CheckCounts:
+    def counts(self, step: StepRecord) -> CheckCounts:
         return counts_by_asset(self.checks.get(step.run_id, [])).get(step.asset, CheckCounts())
 
 
@@ -114,7 +114,7 @@ def _checks_cell(counts: CheckCounts) -> str:
     return f'<span class="bad">{text}</span>' if counts.failed else text
 
 
-def _step_cells(step: StepFigures, links: Links) -> dict[str, str]:
+def _step_cells(step: StepRecord, links: Links) -> dict[str, str]:
     cells = {
         "asset": escape(step.asset),
         "run": links.run(step.run_id),
@@ -142,7 +142,7 @@ def _step_cells(step: StepFigures, links: Links) -> dict[str, str]:
 
 
 def _steps_table(
-    steps: Sequence[StepFigures], id_prefix: str, links: Links, header: Sequence[str] = STEP_HEADER
+    steps: Sequence[StepRecord], id_prefix: str, links: Links, header: Sequence[str] = STEP_HEADER
 ) -> str:
     attrs = [
         f' id="{id_prefix}-{escape(s.asset)}"' + ("" if s.within_limit else ' class="over"')
@@ -252,7 +252,7 @@ def _runs_section(data: ReportData, images: Mapping[str, str], links: Links) -> 
 
 def render(
     data: ReportData,
-    latest: Sequence[StepFigures],
+    latest: Sequence[StepRecord],
     quality_rows: Sequence[EstimateQuality],
     images: Mapping[str, str],
     webserver_url: str = DEFAULT_WEBSERVER_URL,

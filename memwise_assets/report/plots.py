@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from memwise_assets.report.collect import ReportData, RunFigures, StepFigures
+from memwise_assets.report.collect import ReportData, RunFigures, StepRecord
 
 DPI = 90
 # Colours by role, so every figure reads the same way.
@@ -22,7 +22,7 @@ LIMIT = "#d62728"
 LEDGER = "#9467bd"
 MAX_LEDGER_RUNS = 6
 # One asset's panel: its axes, name, steps (oldest first) and their x positions 1..n.
-Panel = tuple[Any, str, list[StepFigures], np.ndarray]
+Panel = tuple[Any, str, list[StepRecord], np.ndarray]
 
 
 def _grid(count: int, columns: int = 2) -> tuple[int, int]:
@@ -220,7 +220,7 @@ def ledger_runs(runs: Sequence[RunFigures], ledger: Sequence[dict[str, Any]], pa
     return _save(fig, path)
 
 
-def stages(latest: Sequence[StepFigures], path: Path) -> Path:
+def stages(latest: Sequence[StepRecord], path: Path) -> Path:
     """Memory above start at each named stage of each asset's latest step, with its estimate."""
     rows, cols = _grid(len(latest), 3)
     fig = Figure(figsize=(4.2 * cols, 2.8 * rows), layout="constrained")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memwise_assets.report.collect import StepFigures
+from memwise_assets.report.collect import StepRecord
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class EstimateQuality:
         return 100.0 * self.under_estimated / self.steps if self.steps else 0.0
 
 
-def quality(label: str, steps: Sequence[StepFigures]) -> EstimateQuality:
+def quality(label: str, steps: Sequence[StepRecord]) -> EstimateQuality:
     """Estimate quality over `steps` (steps without an estimate are left out)."""
     estimate = np.array([s.estimate_mb for s in steps], dtype=np.float64)
     actual = np.array([s.rss_increase_mb for s in steps], dtype=np.float64)
@@ -48,7 +48,7 @@ def quality(label: str, steps: Sequence[StepFigures]) -> EstimateQuality:
     )
 
 
-def quality_by_asset(assets: Mapping[str, Sequence[StepFigures]]) -> list[EstimateQuality]:
+def quality_by_asset(assets: Mapping[str, Sequence[StepRecord]]) -> list[EstimateQuality]:
     """One row per asset, then the row of all assets together (label "all assets")."""
     rows = [quality(asset, steps) for asset, steps in assets.items()]
     every = [s for steps in assets.values() for s in steps]

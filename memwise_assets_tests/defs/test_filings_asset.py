@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from memwise_assets.compute.filings.landing import scan_landing
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets.defs.filings.assets import sec_filing_sections
 from memwise_assets.defs.filings.partitions import filing_partitions
 from memwise_assets.defs.filings.resources import FilingsResource
@@ -147,9 +148,10 @@ def test_batch_over_a_partition_range_stores_one_parquet_per_filing(
     assert step["memwise/filings"] == 4
     assert step["memwise/items_found"] == sum(len(v) for v in ITEMS.values())
     assert (step["memwise/dead_letters"], step["memwise/dead_letter_filings"]) == (0, "none")
-    assert step["memwise/peak_rss_mb"] > 0 and step["memwise/within_limit"] is True
-    assert (step["memwise/timeout_basis"], step["memwise/timeout_s"]) == ("static", 2400.0)
-    assert step["memwise/input_mb"] == pytest.approx(
+    figures = StepFigures.from_metadata(step)
+    assert figures is not None and figures.peak_rss_mb > 0 and figures.within_limit is True
+    assert (figures.timeout_basis, figures.timeout_s) == ("static", 2400.0)
+    assert figures.input_mb == pytest.approx(
         sum((landing / k).stat().st_size for k in KEYS) / 2**20
     )
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}

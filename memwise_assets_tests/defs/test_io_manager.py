@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets.defs.io_manager import (
     PARTITION_COLUMN_KEY,
     atomic_write_table,
@@ -69,22 +70,24 @@ def test_metadata_cache_purge_and_run_metrics(memwise_resources) -> None:
     result = dg.materialize([toy], resources=memwise_resources)
     meta = result.asset_materializations_for_node("toy")[0].metadata
     values = {k: getattr(v, "value", v) for k, v in meta.items()}
+    figures = StepFigures.from_metadata(meta)
+    assert figures is not None
     assert values["dagster/row_count"] == 12
     schema = values["dagster/column_schema"]
     assert [c.name for c in schema.columns] == ["symbol", "label", "weight", "close"]
-    assert values["memwise/peak_rss_mb"] > values["memwise/rss_increase_mb"]
-    assert values["memwise/limit_mb"] == 1024.0
-    assert values["memwise/within_limit"] is True
-    assert 0 < values["memwise/peak_usage_percent"] < 100
-    assert values["memwise/estimate_mb"] == 64.0
-    assert values["memwise/estimator"] == "static"
-    assert values["memwise/input_mb"] == 1.0
+    assert figures.peak_rss_mb > figures.rss_increase_mb
+    assert figures.limit_mb == 1024.0
+    assert figures.within_limit is True
+    assert 0 < figures.peak_usage_percent < 100
+    assert figures.estimate_mb == 64.0
+    assert figures.estimator == "static"
+    assert figures.input_mb == 1.0
     stored = memwise_resources["io_manager"].root / "toy.parquet"
     assert values["memwise/file_mb"] == round(stored.stat().st_size / 2**20, 6)
     assert values["memwise/frame_mb"] == round(frame_mb(_frame()), 6)
-    assert values["memwise/cache_files_removed"] == 1
-    assert values["memwise/cache_mb_freed"] == pytest.approx(4096 / 2**20, rel=1e-3)
-    stages = [s["stage"] for s in values["memwise/samples"]]
+    assert figures.cache_files_removed == 1
+    assert figures.cache_mb_freed == pytest.approx(4096 / 2**20, rel=1e-3)
+    stages = [s["stage"] for s in figures.samples]
     assert "allocated" in stages and "store-complete" in stages
     memory = memwise_resources["memory"]
     run_cache = memory.cache_root / result.run_id
@@ -93,7 +96,7 @@ def test_metadata_cache_purge_and_run_metrics(memwise_resources) -> None:
         (memwise_resources["io_manager"].root / "_runs" / result.run_id / METRICS_FILE).read_text()
     )
     assert metrics["execution"]["steps"] == 1 and metrics["execution"]["rows"] == 12
-    assert metrics["steps"]["toy"]["peak_memory_mb"] == values["memwise/peak_rss_mb"]
+    assert metrics["steps"]["toy"]["peak_memory_mb"] == figures.peak_rss_mb
     assert metrics["cleanup"]["files_removed"] == 1
     # Nothing of the run stays reserved on the ledger.
     assert memory.ledger.snapshot() == []
@@ -103,6 +106,7 @@ _FRESH_TOY = """
 import json, sys
 import dagster as dg
 from memwise_assets_tests.defs.test_io_manager import toy
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
 
@@ -112,7 +116,8 @@ result = dg.materialize([toy], resources={
     "io_manager": ParquetIOManager(base_dir=home + "/data"),
 })
 meta = result.asset_materializations_for_node("toy")[0].metadata
-print(json.dumps({k: meta[k].value for k in ("memwise/rss_increase_mb", "memwise/peak_rss_mb")}))
+figures = StepFigures.from_metadata(meta)
+print(json.dumps({"increase": figures.rss_increase_mb, "peak": figures.peak_rss_mb}))
 """
 
 
@@ -124,8 +129,8 @@ def test_rss_increase_shows_the_ballast_in_a_fresh_process(tmp_path: Path) -> No
     behind that can hide an allocation of this size.
     """
     values = run_fresh(_FRESH_TOY, str(tmp_path / "memwise"))
-    assert values["memwise/rss_increase_mb"] >= 140  # the 160 MB ballast, freed before return
-    assert values["memwise/peak_rss_mb"] > values["memwise/rss_increase_mb"]
+    assert values["increase"] >= 140  # the 160 MB ballast, freed before return
+    assert values["peak"] > values["increase"]
 
 
 @dg.asset(

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from memwise_assets.defs.calibration import calibrated_estimate
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
 
@@ -101,7 +102,7 @@ def test_concurrent_runs_needing_over_half_the_pool_are_serialised(tmp_path) -> 
     (a, b) = sorted(spans.values(), key=lambda s: s["start"])
     assert b["start"] >= a["end"], f"the second step started before the first released: {spans}"
     waited = [
-        r.asset_materializations_for_node(n)[0].metadata["memwise/admission_wait_s"].value
+        StepFigures.from_metadata(r.asset_materializations_for_node(n)[0].metadata).admission_wait_s
         for r, n in zip(results, [r.all_node_events[0].node_name for r in results], strict=True)
     ]
     assert max(waited) >= 0.8
@@ -135,7 +136,9 @@ def test_resource_calibrates_from_the_instance_history(tmp_path) -> None:
     estimators = []
     for _ in range(4):
         result = dg.materialize([calibrating], resources=resources, instance=instance)
-        meta = result.asset_materializations_for_node("calibrating")[0].metadata
-        estimators.append((meta["memwise/estimator"].value, meta["memwise/estimate_mb"].value))
+        figures = StepFigures.from_metadata(
+            result.asset_materializations_for_node("calibrating")[0].metadata
+        )
+        estimators.append((figures.estimator, figures.estimate_mb))
     assert [e[0] for e in estimators] == ["static"] * 3 + ["calibrated"]
     assert estimators[0][1] == 900 and estimators[3][1] < 900

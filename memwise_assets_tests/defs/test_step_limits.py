@@ -123,16 +123,18 @@ _GREEDY_IN_A_FRESH_PROCESS = """
 import json, sys
 from pathlib import Path
 import dagster as dg
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets_tests.defs.test_step_limits import _resources, greedy, step_budget_mb
 
 resources = _resources(Path(sys.argv[1]), limits_mb={"default": step_budget_mb}, pool_mb=4000.0)
 result = dg.materialize([greedy], resources=resources, raise_on_error=False)
 meta = result.asset_materializations_for_node("greedy")[0].metadata if result.success else {}
+figures = StepFigures.from_metadata(meta)
 keys = ("limit_mb", "estimate_mb", "estimator", "budget_reason", "rss_increase_mb")
 print(json.dumps({
     "events": [e.event_type_value for e in result.all_events],
     "success": result.success,
-    **{k: meta[f"memwise/{k}"].value for k in keys if f"memwise/{k}" in meta},
+    **({k: getattr(figures, k) for k in keys} if figures else {}),
 }))
 """
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from memwise_assets.compute.prices import trading_days
+from memwise_assets.defs.figures import PEAK_KEY, StepFigures
 from memwise_assets_tests.e2e.helpers import run_cli, tool
 
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
@@ -54,10 +55,11 @@ def test_year_backfill_runs_as_one_run_and_stores_every_trading_day(dagster_home
     assert records[0].partition_key == "2024-12"
     assert step["memwise/step_rows"].value == 3 * 252
     assert step["memwise/tickers_returned"].value == 3
-    assert step["memwise/within_limit"].value is True
-    assert step["memwise/limit_mb"].value == 500.0
-    assert 0 < step["memwise/rss_increase_mb"].value < 500
-    assert sum("memwise/peak_rss_mb" in r.asset_materialization.metadata for r in records) == 1
+    figures = StepFigures.from_metadata(step)
+    assert figures is not None and figures.within_limit is True
+    assert figures.limit_mb == 500.0
+    assert 0 < figures.rss_increase_mb < 500
+    assert sum(PEAK_KEY in r.asset_materialization.metadata for r in records) == 1
     summary = json.loads(
         (
             dagster_home

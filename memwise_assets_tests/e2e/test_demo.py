@@ -10,22 +10,10 @@ import dagster as dg
 import pytest
 
 from memwise_assets.definitions import ASSETS
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets_tests.e2e.helpers import run_cli, tool
 
-MEMORY_KEYS = (
-    "memwise/peak_rss_mb",
-    "memwise/rss_increase_mb",
-    "memwise/limit_mb",
-    "memwise/peak_usage_percent",
-    "memwise/estimate_mb",
-    "memwise/estimator",
-    "memwise/input_mb",
-    "memwise/frame_mb",
-    "memwise/file_mb",
-    "memwise/seconds",
-    "memwise/cache_files_removed",
-    "memwise/cache_mb_freed",
-)
+MEMORY_KEYS = (*sorted(StepFigures.REQUIRED_KEYS), "memwise/frame_mb", "memwise/file_mb")
 
 
 # asset, rows, seconds, increase / limit, within, checks, process peak
@@ -100,8 +88,9 @@ def test_demo_materializes_every_asset_with_memory_metadata(tmp_path, monkeypatc
             meta = record.asset_materialization.metadata
             missing = [k for k in MEMORY_KEYS if k not in meta]
             assert not missing, f"{key.to_user_string()} lacks {missing}"
-            assert meta["memwise/within_limit"].value is True
-            assert meta["memwise/peak_rss_mb"].value > import_baseline_mb
+            figures = StepFigures.from_metadata(meta)
+            assert figures is not None and figures.within_limit is True
+            assert figures.peak_rss_mb > import_baseline_mb
             assert meta["dagster/row_count"].value > 0
     runs = [r.dagster_run.run_id for r in instance.get_run_records()]
     cache_root = home / "memwise" / "cache"

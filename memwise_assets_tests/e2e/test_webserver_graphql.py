@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from memwise_assets.defs.figures import ESTIMATOR_KEY, LIMIT_KEY, PEAK_KEY, WITHIN_KEY
 from memwise_assets_tests.e2e.helpers import REPO, tool
 
 LAUNCH = """
@@ -128,7 +129,7 @@ def test_launch_through_graphql_and_read_memory_metadata(webserver: int) -> None
     assert materialization["runId"] == run_id
     entries = {e["label"]: e for e in materialization["metadataEntries"]}
     assert entries["dagster/row_count"]["intValue"] == 8000
-    assert entries["memwise/peak_rss_mb"]["floatValue"] > 50
-    assert entries["memwise/limit_mb"]["floatValue"] == 8192.0
-    assert entries["memwise/within_limit"]["boolValue"] is True
-    assert entries["memwise/estimator"]["text"] in {"static", "calibrated"}
+    assert entries[PEAK_KEY]["floatValue"] > 50
+    assert entries[LIMIT_KEY]["floatValue"] == 8192.0
+    assert entries[WITHIN_KEY]["boolValue"] is True
+    assert entries[ESTIMATOR_KEY]["text"] in {"static", "calibrated"}

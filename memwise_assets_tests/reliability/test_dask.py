@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from memwise_assets.definitions import dask_refresh_job
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.scale import DASK_JOB_NAME, dask_run_config
@@ -16,20 +17,7 @@ from memwise_assets.memory import MemoryLedger
 
 distributed = pytest.importorskip("distributed")
 
-MEMORY_KEYS = {
-    "dagster/row_count",
-    "memwise/peak_rss_mb",
-    "memwise/rss_increase_mb",
-    "memwise/limit_mb",
-    "memwise/peak_usage_percent",
-    "memwise/within_limit",
-    "memwise/estimate_mb",
-    "memwise/estimator",
-    "memwise/input_mb",
-    "memwise/seconds",
-    "memwise/cache_files_removed",
-    "memwise/cache_mb_freed",
-}
+MEMORY_KEYS = {"dagster/row_count", *StepFigures.REQUIRED_KEYS}
 REFRESHED = ("weekly_features", "daily_with_weekly_features", "weighted_labels")
 
 
@@ -80,8 +68,9 @@ def test_refresh_materializes_on_a_dask_cluster_with_memory_metadata(dagster_hom
             record = instance.fetch_materializations(dg.AssetKey(name), limit=1).records[0]
             meta = record.asset_materialization.metadata
             assert MEMORY_KEYS <= set(meta), f"{name} lacks {MEMORY_KEYS - set(meta)}"
-            assert meta["memwise/within_limit"].value is True
-            assert meta["memwise/peak_rss_mb"].value > 50  # a real worker process, not zero
+            figures = StepFigures.from_metadata(meta)
+            assert figures is not None and figures.within_limit is True
+            assert figures.peak_rss_mb > 50  # a real worker process, not zero
             assert meta["dagster/row_count"].value > 0
     # Every step was admitted on the host ledger by a worker process, none by this one.
     events = MemoryLedger(home / "ledger", pool_mb=1).history()

@@ -4,6 +4,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from memwise_assets.defs.figures import FAILED_KEY, INCREASE_KEY
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
 
@@ -87,7 +88,7 @@ def test_overrun_reports_kernel_peak_and_budget_and_leaves_history(tmp_path) -> 
         # The failed step's figures are history: the next estimate can grow from them.
         observations = instance.fetch_observations(dg.AssetKey("hog"), limit=5).records
         meta = observations[0].asset_observation.metadata
-        assert meta["memwise/failed"].value is True
-        assert meta["memwise/rss_increase_mb"].value > 50
+        assert meta[FAILED_KEY].value is True
+        assert meta[INCREASE_KEY].value > 50
         history = history_for(instance, dg.AssetKey("hog"), window=5)
         assert len(history) == 1 and history[0][1] > 50

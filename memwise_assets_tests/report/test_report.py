@@ -24,7 +24,7 @@ from memwise_assets.defs.prices.assets import daily_bars
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.weekly.assets import weekly_features
 from memwise_assets.memory.ledger import MemoryLedger
-from memwise_assets.report import ReportError, StepFigures, build_report
+from memwise_assets.report import ReportError, StepFigures, StepRecord, build_report
 from memwise_assets.report.page import LATEST_HEADER, STEP_HEADER, TIMEOUT_HEADER, count, mb
 from memwise_assets.report.quality import quality
 
@@ -83,7 +83,7 @@ def cli_report(home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 
 def _row(page: str, row_id: str) -> dict[str, str]:
     header = LATEST_HEADER if row_id.startswith("latest-") else STEP_HEADER
-    if "<th>timeout s</th>" in page:  # steps record their enforced timeout (issue 16)
+    if "<th>timeout s</th>" in page:  # steps record their enforced timeout
         header = (*header, *TIMEOUT_HEADER)
     match = re.search(rf'<tr id="{re.escape(row_id)}"[^>]*>(.*?)</tr>', page)
     assert match, f"no row {row_id} in the report"
@@ -92,10 +92,14 @@ def _row(page: str, row_id: str) -> dict[str, str]:
     return dict(zip(header, cells, strict=True))
 
 
-def _latest(instance: dg.DagsterInstance, asset: str) -> dict[str, object]:
+def _latest(instance: dg.DagsterInstance, asset: str) -> tuple[StepFigures, int]:
+    """The asset's latest step figures and the row count of its latest materialization."""
     record = instance.get_latest_materialization_event(dg.AssetKey(asset))
     assert record is not None
-    return {k: v.value for k, v in record.asset_materialization.metadata.items()}
+    meta = record.asset_materialization.metadata
+    figures = StepFigures.from_metadata(meta)
+    assert figures is not None
+    return figures, int(meta["dagster/row_count"].value)
 
 
 def test_cli_writes_html_and_every_image_it_references(cli_report: tuple[Path, str]) -> None:
@@ -142,7 +146,7 @@ def test_every_run_links_to_its_dagster_run_page_and_shows_its_checks(
             assert shown == ("passed" if evaluation.passed else "failed")
     daily = _row(page, "latest-daily_bars")
     assert daily["checks"] == f"{len(evaluations[run_ids[1]])} ok"  # the last daily_bars run
-    # Every step records its enforced timeout (issue 16): the columns show it.
+    # Every step records its enforced timeout: the columns show it.
     assert daily["timeout basis"] in {"static", "adaptive", "override"}
     assert float(daily["timeout s"].replace(",", "")) > 0
 
@@ -153,16 +157,16 @@ def test_report_states_the_latest_figures_of_each_asset(
     page = (cli_report[0] / "index.html").read_text()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for asset in ("daily_bars", "weekly_features"):
-            meta = _latest(instance, asset)
+            figures, rows = _latest(instance, asset)
             row = _row(page, f"latest-{asset}")
-            assert row["process peak RSS MB"] == mb(meta["memwise/peak_rss_mb"])
-            assert row["increase MB"] == mb(meta["memwise/rss_increase_mb"])
-            assert row["estimate MB"] == mb(meta["memwise/estimate_mb"])
-            assert row["limit MB"] == mb(meta["memwise/limit_mb"])
-            assert row["rows"] == count(meta["dagster/row_count"])
+            assert row["process peak RSS MB"] == mb(figures.peak_rss_mb)
+            assert row["increase MB"] == mb(figures.rss_increase_mb)
+            assert row["estimate MB"] == mb(figures.estimate_mb)
+            assert row["limit MB"] == mb(figures.limit_mb)
+            assert row["rows"] == count(rows)
             # The top table leaves sizes and times to the history (newest row first).
-            assert _row(page, f"history-{asset}")["input MB"] == mb(meta["memwise/input_mb"])
-            assert row["estimator"] == meta["memwise/estimator"]
+            assert _row(page, f"history-{asset}")["input MB"] == mb(figures.input_mb)
+            assert row["estimator"] == figures.estimator
         runs = instance.get_run_records(limit=1)
     # The last daily_bars run wrote one partition; the weekly run is the latest run.
     assert _row(page, "latest-daily_bars")["partitions"] == "1"
@@ -185,15 +189,12 @@ def test_estimate_quality_is_stated_as_numbers(home: Path, cli_report: tuple[Pat
     with dg.DagsterInstance.from_config(str(home)) as instance:
         steps = {}
         for record in instance.fetch_materializations(dg.AssetKey("daily_bars"), limit=100).records:
-            meta = record.asset_materialization.metadata
-            if "memwise/estimate_mb" not in meta:
+            figures = StepFigures.from_metadata(record.asset_materialization.metadata)
+            if figures is None:
                 continue  # a partition of the step: the figures sit on its last one
-            steps[record.run_id] = (
-                meta["memwise/estimate_mb"].value,
-                meta["memwise/rss_increase_mb"].value,
-            )
-        weekly = _latest(instance, "weekly_features")
-    pairs = [*steps.values(), (weekly["memwise/estimate_mb"], weekly["memwise/rss_increase_mb"])]
+            steps[record.run_id] = (figures.estimate_mb, figures.rss_increase_mb)
+        weekly, _ = _latest(instance, "weekly_features")
+    pairs = [*steps.values(), (weekly.estimate_mb, weekly.rss_increase_mb)]
     under = sum(actual > estimate for estimate, actual in pairs)
     assert f"under-estimated <b>{under} of {len(pairs)}</b> times" in page
     headroom = np.median([estimate - actual for estimate, actual in pairs])
@@ -231,8 +232,8 @@ def test_empty_instance_says_run_the_demo(tmp_path: Path) -> None:
 
 
 def test_quality_counts_under_estimates_and_headroom() -> None:
-    def step(estimate: float, actual: float) -> StepFigures:
-        return StepFigures(
+    def step(estimate: float, actual: float) -> StepRecord:
+        return StepRecord(
             asset="a", run_id="r", step_key="a", timestamp=0.0, partitions=1, rows=1,
             peak_rss_mb=100.0 + actual, rss_increase_mb=actual, limit_mb=500.0,
             estimate_mb=estimate, estimator="static", input_mb=1.0, seconds=1.0,

@@ -3,7 +3,8 @@
 import dagster as dg
 import pytest
 
-from memwise_assets.report.collect import PEAK_KEY, step_figures
+from memwise_assets.defs.figures import PEAK_KEY
+from memwise_assets.report.collect import step_figures
 
 PARTITIONS = {"2024-06-03": 10, "2024-06-04": 12, "2024-06-05": 11}
 FIGURES = {PEAK_KEY: 300.0, "memwise/rss_increase_mb": 20.0, "memwise/limit_mb": 500.0}
@@ -13,7 +14,7 @@ def _job(copied: bool) -> dg.JobDefinition:
     @dg.op
     def record_step(context: dg.OpExecutionContext) -> None:
         for i, (partition, rows) in enumerate(PARTITIONS.items()):
-            # Older history: the step's figures and total rows on every partition.
+            # Older history: the step's figures (flat keys) and total rows on every partition.
             meta = {"dagster/row_count": sum(PARTITIONS.values()) if copied else rows}
             if copied or i == len(PARTITIONS) - 1:
                 meta |= FIGURES
