@@ -13,6 +13,7 @@ import dagster as dg
 from memwise_assets.defs.figures import StepFigures, figure
 from memwise_assets.memory.ledger import DB_NAME, MemoryLedger, default_ledger_dir
 from memwise_assets.report.checks import CheckResult, run_checks
+from memwise_assets.report.order import graph_order, upstream_by_node
 
 _log = logging.getLogger(__name__)
 
@@ -169,16 +170,19 @@ def ledger_history(
 def collect(
     instance: dg.DagsterInstance, limit: int = 20, memwise_dir: Path | None = None
 ) -> ReportData:
-    """Everything the report shows; raises ReportError when nothing was materialized."""
+    """Everything the report shows; raises ReportError when nothing was materialized.
+
+    Assets come in the asset graph's order (upstream first), as the runs' jobs recorded it.
+    """
     if limit < 1:
         raise ValueError(f"limit must be a positive number of materializations; got {limit!r}")
     home = Path(instance.root_directory)
-    assets = {}
-    for key in sorted(instance.get_asset_keys(), key=lambda k: k.to_user_string()):
+    found = {}
+    for key in instance.get_asset_keys():
         history = asset_history(instance, key, limit)
         if history:
-            assets[key.to_user_string()] = history
-    if not assets:
+            found[key.to_user_string()] = history
+    if not found:
         raise ReportError(
             f"no materializations with memwise memory figures in the Dagster home {home}; "
             "run `memwise demo` first"
@@ -187,7 +191,9 @@ def collect(
         memwise_dir or home / "memwise", host_fallback=memwise_dir is None
     )
     runs = run_history(instance, limit)
-    run_ids = {r.run_id for r in runs} | {s.run_id for steps in assets.values() for s in steps}
+    run_ids = {r.run_id for r in runs} | {s.run_id for steps in found.values() for s in steps}
+    upstream = upstream_by_node(instance, sorted(run_ids))
+    assets = {name: found[name] for name in graph_order(list(found), upstream)}
     return ReportData(
         home=home,
         assets=assets,

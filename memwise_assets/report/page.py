@@ -294,6 +294,8 @@ asset checks of that run (FAILED: an ERROR-severity check did not pass).</p>
 {_steps_table(latest, "latest", links, LATEST_HEADER)}
 {_quality_section(quality_rows, images["estimate_quality"])}
 <h2 id="assets">Memory per asset over recent materializations</h2>
+<p class="figure-note">Each step's increase against its estimate and its limit, on one axis;
+the whole process's RSS is in the run figure below, on its own.</p>
 <img src="{escape(images["asset_memory"])}" alt="memory per asset">
 <img src="{escape(images["stages"])}" alt="memory by stage">
 <img src="{escape(images["asset_time"])}" alt="seconds and input per asset">

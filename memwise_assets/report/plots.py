@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ ESTIMATE = "#ff7f0e"
 LIMIT = "#d62728"
 LEDGER = "#9467bd"
 MAX_LEDGER_RUNS = 6
+# Fewer steps than this show as dots, not as a box plot.
+MIN_BOX = 5
 # One asset's panel: its axes, name, steps (oldest first) and their x positions 1..n.
 Panel = tuple[Any, str, list[StepRecord], np.ndarray]
 
@@ -66,10 +69,18 @@ def _panels(data: ReportData, row_height: float) -> tuple[Figure, list[Any], lis
 
 
 def asset_memory(data: ReportData, path: Path) -> Path:
-    """Per asset over its recent steps: peak RSS, RSS increase, estimate and limit (log MB)."""
+    """Per asset over its recent steps: the step's increase, its estimate and its limit."""
+    return _save(memory_figure(data), path)
+
+
+def memory_figure(data: ReportData) -> Figure:
+    """Per asset over its recent steps: the step's increase, its estimate and its limit (log MB).
+
+    The whole process's RSS is left out on purpose: a step of a process that already holds
+    700 MB would look close to a 1 GB limit it is nowhere near (the run figure shows RSS).
+    """
     fig, axes, panels = _panels(data, row_height=3.2)
     for ax, asset, steps, x in panels:
-        ax.plot(x, _positive([s.peak_rss_mb for s in steps]), "o-", color=PEAK, label="peak RSS")
         ax.plot(
             x, _positive([s.rss_increase_mb for s in steps]), "s-", color=INCREASE, label="increase"
         )
@@ -81,13 +92,13 @@ def asset_memory(data: ReportData, path: Path) -> Path:
         _log_axis(ax.yaxis)
         ax.set_title(asset, fontsize=10)
         ax.set_xlabel("materialization (oldest to newest)", fontsize=8)
-        ax.set_ylabel("MB", fontsize=8)
+        ax.set_ylabel("MB above the step's start", fontsize=8)
         _index_ticks(ax, x)
         ax.grid(True, which="major", alpha=0.3)
         ax.tick_params(labelsize=8)
     axes[0].legend(fontsize=7, loc="best")
-    fig.suptitle("Memory per asset: peak RSS, increase over start, estimate, limit")
-    return _save(fig, path)
+    fig.suptitle("Memory each step added above its start, against its estimate and its limit")
+    return fig
 
 
 def asset_time(data: ReportData, path: Path) -> Path:
@@ -109,42 +120,68 @@ def asset_time(data: ReportData, path: Path) -> Path:
     return _save(fig, path)
 
 
+def varying_estimates(steps: Sequence[StepRecord]) -> bool:
+    """Whether the estimates of these steps differ (a scatter of one estimate is a line)."""
+    return len({round(s.estimate_mb, 3) for s in steps if math.isfinite(s.estimate_mb)}) > 1
+
+
 def estimate_quality(data: ReportData, path: Path) -> Path:
-    """Estimate vs actual RSS increase of every step; points above the diagonal under-estimated."""
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
-    scatter, bars = fig.subplots(1, 2, width_ratios=[1, 1.3])
-    low, high = math.inf, 0.0
-    for index, (asset, steps) in enumerate(data.assets.items()):
-        est = _positive([s.estimate_mb for s in steps])
-        act = _positive([s.rss_increase_mb for s in steps])
-        scatter.scatter(est, act, s=22, label=asset, color=f"C{index % 10}")
-        low, high = min(low, *est, *act), max(high, *est, *act)
-    span = [low / 1.5, high * 1.5]
-    scatter.plot(span, span, "k--", linewidth=1, label="actual = estimate")
-    scatter.set_xscale("log")
-    scatter.set_yscale("log")
-    _log_axis(scatter.xaxis)
-    _log_axis(scatter.yaxis)
-    scatter.set_xlabel("estimate that admitted the step (MB)")
-    scatter.set_ylabel("actual RSS increase (MB)")
-    scatter.set_title("Above the line: under-estimated", fontsize=10)
-    scatter.legend(fontsize=7)
-    scatter.grid(True, alpha=0.3)
+    """Estimate vs actual RSS increase, and headroom per asset."""
+    return _save(quality_figure(data), path)
+
+
+def quality_figure(data: ReportData) -> Figure:
+    """Estimate vs actual increase (assets whose estimate varied), and headroom per asset.
+
+    A box needs a few points to mean anything: assets with fewer than `MIN_BOX` steps show
+    their steps as dots.
+    """
+    scattered = {a: steps for a, steps in data.assets.items() if varying_estimates(steps)}
+    fig = Figure(figsize=(11 if scattered else 7, 4.2), layout="constrained")
+    if scattered:
+        scatter, bars = fig.subplots(1, 2, width_ratios=[1, 1.3])
+        _estimate_scatter(scatter, scattered, list(data.assets))
+    else:
+        bars = fig.subplots()
     names = list(data.assets)
     for index, asset in enumerate(names):
         headroom = [s.headroom_mb for s in data.assets[asset]]
-        parts = bars.boxplot(
-            [headroom], positions=[index], vert=False, widths=0.5, patch_artist=True
-        )
-        for box in parts["boxes"]:
-            box.set_facecolor(f"C{index % 10}")
-            box.set_alpha(0.6)
+        colour = f"C{index % 10}"
+        if len(headroom) >= MIN_BOX:
+            parts = bars.boxplot(
+                [headroom], positions=[index], vert=False, widths=0.5, patch_artist=True
+            )
+            for box in parts["boxes"]:
+                box.set_facecolor(colour)
+                box.set_alpha(0.6)
+        else:
+            bars.plot(headroom, [index] * len(headroom), "o", color=colour, alpha=0.8)
     bars.axvline(0, color=LIMIT, linewidth=1)
     bars.set_yticks(range(len(names)), names, fontsize=8)
     bars.set_xlabel("headroom = estimate - actual increase (MB); left of red: under-estimated")
-    bars.set_title("Headroom per asset", fontsize=10)
+    bars.set_title(f"Headroom per asset (dots: fewer than {MIN_BOX} steps)", fontsize=10)
     bars.grid(True, axis="x", alpha=0.3)
-    return _save(fig, path)
+    return fig
+
+
+def _estimate_scatter(ax: Any, assets: dict[str, list[StepRecord]], names: list[str]) -> None:
+    low, high = math.inf, 0.0
+    for asset, steps in assets.items():
+        est = _positive([s.estimate_mb for s in steps])
+        act = _positive([s.rss_increase_mb for s in steps])
+        ax.scatter(est, act, s=22, label=asset, color=f"C{names.index(asset) % 10}")
+        low, high = min(low, *est, *act), max(high, *est, *act)
+    span = [low / 1.5, high * 1.5]
+    ax.plot(span, span, "k--", linewidth=1, label="actual = estimate")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _log_axis(ax.xaxis)
+    _log_axis(ax.yaxis)
+    ax.set_xlabel("estimate that admitted the step (MB)")
+    ax.set_ylabel("actual RSS increase (MB)")
+    ax.set_title("Assets whose estimate varied; above the line: under-estimated", fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(True, alpha=0.3)
 
 
 def run_steps(runs: Sequence[RunFigures], path: Path) -> Path:
@@ -173,6 +210,10 @@ def run_steps(runs: Sequence[RunFigures], path: Path) -> Path:
     return _save(fig, path)
 
 
+def _clock(timestamp: float | None) -> str:
+    return "" if timestamp is None else time.strftime("%m-%d %H:%M:%S", time.gmtime(timestamp))
+
+
 def _ledger_series(
     run: RunFigures, ledger: Sequence[dict[str, Any]]
 ) -> tuple[list[float], list[float]]:
@@ -196,7 +237,14 @@ def _ledger_series(
 
 def ledger_runs(runs: Sequence[RunFigures], ledger: Sequence[dict[str, Any]], path: Path) -> Path:
     """The ledger's admitted total over each recent run's time (seconds since the run began)."""
-    series = [(r, *_ledger_series(r, ledger)) for r in runs]
+    return _save(ledger_figure(runs, ledger), path)
+
+
+def ledger_figure(runs: Sequence[RunFigures], ledger: Sequence[dict[str, Any]]) -> Figure:
+    """One panel per recent run with ledger events, in the order the runs started."""
+    ordered = sorted(runs, key=lambda r: r.start if r.start is not None else math.inf)
+    series = [(r, *_ledger_series(r, ledger)) for r in ordered]
+    # The latest runs, oldest first: left to right, then top to bottom.
     shown = [(r, t, v) for r, t, v in series if t][-MAX_LEDGER_RUNS:]
     rows, cols = _grid(len(shown), 3)
     fig = Figure(figsize=(4.2 * cols, 2.8 * rows), layout="constrained")
@@ -205,7 +253,10 @@ def ledger_runs(runs: Sequence[RunFigures], ledger: Sequence[dict[str, Any]], pa
     for ax, (run, times, totals) in zip(axes, shown, strict=False):
         ax.step(times, totals, where="post", color=LEDGER)
         ax.fill_between(times, totals, step="post", color=LEDGER, alpha=0.2)
-        ax.set_title(f"run {run.run_id[:8]}: peak {max(totals):,.0f} MB admitted", fontsize=9)
+        ax.set_title(
+            f"{_clock(run.start)} run {run.run_id[:8]}: peak {max(totals):,.0f} MB admitted",
+            fontsize=9,
+        )
         ax.set_xlabel("seconds since run start", fontsize=8)
         ax.set_ylabel("admitted MB", fontsize=8)
         ax.tick_params(labelsize=8)
@@ -216,8 +267,11 @@ def ledger_runs(runs: Sequence[RunFigures], ledger: Sequence[dict[str, Any]], pa
         axes[0].set_axis_off()
     for ax in axes[max(len(shown), 1) :]:
         ax.set_visible(False)
-    fig.suptitle(f"Memory ledger: total admitted on the host during each run (pool {pool:,.0f} MB)")
-    return _save(fig, path)
+    fig.suptitle(
+        f"Memory ledger: total admitted on the host during each run, in time order (UTC start; "
+        f"pool {pool:,.0f} MB)"
+    )
+    return fig
 
 
 def stages(latest: Sequence[StepRecord], path: Path) -> Path:

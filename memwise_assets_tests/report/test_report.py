@@ -294,16 +294,28 @@ def test_the_top_table_fits_a_1200_pixel_window(
     # A test-side copy of the page with a probe script; the report itself has none.
     probe = (
         "<script>const t = document.querySelector('#latest ~ div.wide');"
-        "document.body.dataset.overflow = t.scrollWidth - t.clientWidth;</script></body>"
+        "document.body.dataset.overflow = t.scrollWidth - t.clientWidth;"
+        "window.addEventListener('load', () => {const i = [...document.images];"
+        "document.body.dataset.decoded = i.filter(x => x.naturalWidth > 0).length + '/' +"
+        " i.length;});</script></body>"
     )
     copy = tmp_path / "probe.html"
-    copy.write_text((cli_report[0] / "index.html").read_text().replace("</body>", probe))
+    # The copy lives elsewhere: a base address points its images at the report's folder.
+    base = f'<head><base href="{cli_report[0].as_uri()}/">'
+    page = (cli_report[0] / "index.html").read_text()
+    copy.write_text(page.replace("<head>", base, 1).replace("</body>", probe))
     args = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1200,2000", "--dump-dom", copy.as_uri(),
+        "--window-size=1200,2000", "--virtual-time-budget=10000", "--dump-dom", copy.as_uri(),
     ]  # fmt: skip
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     match = re.search(r'<body data-overflow="(-?\d+)"', done.stdout)
     assert match, done.stderr[-2000:]
     assert int(match[1]) <= 0, f"the top table is cut by {match[1]} px at the right edge"
+    # Every figure the page names was decoded by the browser, not only written to disk.
+    decoded = re.search(r'data-decoded="(\d+)/(\d+)"', done.stdout)
+    assert decoded and decoded[1] == decoded[2] == "6", done.stdout[:300]
+    # The latest table lists assets upstream first (graph order), not by name.
+    rows = re.findall(r'<tr id="latest-(\w+)"', done.stdout)
+    assert rows == ["daily_bars", "weekly_features"]
