@@ -17,7 +17,7 @@ from pydantic import Field
 # AtomicBatch and atomic_write_table are this module's public names too.
 from memwise_assets.defs.atomic_files import AtomicBatch, atomic_write_table  # noqa: F401
 from memwise_assets.defs.budgets import MB
-from memwise_assets.defs.figures import StepFigures
+from memwise_assets.defs.figures import STEP_KEY, StepFigures
 from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, open_step
 from memwise_assets.memory.run_metrics import record_step
@@ -81,7 +81,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             metrics = step.metrics()
             purge = step.cache.purge(step.cache_step)
             step_meta.update(_memory_metadata(step, metrics, purge))
-            step_meta["memwise/step"] = context.step_key
+            step_meta[STEP_KEY] = context.step_key
             record_step(
                 self.root,
                 context.run_id,
@@ -203,7 +203,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         purge = state.cache.purge(state.cache_step)
         record_step(self.root, run_id, state.step_key, asset_label, metrics, purge, rows=rows)
         state.output_recorded = True
-        return {**_memory_metadata(state, metrics, purge), "memwise/step": state.step_key}
+        return {**_memory_metadata(state, metrics, purge), STEP_KEY: state.step_key}
 
     # -- input -----------------------------------------------------------------------
 
