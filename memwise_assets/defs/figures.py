@@ -126,19 +126,17 @@ class StepFigures:
 
     def to_metadata(self) -> dict[str, Any]:
         """The step's entries on its materialization (optional figures only when set)."""
+        # In this order in the UI's table: the step against its limit first, the JSON last.
         metadata: dict[str, Any] = {
-            ESTIMATE_KEY: float(self.estimate_mb),
-            INCREASE_KEY: float(self.rss_increase_mb),
-            LIMIT_KEY: float(self.limit_mb),
-            USAGE_KEY: float(self.peak_usage_percent),
-            PEAK_KEY: float(self.peak_rss_mb),
-            INPUT_KEY: float(self.input_mb),
+            ESTIMATE_KEY: _mb(self.estimate_mb),
+            INCREASE_KEY: _mb(self.rss_increase_mb),
+            LIMIT_KEY: _mb(self.limit_mb),
+            USAGE_KEY: _mb(self.peak_usage_percent),
+            PEAK_KEY: _mb(self.peak_rss_mb),
+            INPUT_KEY: _mb(self.input_mb),
             SECONDS_KEY: float(self.seconds),
             WITHIN_KEY: bool(self.within_limit),
             ESTIMATOR_KEY: str(self.estimator),
-            DETAILS_KEY: dg.MetadataValue.json(
-                {name: _plain(getattr(self, name)) for name in DETAIL_FIELDS}
-            ),
         }
         optional: dict[str, Any] = {
             TIMEOUT_KEY: None if self.timeout_s is None else float(self.timeout_s),
@@ -153,6 +151,9 @@ class StepFigures:
             HOST_KEY: self.host,
         }
         metadata.update({k: v for k, v in optional.items() if v is not None})
+        metadata[DETAILS_KEY] = dg.MetadataValue.json(
+            {name: _plain(getattr(self, name)) for name in DETAIL_FIELDS}
+        )
         return metadata
 
     @classmethod
@@ -214,6 +215,11 @@ def figure(metadata: Mapping[str, Any], key: str, default: Any = None) -> Any:
     if entry is None and key in OLD_KEYS:
         entry = metadata.get(OLD_KEYS[key])
     return default if entry is None else getattr(entry, "value", entry)
+
+
+def _mb(value: float) -> float:
+    # A thousandth of a MB is below what RSS sampling resolves; more digits only clutter the UI.
+    return round(float(value), 3)
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,154 @@
+"""After `memwise demo`: every asset's step metadata is exactly what StepFigures declares and
+what the report reads, and the Dagster UI plots the step's increase beside its limit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pytest
+from PIL import Image
+
+from memwise_assets.definitions import ASSETS
+from memwise_assets.defs.figures import (
+    INCREASE_KEY,
+    KEYS,
+    LIMIT_KEY,
+    PEAK_KEY,
+    READ_ONLY_KEYS,
+    StepFigures,
+)
+from memwise_assets.report.collect import collect
+from memwise_assets_tests.e2e.browser import CHROMIUM, open_page
+from memwise_assets_tests.e2e.helpers import REPO, run_cli, tool
+from memwise_assets_tests.e2e.test_webserver_graphql import _free_port, _graphql
+
+pytestmark = pytest.mark.e2e
+NAMES = sorted(key.to_user_string() for asset in ASSETS for key in asset.keys)
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Dagster home after `memwise demo` (two months of sample prices, every asset)."""
+    home = tmp_path_factory.mktemp("glance") / "home"
+    done = run_cli([tool("memwise"), "demo", "--start", "2024-11", "--end", "2024-12"], home)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return home
+
+
+def _step_metadata(instance: dg.DagsterInstance, name: str) -> dict[str, dg.MetadataValue]:
+    """The metadata of the asset's latest materialization that carries its step's figures."""
+    records = instance.fetch_materializations(dg.AssetKey(name), limit=200).records
+    carrying = [r for r in records if PEAK_KEY in r.asset_materialization.metadata]
+    assert carrying, f"{name}: no materialization carries the step's figures"
+    return dict(carrying[0].asset_materialization.metadata)
+
+
+def test_every_asset_writes_what_step_figures_declares_and_the_report_reads_it(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(demo_home))  # the home's dagster.yaml reads it
+    with dg.DagsterInstance.from_config(str(demo_home)) as instance:
+        report = collect(instance, limit=5, memwise_dir=demo_home / "memwise")
+        for name in NAMES:
+            meta = _step_metadata(instance, name)
+            figures = StepFigures.from_metadata(meta)
+            assert figures is not None
+            step_keys = {k for k in meta if k in KEYS | READ_ONLY_KEYS}
+            assert step_keys == set(figures.to_metadata()), f"{name}: {step_keys ^ KEYS}"
+            assert StepFigures.REQUIRED_KEYS <= step_keys
+            assert not step_keys & READ_ONLY_KEYS, f"{name} writes pre-grouping keys"
+            grouped = {k for k in meta if k.startswith("memwise/memory/")}
+            assert grouped <= KEYS, f"{name}: undeclared memory keys {grouped - KEYS}"
+            shown = report.assets[name][-1]
+            for field in fields(StepFigures):
+                assert getattr(shown, field.name) == getattr(figures, field.name), (
+                    f"{name}: the report reads {field.name} differently"
+                )
+    assert list(report.assets)[0] in {"company_fundamentals", "company_profiles", "daily_bars"}
+
+
+@pytest.fixture(scope="module")
+def webserver(demo_home: Path) -> Iterator[int]:
+    """`dagster-webserver` alone (no daemon) on a free port, over the demo's home."""
+    port = _free_port()
+    log = (demo_home / "webserver.log").open("w")
+    args = [tool("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(
+        [*args, "-m", "memwise_assets.definitions"],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DAGSTER_HOME": str(demo_home)},
+        start_new_session=True,  # the webserver starts a code server: one group to stop
+    )
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError((demo_home / "webserver.log").read_text()[-3000:]) from None
+            time.sleep(1)
+    else:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise RuntimeError("dagster-webserver did not answer within 180 s")
+    # The UI opens a one-time "join the community" dialog over the page; mark it seen.
+    _graphql(port, "mutation { setNuxSeen }", {})
+    yield port
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+PLOTS_BUTTON = (
+    "[...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'Plots')"
+)
+# The plots' titles: leaf elements whose text is a metadata key, in page order.
+PLOT_TITLES = (
+    "[...document.querySelectorAll('div,span')].filter(e => e.children.length === 0 && "
+    "/^(memwise|dagster)\\//.test(e.textContent.trim())).map(e => e.textContent.trim())"
+)
+
+
+def test_the_dagster_ui_plots_the_steps_increase_beside_its_limit(
+    webserver: int, tmp_path: Path
+) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} absent (apt-get install -y chromium)")
+    url = f"http://127.0.0.1:{webserver}/assets/daily_bars"
+    with open_page(url, tmp_path / "profile") as page:
+        page.wait_for(f"!!{PLOTS_BUTTON}")
+        page.run(f"{PLOTS_BUTTON}.click()")
+        page.wait_for("document.querySelectorAll('canvas').length >= 8")
+        titles = page.run(PLOT_TITLES)
+        # Scroll the memory group into view and let the charts draw.
+        page.run(
+            "[...document.querySelectorAll('div,span')].find(e => e.children.length === 0 && "
+            f"e.textContent.trim() === '{INCREASE_KEY}').scrollIntoView()"
+        )
+        time.sleep(2)
+        shot = page.screenshot(tmp_path / "daily_bars_plots.png")
+    keep = os.environ.get("MEMWISE_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, Path(keep) / shot.name)
+    assert titles == sorted(titles), "the UI sorts its plots by key"
+    assert titles[titles.index(INCREASE_KEY) + 1] == LIMIT_KEY, titles
+    assert len(titles) <= 18, f"{len(titles)} plots: {titles}"
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(np.int16)
+    # Chart lines and points are saturated blue; text and grid lines are grey.
+    saturated = float((pixels.max(axis=2) - pixels.min(axis=2) > 80).mean())
+    assert saturated > 0.0005, f"no plot drawn: {saturated:.4%} saturated pixels"
