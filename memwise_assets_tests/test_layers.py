@@ -1,13 +1,16 @@
 """The package's import graph, read from the source (ast): layers hold and nothing cycles.
 
 Every import counts, also those inside functions (a lazy import that dodges a cycle is still a
-cycle); only `if TYPE_CHECKING:` blocks are left out, as they never run.
+cycle). `if TYPE_CHECKING:` blocks never run, so the layer rules leave them out, but a cycle
+through them is still a cycle of the design: the cycle test counts them too.
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 import memwise_assets
 
@@ -23,13 +26,17 @@ def _module_name(path: Path) -> str:
 MODULES = {_module_name(p): p for p in ROOT.rglob("*.py")}
 
 
-def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
-    """All nodes but those under `if TYPE_CHECKING:`."""
+def _runtime_nodes(tree: ast.AST, type_checking: bool = False) -> list[ast.AST]:
+    """All nodes but those under `if TYPE_CHECKING:` (unless `type_checking`)."""
     found: list[ast.AST] = []
     stack = [tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if (
+            not type_checking
+            and isinstance(node, ast.If)
+            and "TYPE_CHECKING" in ast.unparse(node.test)
+        ):
             stack.extend(node.orelse)
             continue
         found.append(node)
@@ -37,12 +44,16 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return found
 
 
-def imports_of(name: str) -> set[str]:
-    """Every module `name` imports (absolute names; `from a import b` counts `a.b` if a module)."""
+def imports_of(name: str, type_checking: bool = False) -> set[str]:
+    """Every module `name` imports (absolute names; `from a import b` counts `a.b` if a module).
+
+    `type_checking` counts the imports under `if TYPE_CHECKING:` too.
+    """
     path = MODULES[name]
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in _runtime_nodes(tree, type_checking):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -59,13 +70,15 @@ def imports_of(name: str) -> set[str]:
 
 
 GRAPH = {name: {m for m in imports_of(name) if m in MODULES} for name in MODULES}
+# The same with the imports only type checkers read.
+TYPED_GRAPH = {name: {m for m in imports_of(name, True) if m in MODULES} for name in MODULES}
 
 
 def _in(name: str, *layers: str) -> bool:
     return any(name == f"{PACKAGE}.{x}" or name.startswith(f"{PACKAGE}.{x}.") for x in layers)
 
 
-def _cycles() -> list[list[str]]:
+def _cycles(graph: dict[str, set[str]] = GRAPH) -> list[list[str]]:
     """Strongly connected groups of more than one module (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -77,7 +90,7 @@ def _cycles() -> list[list[str]]:
         index[v] = low[v] = len(index)
         stack.append(v)
         on_stack.add(v)
-        for w in GRAPH[v]:
+        for w in graph[v]:
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
@@ -94,7 +107,7 @@ def _cycles() -> list[list[str]]:
             if len(group) > 1:
                 groups.append(sorted(group))
 
-    for v in sorted(GRAPH):
+    for v in sorted(graph):
         if v not in index:
             visit(v)
     return groups
@@ -108,6 +121,10 @@ def test_the_walk_sees_the_package() -> None:
 
 def test_no_import_cycle_among_the_package_modules() -> None:
     assert _cycles() == []
+
+
+def test_no_import_cycle_even_through_type_checking_imports() -> None:
+    assert _cycles(TYPED_GRAPH) == []
 
 
 def test_definitions_is_imported_by_nothing_in_defs() -> None:
@@ -153,3 +170,107 @@ def test_no_module_of_the_package_is_over_400_lines() -> None:
         name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()
     }
     assert {name: n for name, n in sizes.items() if n > 400} == {}
+
+
+# -- domains and the platform ------------------------------------------------------------
+# The platform: the Dagster-side modules directly in defs/ (step, store, IO manager, budgets,
+# config, recovery, scale); each folder of defs/ is a domain.
+PLATFORM = sorted(n for n, p in MODULES.items() if p.parent == ROOT / "defs")
+MUTATORS = {"append", "add", "clear", "extend", "pop", "popitem", "remove", "setdefault", "update"}
+
+
+def _registries(name: str) -> list[str]:
+    """Module-level names that a function of the module writes into: state shared by calls."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    top = {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(t, ast.Name)
+    }
+    written: set[str] = set()
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(func):
+            if isinstance(node, ast.Global):
+                written.update(node.names)
+            target = node.value if isinstance(node, ast.Subscript | ast.Attribute) else None
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
+                written.add(getattr(target, "id", ""))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in MUTATORS:
+                    written.add(getattr(node.func.value, "id", ""))
+    return sorted(top & written)
+
+
+def _platform_cases() -> list[object]:
+    # defs/step.py's _OPEN (open steps by run and step key, for the IO manager) goes with the
+    # single write path being built; until that lands this one case is expected to fail.
+    open_registry = pytest.mark.xfail(
+        reason="defs/step.py:_OPEN, the registry of open steps, is removed by the one-write-path"
+        " work; drop this mark when it lands",
+        strict=False,
+    )
+    return [
+        pytest.param(n, marks=open_registry) if n == f"{PACKAGE}.defs.step" else n for n in PLATFORM
+    ]
+
+
+@pytest.mark.parametrize("name", _platform_cases())
+def test_no_module_level_registry_in_the_platform(name: str) -> None:
+    # Out of scope: memory/deadline.py's per-process table of armed signal timers and
+    # defs/filings/worker.py's per-process worker pools (a domain's, not the platform's).
+    assert _registries(name) == []
+
+
+def test_the_registry_check_sees_a_registry() -> None:
+    assert "_armed" in _registries(f"{PACKAGE}.memory.deadline")
+
+
+def _domain(name: str, layer: str) -> str | None:
+    """The domain package (defs/<d> or compute/<d>) a module belongs to, if any."""
+    parts = name.split(".")
+    if len(parts) < 3 or parts[1] != layer:
+        return None
+    package = f"{PACKAGE}.{layer}.{parts[2]}"
+    return package if MODULES.get(package, ROOT).name == "__init__.py" else None
+
+
+def test_each_defs_domain_imports_no_other_domain() -> None:
+    crossings = sorted(
+        f"{name} -> {m}"
+        for name in MODULES
+        if (mine := _domain(name, "defs"))
+        for m in TYPED_GRAPH[name]
+        if (theirs := _domain(m, "defs")) and theirs != mine
+    )
+    assert crossings == []
+
+
+# Compute packages that reach into another one's modules today (not through its package):
+# shared helpers waiting for a home of their own (pacing, schema, calendar, filing metadata).
+KNOWN_COMPUTE_CROSSINGS = {
+    "compute.company.sample -> compute.prices.schema",
+    "compute.company.source -> compute.prices.schema",
+    "compute.company.yahoo -> compute.prices.pacing",
+    "compute.company.yahoo -> compute.prices.schema",
+    "compute.company.yahoo -> compute.prices.yahoo_errors",
+    "compute.edgar.client -> compute.prices.pacing",
+    "compute.edgar.source -> compute.filings.metadata",
+    "compute.holes -> compute.prices.calendar",
+}
+
+
+def test_compute_reaches_another_package_only_through_its_public_name() -> None:
+    """`compute.<x>` imports `compute.<y>` (its package), not `compute.<y>.<module>`."""
+    crossings = {
+        f"{name.removeprefix(PACKAGE + '.')} -> {m.removeprefix(PACKAGE + '.')}"
+        for name in MODULES
+        if _in(name, "compute")
+        for m in TYPED_GRAPH[name]
+        if (theirs := _domain(m, "compute")) and m != theirs and _domain(name, "compute") != theirs
+    }
+    assert crossings - KNOWN_COMPUTE_CROSSINGS == set(), "new: import the package instead"
+    assert KNOWN_COMPUTE_CROSSINGS - crossings == set(), "gone: drop them from the list"
