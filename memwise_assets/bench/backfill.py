@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -80,7 +81,9 @@ def _step_figures(home: Path) -> dict[str, float]:
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             records = instance.fetch_materializations(dg.AssetKey("daily_bars"), limit=1).records
-            figures = StepFigures.from_metadata(records[0].asset_materialization.metadata)
+            materialization = records[0].asset_materialization
+            assert materialization is not None, "daily_bars was not materialized"
+            figures = StepFigures.from_metadata(materialization.metadata)
             assert figures is not None, "daily_bars' last materialization carries no figures"
             return {"rss_increase_mb": figures.rss_increase_mb, "limit_mb": figures.limit_mb}
     finally:
@@ -90,7 +93,9 @@ def _step_figures(home: Path) -> dict[str, float]:
             os.environ["DAGSTER_HOME"] = previous
 
 
-def _backfill_row(label: str, home: Path, keys: list[str], config: dict, noop_s: float, note: str):
+def _backfill_row(
+    label: str, home: Path, keys: Sequence[str], config: dict, noop_s: float, note: str
+):
     log_before = _event_log_mb(home)
     seconds = _materialize(
         home, ["-m", "memwise_assets.definitions"], "daily_bars", f"{keys[0]}...{keys[-1]}", config
@@ -161,7 +166,7 @@ def run(data_dir: Path | None, quick: bool) -> list[BenchRow]:
     return rows
 
 
-def _write_csvs(folder: Path, tickers: list[str], keys: list[str]) -> Path:
+def _write_csvs(folder: Path, tickers: list[str], keys: Sequence[str]) -> Path:
     from memwise_assets.bench.prices import write_yahoo_folder
 
     window = monthly_partitions.time_window_for_partition_key

@@ -190,8 +190,9 @@ def run_steps(runs: Sequence[RunFigures], path: Path) -> Path:
     labels = [s.asset for r in shown for s in r.steps]
     fig = Figure(figsize=(11, 1.2 + 0.28 * max(len(labels), 1)), layout="constrained")
     ax = fig.subplots()
-    y = 0
-    ticks, names = [], []
+    y = 0.0
+    ticks: list[float] = []
+    names: list[str] = []
     for index, run in enumerate(shown):
         for step in run.steps:
             base = step.peak_rss_mb - step.rss_increase_mb
