@@ -133,7 +133,7 @@ class StepFigures:
             LIMIT_KEY: _mb(self.limit_mb),
             USAGE_KEY: _mb(self.peak_usage_percent),
             PEAK_KEY: _mb(self.peak_rss_mb),
-            INPUT_KEY: _mb(self.input_mb),
+            INPUT_KEY: float(self.input_mb),  # exact: the calibration fits on it
             SECONDS_KEY: float(self.seconds),
             WITHIN_KEY: bool(self.within_limit),
             ESTIMATOR_KEY: str(self.estimator),
