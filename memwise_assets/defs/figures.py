@@ -95,13 +95,14 @@ class StepFigures:
     seconds: float
     within_limit: bool = True
     peak_usage_percent: float = 0.0
+    # Written inside `memwise/details` (DETAIL_FIELDS), with timeout_inputs further down.
     admission_wait_s: float = 0.0
     sample_count: int = 0
+    samples: list[dict[str, Any]] = field(default_factory=list)
     peak_source: str = ""
     cache_files_removed: int = 0
     cache_mb_freed: float = 0.0
     estimator_inputs: dict[str, Any] = field(default_factory=dict)
-    samples: list[dict[str, Any]] = field(default_factory=list)
     # Recorded once steps have enforced timeouts; None / "" in older history.
     timeout_s: float | None = None
     timeout_basis: str = ""

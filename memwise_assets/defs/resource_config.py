@@ -8,6 +8,8 @@ resource's pydantic validators call these.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import dagster as dg
 from pydantic import Field, field_validator, model_validator
 
@@ -255,13 +257,9 @@ class MemoryConfig(dg.ConfigurableResource):
     @property
     def timeout_policy(self) -> TimeoutPolicy:
         """How step timeouts adapt, as one record."""
+        # Each policy field is the resource's `timeout_<field>`.
         return TimeoutPolicy(
-            floor_s=self.timeout_floor_s,
-            k=self.timeout_k,
-            margin=self.timeout_margin,
-            window=self.timeout_window,
-            min_history=self.timeout_min_history,
-            grace_s=self.timeout_grace_s,
+            **{f.name: getattr(self, f"timeout_{f.name}") for f in fields(TimeoutPolicy)}
         )
 
     @property

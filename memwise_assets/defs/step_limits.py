@@ -61,16 +61,17 @@ def step_timeout(
             peak_key=SECONDS_KEY,
         )
         history = [seconds for seconds, _ in pairs]
+    # The policy's adaptive knobs carry choose_timeout's own names.
+    adaptive: dict[str, Any] = {
+        name: getattr(policy, name) for name in ("floor_s", "k", "margin", "min_history")
+    }
     return choose_timeout(
         static_s=budget.timeout_s,
         seconds_history=history,
         override_s=override,
         override_source=source,
-        floor_s=policy.floor_s,
-        k=policy.k,
-        margin=policy.margin,
-        min_history=policy.min_history,
         budget=budget.name,
+        **adaptive,
     )
 
 

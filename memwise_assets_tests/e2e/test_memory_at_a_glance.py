@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -29,8 +26,7 @@ from memwise_assets.defs.figures import (
 )
 from memwise_assets.report.collect import collect
 from memwise_assets_tests.e2e.browser import CHROMIUM, open_page
-from memwise_assets_tests.e2e.helpers import REPO, run_cli, tool
-from memwise_assets_tests.e2e.test_webserver_graphql import _free_port, _graphql
+from memwise_assets_tests.e2e.helpers import free_port, graphql, run_cli, serving, tool
 
 pytestmark = pytest.mark.e2e
 NAMES = sorted(key.to_user_string() for asset in ASSETS for key in asset.keys)
@@ -80,38 +76,12 @@ def test_every_asset_writes_what_step_figures_declares_and_the_report_reads_it(
 @pytest.fixture(scope="module")
 def webserver(demo_home: Path) -> Iterator[int]:
     """`dagster-webserver` alone (no daemon) on a free port, over the demo's home."""
-    port = _free_port()
-    log = (demo_home / "webserver.log").open("w")
+    port = free_port()
     args = [tool("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(
-        [*args, "-m", "memwise_assets.definitions"],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "DAGSTER_HOME": str(demo_home)},
-        start_new_session=True,  # the webserver starts a code server: one group to stop
-    )
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError((demo_home / "webserver.log").read_text()[-3000:]) from None
-            time.sleep(1)
-    else:
-        os.killpg(process.pid, signal.SIGKILL)
-        raise RuntimeError("dagster-webserver did not answer within 180 s")
-    # The UI opens a one-time "join the community" dialog over the page; mark it seen.
-    _graphql(port, "mutation { setNuxSeen }", {})
-    yield port
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    with serving([*args, "-m", "memwise_assets.definitions"], demo_home, port, "webserver.log"):
+        # The UI opens a one-time "join the community" dialog over the page; mark it seen.
+        graphql(port, "mutation { setNuxSeen }", {})
+        yield port
 
 
 PLOTS_BUTTON = (
