@@ -16,7 +16,7 @@ _log = logging.getLogger(__name__)
 
 
 def upstream_by_node(instance: dg.DagsterInstance, run_ids: Iterable[str]) -> dict[str, set[str]]:
-    """Each op's upstream ops, over the job snapshots of these runs."""
+    """Each op's upstream ops (and the names of its inputs), over these runs' job snapshots."""
     upstream: dict[str, set[str]] = {}
     seen: set[str] = set()
     for run_id in run_ids:
@@ -29,8 +29,15 @@ def upstream_by_node(instance: dg.DagsterInstance, run_ids: Iterable[str]) -> di
         except Exception as exc:  # an unreadable snapshot only costs the ordering
             _log.warning("job snapshot of run %s unreadable: %s", run_id, exc)
             continue
+        # A run of a selection holds only the selected ops; their inputs still name the
+        # upstream assets they load (an asset op's input is named after its asset).
+        inputs = {
+            op.name: {i.name for i in op.input_def_snaps}
+            for op in snapshot.node_defs_snapshot.op_def_snaps
+        }
         for node in snapshot.dep_structure_snapshot.node_invocation_snaps:
             ups = upstream.setdefault(node.node_name, set())
+            ups.update(inputs.get(node.node_def_name, set()))
             for dep in node.input_dep_snaps:
                 ups.update(handle.node_name for handle in dep.upstream_output_snaps)
     return upstream

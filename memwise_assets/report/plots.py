@@ -269,8 +269,9 @@ def ledger_figure(runs: Sequence[RunFigures], ledger: Sequence[dict[str, Any]]) 
     for ax in axes[max(len(shown), 1) :]:
         ax.set_visible(False)
     fig.suptitle(
-        f"Memory ledger: total admitted on the host during each run, in time order (UTC start; "
-        f"pool {pool:,.0f} MB)"
+        f"Memory ledger: total admitted on the host during each run\n"
+        f"(runs in the order they started, UTC; pool {pool:,.0f} MB)",
+        fontsize=10,
     )
     return fig
 

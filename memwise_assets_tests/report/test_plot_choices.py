@@ -82,3 +82,6 @@ def test_assets_are_listed_upstream_first_as_the_runs_recorded_the_graph() -> No
     upstream = upstream_by_node(instance, [result.run_id])
     assert upstream == {"zeta": set(), "alpha": {"zeta"}}
     assert graph_order(["alpha", "omega", "zeta"], upstream) == ["zeta", "alpha", "omega"]
+    # A run of alpha alone holds one op; its input still names zeta.
+    alone = dg.materialize([zeta, alpha], selection=["alpha"], instance=instance)
+    assert upstream_by_node(instance, [alone.run_id]) == {"alpha": {"zeta"}}
