@@ -53,9 +53,7 @@ def sessions_around(stamps: Sequence[object]) -> pd.DatetimeIndex:
     return trading_days(start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d"))
 
 
-def public_session(
-    accepted_at: pd.Series | None, known_date: pd.Series | None = None
-) -> pd.Series:
+def public_session(accepted_at: pd.Series | None, known_date: pd.Series | None = None) -> pd.Series:
     """The first session each value counts from: the one rule (NaT when nothing is known).
 
     accepted_at: acceptance instants (tz-aware, or naive UTC; NaT where unknown);

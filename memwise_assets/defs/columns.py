@@ -280,8 +280,9 @@ SCHEMAS: dict[str, dg.TableSchema] = {
         col(
             "available_date",
             "datetime64[ns]",
-            "First day those figures may be used: filing "
-            "date + 1 day, else period end + 45 days (quarters) / + 90 (years).",
+            "First session those figures may be used: the session after "
+            "the filing date, else after the assumed filer's deadline (default 50 days for "
+            "quarters, 105 for years and fiscal-year-end quarters).",
         ),
         col("availability", "category", "filed (EDGAR filing date known) or lag (convention)."),
     ),  # fmt: skip

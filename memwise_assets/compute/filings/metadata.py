@@ -141,7 +141,9 @@ def filing_metadata(
             clock = filer_clock(record)
             # The sidecar's EDGAR string reads on the filer's clock, as the submissions do.
             cik = meta.cik
-            meta = replace(header.filled_from(read_sidecar(sidecar_path(path), clock=clock)), cik=cik)
+            meta = replace(
+                header.filled_from(read_sidecar(sidecar_path(path), clock=clock)), cik=cik
+            )
             meta = meta.filled_from(submissions_metadata(record, meta, clock=clock))
     if meta.period_of_report is None:
         meta = replace(meta, period_of_report=cover_period(data, start, end))

@@ -66,8 +66,9 @@ def comparison_violations(features: pd.DataFrame) -> dict[str, int]:
         ),
         "filed_not_earlier": int((both & (prev_filed >= filed)).sum()),
         "not_the_rule's_choice": int(
-            (expected.fillna("").to_numpy() != features["prev_filing_id"].fillna("").to_numpy())
-            .sum()
+            (
+                expected.fillna("").to_numpy() != features["prev_filing_id"].fillna("").to_numpy()
+            ).sum()
         ),
     }
 
