@@ -18,6 +18,7 @@ from memwise_assets.defs.company.assets import (
 )
 from memwise_assets.defs.company.resources import CompanyDataResource
 from memwise_assets.defs.company.schedules import company_refresh_job, company_refresh_schedule
+from memwise_assets.defs.company.sec import daily_with_sec_fundamentals, sec_fundamentals
 from memwise_assets.defs.filings.assets import sec_filing_sections
 from memwise_assets.defs.filings.edgar import EdgarResource, edgar_download_job, edgar_sensor
 from memwise_assets.defs.filings.features import daily_with_filing_features, filing_text_features
@@ -51,6 +52,8 @@ ASSETS = [
     company_profiles,
     company_fundamentals,
     daily_with_fundamentals,
+    sec_fundamentals,
+    daily_with_sec_fundamentals,
 ]
 
 

@@ -82,11 +82,12 @@ def test_both_assets_from_recorded_responses_report_the_failed_ticker(resources)
         assert checks[(asset, "tickers_present_or_reported")].passed
     assert checks[("daily_with_fundamentals", "no_figure_before_available")].passed
     joined = pd.read_parquet(root / "daily_with_fundamentals.parquet")
-    row = joined[(joined["symbol"] == "AAPL") & (joined["date"] == "2024-05-15")]
+    # No filing date: the non-accelerated deadline with a 12b-25 extension (50 days).
+    row = joined[(joined["symbol"] == "AAPL") & (joined["date"] == "2024-05-21")]
     assert row["revenue"].item() == 90_753e6 and row["period_end"].item() == pd.Timestamp(
         "2024-03-31"
     )
-    assert joined.loc[joined["date"] < "2024-05-15", "period_end"].max() < pd.Timestamp(
+    assert joined.loc[joined["date"] < "2024-05-21", "period_end"].max() < pd.Timestamp(
         "2024-03-31"
     )
 
