@@ -35,8 +35,10 @@ UTC: Literal["utc"] = "utc"
 Clock = Literal["eastern", "utc"]
 # EDGAR's filing-date cut-off: accepted after 17:30 New York -> the next business day.
 EDGAR_CUTOFF = time(17, 30)
-# Section 16 forms keep their own day until 22:00: their dates say nothing about 17:30.
-_SECTION_16 = {"3", "4", "5", "3/A", "4/A", "5/A"}
+# Evidence comes from filings the filer submits under the 17:30 rule: reports, proxies,
+# registrations. Section 16 forms (3, 4, 5) keep their day until 22:00, and the SEC's own
+# entries (CORRESP, UPLOAD, EFFECT, orders, letters) are dated by other rules.
+_EVIDENCE_FORMS = ("10-", "8-K", "6-K", "20-F", "40-F", "DEF ", "DEFA", "S-", "424B", "SC 13")
 # UTC is believed only when the New York reading fails this many times as often.
 _EVIDENCE_RATIO = 10
 _SGML = re.compile(r"^\d{14}$")
@@ -104,7 +106,9 @@ def clock_mismatches(
     """For each reading, how many of a filer's filings get another date than EDGAR gave."""
     counts: dict[Clock, int] = {EASTERN: 0, UTC: 0}
     for raw, filed, form in zip(acceptances, filing_dates, forms, strict=False):
-        if not raw or not filed or str(form) in _SECTION_16 or _OFFSET.search(str(raw)):
+        if not raw or not filed or not str(form).startswith(_EVIDENCE_FORMS):
+            continue
+        if _OFFSET.search(str(raw)):
             continue
         try:
             filed_day = pd.Timestamp(filed).normalize()
