@@ -133,9 +133,7 @@ def _last_segments(
     return kept, cells, breaks
 
 
-def _finished(
-    cells: Cells, present: np.ndarray, sessions: pd.DatetimeIndex
-) -> np.ndarray | None:
+def _finished(cells: Cells, present: np.ndarray, sessions: pd.DatetimeIndex) -> np.ndarray | None:
     """Which present cells are finished weeks (None: all are).
 
     Judged per symbol, on its own rows only: a symbol's week is unfinished while one of the

@@ -80,12 +80,18 @@ def fetch_sec_facts(
                 cache / f"companyfacts_CIK{cik:010d}.json",
                 max_age_hours,
             )
-            submissions = _cached_json(
-                client,
-                f"{data_base_url}/submissions/CIK{cik:010d}.json",
-                cache / f"submissions_CIK{cik:010d}.json",
-                max_age_hours,
-            )
+            note = ""
+            try:
+                submissions = _cached_json(
+                    client,
+                    f"{data_base_url}/submissions/CIK{cik:010d}.json",
+                    cache / f"submissions_CIK{cik:010d}.json",
+                    max_age_hours,
+                )
+            except (EdgarError, ValueError) as exc:
+                # Without acceptance times every report counts from the session after its
+                # filing date: later, never earlier, than with them.
+                submissions, note = None, f"no submissions data, filing dates only: {exc}"[:300]
             frame, dropped = company_facts(
                 facts, submissions, ticker=ticker, standard_only=standard_only
             )
@@ -93,7 +99,7 @@ def fetch_sec_facts(
             reports.append(FactsReport(label, cik, "failed", reason=str(exc)[:300]))
             continue
         frames.append(frame)
-        reports.append(FactsReport(label, cik, rows=len(frame), dropped=dropped))
+        reports.append(FactsReport(label, cik, rows=len(frame), dropped=dropped, reason=note))
     if not frames:
         return pd.DataFrame({c: [] for c in COLUMNS}), reports
     return pd.concat(frames, ignore_index=True), reports

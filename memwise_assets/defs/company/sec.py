@@ -137,21 +137,20 @@ def sec_fundamentals(
 
 def fact_check_results(facts: pd.DataFrame) -> Iterator[dg.AssetCheckResult]:
     """One first and one latest report per fact; nothing public before its filing date."""
-    key = facts["cik"].astype(str) + facts["taxonomy"] + facts["concept"] + facts["unit"]
-    key = key + facts["period_start"].astype(str) + facts["period_end"].astype(str)
-    per = pd.DataFrame({"k": key, "f": facts["first_reported"], "l": facts["latest"]})
-    counts = per.groupby("k")[["f", "l"]].sum()
-    # Facts are per line item where one is mapped: concept keys may hold several firsts.
-    items = facts["line_item"].notna()
-    per_item = per[items.to_numpy()].assign(
-        k=facts.loc[items, "line_item"].astype(str) + key[items]
+    # A fact: one line item (any of its concepts) or one unmapped concept, of one period.
+    name = (
+        facts["line_item"]
+        .astype(object)
+        .where(facts["line_item"].notna(), facts["taxonomy"] + ":" + facts["concept"])
     )
-    item_counts = per_item.groupby("k")[["f", "l"]].sum()
-    bad = int((item_counts != 1).any(axis=1).sum()) if len(item_counts) else 0
+    key = [facts["cik"], name, facts["unit"], facts["period_start"], facts["period_end"]]
+    flags = facts[["first_reported", "latest"]].astype("int64")
+    counts = flags.groupby(key, dropna=False).sum()
+    bad = int((counts != 1).any(axis=1).sum())
     yield dg.AssetCheckResult(
         check_name=ONE_VALUE_PER_VIEW,
         passed=bad == 0,
-        metadata={"facts": len(counts), "line_item_facts": len(item_counts), "bad": bad},
+        metadata={"facts": len(counts), "facts_without_exactly_one": bad},
     )
     early = facts[PUBLIC_COLUMN].notna() & (facts[PUBLIC_COLUMN] < facts["filed_date"])
     yield dg.AssetCheckResult(
