@@ -190,6 +190,21 @@ def views(facts: pd.DataFrame) -> pd.DataFrame:
     return out[COLUMNS]
 
 
+DTYPES = {
+    "cik": "int64", "ticker": object, "taxonomy": object, "concept": object, "unit": object,
+    "period_start": "datetime64[ns]", "period_end": "datetime64[ns]", "fiscal_year": "Int64",
+    "fiscal_period": object, "form": object, "accession": object,
+    "filed_date": "datetime64[ns]", "accepted_at": "datetime64[ns, UTC]", "value": "float64",
+    "line_item": object, PUBLIC_COLUMN: "datetime64[ns]", "first_reported": bool,
+    "restated": bool, "latest": bool,
+}  # fmt: skip
+
+
+def empty_facts() -> pd.DataFrame:
+    """A facts table with no rows, in the stored dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=DTYPES[c]) for c in COLUMNS})
+
+
 def first_reported(facts: pd.DataFrame) -> pd.DataFrame:
     """The first-reported view: one row per fact, its value as first public."""
     return facts[facts["first_reported"]]

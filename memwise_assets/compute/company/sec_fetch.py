@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from memwise_assets.compute.company.sec_facts import COLUMNS, company_facts
+from memwise_assets.compute.company.sec_facts import company_facts, empty_facts
 from memwise_assets.compute.edgar.client import EdgarClient, EdgarError
 
 CACHE_DIR = "companyfacts"
@@ -101,5 +101,5 @@ def fetch_sec_facts(
         frames.append(frame)
         reports.append(FactsReport(label, cik, rows=len(frame), dropped=dropped, reason=note))
     if not frames:
-        return pd.DataFrame({c: [] for c in COLUMNS}), reports
+        return empty_facts(), reports
     return pd.concat(frames, ignore_index=True), reports

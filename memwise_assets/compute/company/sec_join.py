@@ -27,7 +27,9 @@ _DURATION_DAYS = {"quarterly": (80, 100), "annual": (340, 380)}
 
 
 def _periods(facts: pd.DataFrame, frequency: str) -> pd.DataFrame:
-    items = facts[facts["line_item"].notna()]
+    items = facts[facts["line_item"].notna()].astype(
+        {"period_start": "datetime64[ns]", "period_end": "datetime64[ns]"}
+    )
     kind = items["line_item"].map({k: v[0] for k, v in LINE_ITEMS.items()})
     days = (items["period_end"] - items["period_start"]).dt.days
     low, high = _DURATION_DAYS[frequency]
