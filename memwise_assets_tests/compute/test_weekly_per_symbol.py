@@ -63,3 +63,24 @@ def test_a_holiday_week_completes_on_its_last_session(delivered) -> None:
     daily = delivered[delivered["date"] <= "2017-04-13"].reset_index(drop=True)
     bars = weekly_bars(daily, sessions=nyse_sessions(daily["date"]))
     assert pd.Timestamp("2017-04-14") in _weeks(bars, "KO").index
+
+
+def test_a_row_never_carries_a_week_older_than_thirteen_days(delivered) -> None:
+    from memwise_assets.compute.weekly import attach_weekly_features
+
+    daily = _late(delivered)
+    sessions = nyse_sessions(daily["date"])
+    features = weekly_features(daily, sessions=sessions)
+    # The week's Friday as a number (days since the epoch) travels with the features.
+    day = features["week_end"].to_numpy("datetime64[D]").astype("int64").astype("float64")
+    numbered = features.assign(week_day=day)
+    for available in ("same_close", "next_session"):
+        attached = attach_weekly_features(
+            daily, numbered, ["week_day"], available=available, sessions=sessions
+        )
+        row_day = attached["date"].to_numpy("datetime64[D]").astype("int64")
+        age = (row_day - attached["week_day"].to_numpy()).astype("float64")
+        carried = ~pd.isna(age)
+        assert carried.mean() > 0.9
+        assert (age[carried] <= 13).all()
+        assert (age[carried] >= (0 if available == "same_close" else 1)).all()
