@@ -17,6 +17,8 @@ from memwise_assets.defs.company.assets import (
     daily_with_fundamentals,
 )
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
+from memwise_assets.defs.company.sec import SecFundamentalsConfig, SecJoinConfig
+from memwise_assets.defs.filings.features import FilingJoinConfig
 from memwise_assets_tests.clock import FakeClock
 from memwise_assets_tests.company_replay import RecordedYahoo
 
@@ -135,9 +137,27 @@ def test_sample_source_is_the_offline_default(resources) -> None:
     )
 
 
-@pytest.mark.parametrize("cls", [CompanyConfig, CompanyDataResource, FundamentalsJoinConfig])
-def test_every_company_field_is_in_the_readme(cls: type) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index(f"**`{cls.__name__}`**") :]
-    section = section[: section.index("\n\n", section.index("|---|"))]
-    assert [f for f in cls.model_fields if f"| `{f}` |" not in section] == []
+def _config_table(path: Path, name: str) -> str:
+    """The field table under `**`name`**` in a documentation file ("" when absent)."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if f"**`{name}`**" not in text:
+        return ""
+    section = text[text.index(f"**`{name}`**") :] + "\n\n"
+    return section[: section.index("\n\n", section.index("|---|"))]
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [CompanyConfig, CompanyDataResource, FundamentalsJoinConfig, SecFundamentalsConfig,
+     SecJoinConfig, FilingJoinConfig],
+)  # fmt: skip
+def test_every_company_field_is_documented(cls: type) -> None:
+    # The README's configuration tables, or docs/research-conventions.md for the
+    # point-in-time assets' settings.
+    root = Path(__file__).parents[2]
+    tables = "".join(
+        _config_table(path, cls.__name__)
+        for path in (root / "README.md", root / "docs" / "research-conventions.md")
+    )
+    assert tables, f"{cls.__name__} has no field table in the README or the docs"
+    assert [f for f in cls.model_fields if f"| `{f}` |" not in tables] == []
