@@ -150,14 +150,25 @@ def test_daily_rows_never_carry_a_later_filing(tesla, view) -> None:
 
 
 def test_as_known_takes_a_restatement_from_its_own_session(tesla) -> None:
-    daily = _daily("TSLA", "2019-10-01", "2020-12-31")
-    first = sec_daily(daily, tesla, items=["eps_diluted"], max_age_days=None).set_index("date")
-    known = sec_daily(daily, tesla, items=["eps_diluted"], view="as_known", max_age_days=None)
-    known = known.set_index("date")
-    # Q3 2019 diluted EPS, carried until Q4's figures: the two views agree before the
-    # restatement and the first-reported view never changes afterwards.
-    assert first.loc["2019-10-30", "eps_diluted"] == known.loc["2019-10-30", "eps_diluted"]
-    assert (first["eps_diluted_accession"].dropna().str.len() == 20).all()
+    # Tesla's FY2015 total assets: 8,092.46 M in the 10-K, restated to 8,067.939 M in the
+    # 10-Q for Q1 2016 (accession 0001564590-16-018886).
+    restated = tesla[
+        (tesla["line_item"] == "total_assets")
+        & (tesla["period_end"] == "2015-12-31")
+        & (tesla["accession"] == "0001564590-16-018886")
+    ].iloc[0]
+    assert restated["restated"] and restated["value"] == 8_067_939e3
+    daily = _daily("TSLA", "2016-01-04", "2017-03-31")
+    args = {"frequency": "annual", "items": ["total_assets"], "max_age_days": None}
+    first = sec_daily(daily, tesla, **args).set_index("date")["total_assets"]
+    known = sec_daily(daily, tesla, view="as_known", **args).set_index("date")["total_assets"]
+    differs = first.index[first != known]
+    assert differs.min() == restated["public_session"]  # from its own session, not before
+    assert (first.loc[differs] == 8_092_460e3).all() and (known.loc[differs] == 8_067_939e3).all()
+    assert (
+        first[first.index < restated["public_session"]]
+        == known[known.index < restated["public_session"]]
+    ).all()
 
 
 def test_staleness_drops_old_values(tesla) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from memwise_assets.compute.holes import nyse_sessions
 from memwise_assets.compute.prices import SamplePriceSource
-from memwise_assets.compute.weekly import weekly_bars, weekly_features
+from memwise_assets.compute.weekly import attach_weekly_features, weekly_bars, weekly_features
 
 WEEK = pd.Timestamp("2017-11-17")
 
@@ -66,8 +66,6 @@ def test_a_holiday_week_completes_on_its_last_session(delivered) -> None:
 
 
 def test_a_row_never_carries_a_week_older_than_thirteen_days(delivered) -> None:
-    from memwise_assets.compute.weekly import attach_weekly_features
-
     daily = _late(delivered)
     sessions = nyse_sessions(daily["date"])
     features = weekly_features(daily, sessions=sessions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -9,7 +10,14 @@ import pandas as pd
 import pytest
 
 from memwise_assets.compute.prices import SamplePriceSource
-from memwise_assets.defs.company.sec import daily_with_sec_fundamentals, sec_fundamentals
+from memwise_assets.compute.company.sec_facts import company_facts
+from memwise_assets.compute.company.sec_join import sec_daily
+from memwise_assets.defs.company.sec import (
+    daily_with_sec_fundamentals,
+    fact_check_results,
+    sec_fundamentals,
+    sec_join_check,
+)
 from memwise_assets.defs.filings.edgar import EdgarResource
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets_tests.edgar_server import RecordedEdgar, serving
@@ -101,3 +109,24 @@ def test_stored_daily_rows_carry_only_public_values(run) -> None:
     assert joined.loc[joined["symbol"] == "AAPL", "revenue"].isna().all()  # not followed
     meta = result.asset_materializations_for_node("daily_with_sec_fundamentals")[0].metadata
     assert meta["memwise/view"].value == "first_reported"
+
+
+def test_the_checks_catch_bad_facts_and_a_leaky_join() -> None:
+    facts, _ = company_facts(
+        json.loads((FACTS / f"companyfacts_CIK{TESLA:010d}.json").read_text()),
+        json.loads((FACTS / f"submissions_CIK{TESLA:010d}.json").read_text()),
+    )
+    assert all(r.passed for r in fact_check_results(facts))
+    bad = facts.copy()
+    bad.loc[bad.index[:3], "first_reported"] = ~bad.loc[bad.index[:3], "first_reported"]
+    bad.loc[bad.index[5], "public_session"] = bad.loc[bad.index[5], "filed_date"] - pd.Timedelta(
+        days=3
+    )
+    assert not any(r.passed for r in fact_check_results(bad))
+    daily = SamplePriceSource().fetch(["TSLA"], "2015-01-02", "2022-12-30").frame
+    honest = sec_daily(daily, facts)
+    assert sec_join_check(daily, facts, honest).passed
+    # A join that takes every report a month before it was public.
+    early = facts.assign(public_session=facts["public_session"] - pd.Timedelta(days=30))
+    leaky = sec_daily(daily, early)
+    assert not sec_join_check(daily, facts, leaky).passed
