@@ -9,9 +9,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from memwise_assets.compute.prices import SamplePriceSource
 from memwise_assets.compute.company.sec_facts import company_facts
 from memwise_assets.compute.company.sec_join import sec_daily
+from memwise_assets.compute.prices import SamplePriceSource
 from memwise_assets.defs.company.sec import (
     daily_with_sec_fundamentals,
     fact_check_results,
