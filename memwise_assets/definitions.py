@@ -62,6 +62,7 @@ def build_defs(
     io_manager: ParquetIOManager | None = None,
     filings: FilingsResource | None = None,
     company: CompanyDataResource | None = None,
+    edgar: EdgarResource | None = None,
 ) -> dg.Definitions:
     """The definitions with these resources (defaults: everything under $DAGSTER_HOME)."""
     return dg.Definitions(
@@ -88,7 +89,7 @@ def build_defs(
             "io_manager": io_manager or ParquetIOManager(),
             "filings": filings or FilingsResource(),
             # SEC requires a declared contact: runs of the EDGAR job refuse to start without.
-            "edgar": EdgarResource(user_agent=dg.EnvVar("MEMWISE_EDGAR_USER_AGENT")),
+            "edgar": edgar or EdgarResource(user_agent=dg.EnvVar("MEMWISE_EDGAR_USER_AGENT")),
             "company": company or CompanyDataResource(),
         },
     )

@@ -68,6 +68,7 @@ def run(memwise_resources, tmp_path):
         result = dg.materialize(
             [sec_fundamentals, stand_in_daily_bars, daily_with_sec_fundamentals],
             resources=resources,
+            run_config={"ops": {"sec_fundamentals": {"config": {"source": "edgar"}}}},
         )
         yield result, Path(memwise_resources["io_manager"].base_dir), edgar, tmp_path
 
@@ -130,3 +131,26 @@ def test_the_checks_catch_bad_facts_and_a_leaky_join() -> None:
     early = facts.assign(public_session=facts["public_session"] - pd.Timedelta(days=30))
     leaky = sec_daily(daily, early)
     assert not sec_join_check(daily, facts, leaky).passed
+
+
+def test_the_offline_sample_source_needs_no_edgar(memwise_resources) -> None:
+    resources = {
+        **memwise_resources,
+        "edgar": EdgarResource(user_agent="memwise tests tests@example.com"),
+    }
+    config = {"source": "sample", "tickers": ["TSLA", "AAPL"]}
+    result = dg.materialize(
+        [sec_fundamentals, stand_in_daily_bars, daily_with_sec_fundamentals],
+        resources=resources,
+        run_config={"ops": {"sec_fundamentals": {"config": config}}},
+    )
+    root = Path(memwise_resources["io_manager"].base_dir)
+    facts = pd.read_parquet(root / "sec_fundamentals.parquet")
+    assert set(facts["ticker"]) == {"TSLA", "AAPL"}
+    assert facts["restated"].any() and (facts["form"] == "10-K/A").any()
+    assert facts["accepted_at"].notna().all()  # 16:05 New York: public the next session
+    joined = pd.read_parquet(root / "daily_with_sec_fundamentals.parquet")
+    assert joined["revenue"].notna().mean() > 0.9
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    meta = result.asset_materializations_for_node("sec_fundamentals")[0].metadata
+    assert meta["memwise/source"].value == "sample" and "memwise/peak_rss_mb" in meta

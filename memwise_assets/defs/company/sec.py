@@ -10,6 +10,7 @@ from pydantic import Field
 
 from memwise_assets.compute.company.sec_fetch import FactsReport, fetch_sec_facts
 from memwise_assets.compute.company.sec_join import sec_daily
+from memwise_assets.compute.company.sec_sample import sample_sec_facts
 from memwise_assets.compute.edgar import EdgarError, ticker_map
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.point_in_time import (
@@ -18,6 +19,7 @@ from memwise_assets.compute.point_in_time import (
     public_session,
     unchanged_before_cut,
 )
+from memwise_assets.compute.prices import DEFAULT_TICKERS
 from memwise_assets.defs.filings.edgar import PACING, EdgarResource
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.resources import MemoryResource
@@ -52,8 +54,18 @@ _STATIC_MB = 128.0
 
 
 class SecFundamentalsConfig(dg.Config):
-    """Which concepts to keep, and how long downloaded responses are reused."""
+    """Where the facts come from, which concepts to keep, how long responses are reused."""
 
+    source: Literal["sample", "edgar"] = Field(
+        default="sample",
+        description="sample (offline, deterministic, EDGAR-shaped) or edgar (the companies "
+        "the edgar resource follows, through its client).",
+    )
+    tickers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TICKERS),
+        description="Tickers of the sample source (EDGAR: the edgar resource's tickers/ciks).",
+    )
+    seed: int = Field(default=0, description="Seed of the sample source.")
     concepts: Literal["standard", "all"] = Field(
         default="standard",
         description="standard: the concepts of the standard line items; all: every concept.",
@@ -102,6 +114,14 @@ def sec_fundamentals(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Every fact report of the followed companies, as first reported and as latest."""
     with memory.step(context, budget="prices", static_estimate_mb=_STATIC_MB) as step:
+        if config.source == "sample":
+            facts = sample_sec_facts(config.tickers, seed=config.seed)
+            step.mark("sample-built")
+            yield dg.Output(
+                facts, metadata={**_facts_metadata(facts, []), "memwise/source": "sample"}
+            )
+            yield from fact_check_results(facts)
+            return
         client = edgar.edgar_client()
         try:
             companies = _companies(edgar, client)
@@ -120,19 +140,23 @@ def sec_fundamentals(
         if reports and len(failed) == len(reports):
             raise dg.Failure(description="every company failed", metadata={
                 "memwise/company_reports": dg.MetadataValue.md(_report_md(reports))})  # fmt: skip
-        yield dg.Output(
-            facts,
-            metadata={
-                "memwise/companies": len(reports),
-                "memwise/companies_failed": len(failed),
-                "memwise/facts": int(facts["first_reported"].sum()) if len(facts) else 0,
-                "memwise/restatements": int(facts["restated"].sum()) if len(facts) else 0,
-                "memwise/dropped_values": sum(r.dropped for r in reports),
-                "memwise/bound": PACING,
-                "memwise/company_reports": dg.MetadataValue.md(_report_md(reports)),
-            },
-        )
+        metadata = {**_facts_metadata(facts, reports), "memwise/source": "edgar"}
+        yield dg.Output(facts, metadata=metadata)
         yield from fact_check_results(facts)
+
+
+def _facts_metadata(facts: pd.DataFrame, reports: list[FactsReport]) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "memwise/companies": len(reports) if reports else int(facts["cik"].nunique()),
+        "memwise/companies_failed": sum(r.status != "ok" for r in reports),
+        "memwise/facts": int(facts["first_reported"].sum()),
+        "memwise/restatements": int(facts["restated"].sum()),
+        "memwise/dropped_values": sum(r.dropped for r in reports),
+    }
+    if reports:
+        metadata["memwise/bound"] = PACING
+        metadata["memwise/company_reports"] = dg.MetadataValue.md(_report_md(reports))
+    return metadata
 
 
 def fact_check_results(facts: pd.DataFrame) -> Iterator[dg.AssetCheckResult]:
