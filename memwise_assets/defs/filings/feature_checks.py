@@ -65,7 +65,7 @@ def comparison_violations(features: pd.DataFrame) -> dict[str, int]:
             (np.isnan(gap_days) | (np.abs(gap_days - YEAR_DAYS) > PERIOD_TOLERANCE_DAYS)).sum()
         ),
         "filed_not_earlier": int((both & (prev_filed >= filed)).sum()),
-        "not_the_rule's_choice": int(
+        "not_the_rules_choice": int(
             (
                 expected.fillna("").to_numpy() != features["prev_filing_id"].fillna("").to_numpy()
             ).sum()
