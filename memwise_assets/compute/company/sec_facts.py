@@ -116,6 +116,18 @@ def company_facts(
     submissions: the company's submissions data (acceptance times; ticker); standard_only:
     only the concepts of LINE_ITEMS. Non-finite or non-numeric values are dropped.
     """
+    raw, dropped = reports_of(payload, submissions, ticker=ticker, standard_only=standard_only)
+    return views(raw), dropped
+
+
+def reports_of(
+    payload: Mapping[str, Any],
+    submissions: Mapping[str, Any] | None = None,
+    *,
+    ticker: str | None = None,
+    standard_only: bool = True,
+) -> tuple[pd.DataFrame, int]:
+    """The fact reports (FACT_COLUMNS) of one company, before `views`; and the dropped count."""
     if not isinstance(payload, Mapping) or "cik" not in payload:
         raise ValueError("expected an EDGAR companyfacts payload with cik and facts")
     frame = _rows(payload, set(_CONCEPTS) if standard_only else None)
@@ -139,7 +151,7 @@ def company_facts(
             [accepted.get(a) for a in frame["accession"]], index=frame.index, dtype=object
         ).astype("datetime64[ns, UTC]"),
     )
-    return views(frame[FACT_COLUMNS]), int(bad.sum())
+    return frame[FACT_COLUMNS], int(bad.sum())
 
 
 def views(facts: pd.DataFrame) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from memwise_assets.compute.company.sec_facts import company_facts, empty_facts
+from memwise_assets.compute.company.sec_facts import empty_facts, reports_of, views
 from memwise_assets.compute.edgar.client import EdgarClient, EdgarError
 
 CACHE_DIR = "companyfacts"
@@ -92,7 +92,7 @@ def fetch_sec_facts(
                 # Without acceptance times every report counts from the session after its
                 # filing date: later, never earlier, than with them.
                 submissions, note = None, f"no submissions data, filing dates only: {exc}"[:300]
-            frame, dropped = company_facts(
+            frame, dropped = reports_of(
                 facts, submissions, ticker=ticker, standard_only=standard_only
             )
         except (EdgarError, ValueError, KeyError, TypeError) as exc:
@@ -102,4 +102,4 @@ def fetch_sec_facts(
         reports.append(FactsReport(label, cik, rows=len(frame), dropped=dropped, reason=note))
     if not frames:
         return empty_facts(), reports
-    return pd.concat(frames, ignore_index=True), reports
+    return views(pd.concat(frames, ignore_index=True)), reports

@@ -1,7 +1,8 @@
 """Deterministic EDGAR-shaped responses for any ticker: the offline source of `sec_fundamentals`.
 
 Built from the sample company statements (`SampleCompanySource`), shaped as EDGAR's
-companyfacts and submissions responses and read by the same `company_facts` as real ones, so
+companyfacts and submissions responses and read by the same `reports_of` and `views` as
+real ones, so
 the demo exercises the whole path offline: 10-Qs 35 days after each of the first three
 quarters (reporting last year's quarter again), a 10-K 55 days after the year (reporting last
 year again), accepted 16:05 New York on the filing date, and every fourth year a 10-K/A
@@ -17,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from memwise_assets.compute.company.sample import SampleCompanySource
-from memwise_assets.compute.company.sec_facts import company_facts, empty_facts
+from memwise_assets.compute.company.sec_facts import empty_facts, reports_of, views
 
 # Yahoo-style sample item -> (us-gaap concept, unit, kind)
 _CONCEPTS = {
@@ -136,5 +137,6 @@ def sample_sec_facts(
     for ticker, rows in statements.groupby("ticker", observed=True):
         rows = rows.astype({"line_item": str, "frequency": str})
         payload, submissions = _responses(str(ticker), rows, today)
-        frames.append(company_facts(payload, submissions, ticker=str(ticker))[0])
-    return pd.concat(frames, ignore_index=True) if frames else empty_facts()
+        frames.append(reports_of(payload, submissions, ticker=str(ticker))[0])
+    # One pass of the views over every company: they group by CIK anyway.
+    return views(pd.concat(frames, ignore_index=True)) if frames else empty_facts()
