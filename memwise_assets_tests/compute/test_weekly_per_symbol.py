@@ -82,3 +82,15 @@ def test_a_row_never_carries_a_week_older_than_thirteen_days(delivered) -> None:
         assert carried.mean() > 0.9
         assert (age[carried] <= 13).all()
         assert (age[carried] >= (0 if available == "same_close" else 1)).all()
+
+
+def test_max_age_days_drops_older_weeks(delivered) -> None:
+    daily = delivered[delivered["symbol"] == "KO"].reset_index(drop=True)
+    features = weekly_features(daily, sessions=nyse_sessions(daily["date"]))
+    # Every other week missing from the features: rows would carry a two-week-old week.
+    sparse = features[features["week_end"].dt.isocalendar().week % 2 == 0]
+    loose = attach_weekly_features(daily, sparse, ["ret_1w"])
+    tight = attach_weekly_features(daily, sparse, ["ret_1w"], max_age_days=7)
+    assert tight["ret_1w"].isna().sum() > loose["ret_1w"].isna().sum()
+    kept = tight["ret_1w"].notna()
+    assert (tight.loc[kept, "ret_1w"] == loose.loc[kept, "ret_1w"]).all()
