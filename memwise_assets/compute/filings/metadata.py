@@ -9,9 +9,11 @@ Four sources, read in this order, the first to give a field wins it:
    `DocumentPeriodEndDate`, `EntityRegistrantName`, `TradingSymbol`);
 3. the sidecar `<file>.json` the EDGAR source writes beside each download;
 4. EDGAR's submissions data of the company (`submissions/CIK##########.json` in the
-   landing folder), matched by accession, else by form and period;
-5. the cover page ("For the fiscal year ended December 30, 2017", "For the quarterly
-   period ended June 30, 2018"), for the period of report only.
+   landing folder), matched by accession, else by form and period.
+
+Where the header and the dei facts give no period of report, the cover page does ("For the
+fiscal year ended December 30, 2017", "For the quarterly period ended June 30, 2018"),
+before the sidecar and the submissions data.
 
 Acceptance times of every source go through one parser (`compute/acceptance.py`): the
 header's are New York time, EDGAR's JSON strings (submissions, and sidecars holding them)
@@ -127,6 +129,10 @@ def filing_metadata(
     """Metadata of the filing at `path` whose bytes are `data` (document span start:end)."""
     end = len(data) if end is None else end
     header = header_metadata(data).filled_from(dei_metadata(data, start, end))
+    if header.period_of_report is None:
+        # The document's own cover page before outside sources; it also lets the
+        # submissions data match a filing without an accession by form and period.
+        header = replace(header, period_of_report=cover_period(data, start, end))
     meta = header.filled_from(read_sidecar(sidecar_path(path)))
     if meta.cik is None:
         meta = replace(meta, cik=linked_cik(data, start, end))
@@ -145,8 +151,6 @@ def filing_metadata(
                 header.filled_from(read_sidecar(sidecar_path(path), clock=clock)), cik=cik
             )
             meta = meta.filled_from(submissions_metadata(record, meta, clock=clock))
-    if meta.period_of_report is None:
-        meta = replace(meta, period_of_report=cover_period(data, start, end))
     return meta
 
 
