@@ -18,6 +18,7 @@ from memwise_assets.defs.company.assets import (
 )
 from memwise_assets.defs.company.resources import CompanyDataResource
 from memwise_assets.defs.company.schedules import company_refresh_job, company_refresh_schedule
+from memwise_assets.defs.company.sec import daily_with_sec_fundamentals, sec_fundamentals
 from memwise_assets.defs.filings.assets import sec_filing_sections
 from memwise_assets.defs.filings.edgar import EdgarResource, edgar_download_job, edgar_sensor
 from memwise_assets.defs.filings.features import daily_with_filing_features, filing_text_features
@@ -51,6 +52,8 @@ ASSETS = [
     company_profiles,
     company_fundamentals,
     daily_with_fundamentals,
+    sec_fundamentals,
+    daily_with_sec_fundamentals,
 ]
 
 
@@ -59,6 +62,7 @@ def build_defs(
     io_manager: ParquetIOManager | None = None,
     filings: FilingsResource | None = None,
     company: CompanyDataResource | None = None,
+    edgar: EdgarResource | None = None,
 ) -> dg.Definitions:
     """The definitions with these resources (defaults: everything under $DAGSTER_HOME)."""
     return dg.Definitions(
@@ -85,7 +89,7 @@ def build_defs(
             "io_manager": io_manager or ParquetIOManager(),
             "filings": filings or FilingsResource(),
             # SEC requires a declared contact: runs of the EDGAR job refuse to start without.
-            "edgar": EdgarResource(user_agent=dg.EnvVar("MEMWISE_EDGAR_USER_AGENT")),
+            "edgar": edgar or EdgarResource(user_agent=dg.EnvVar("MEMWISE_EDGAR_USER_AGENT")),
             "company": company or CompanyDataResource(),
         },
     )

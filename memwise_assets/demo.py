@@ -80,6 +80,7 @@ def run_demo(
     # Imported here: DAGSTER_HOME must be set before the definitions pick their paths.
     from memwise_assets.compute.filings.landing import sample_landing_dir, scan_landing
     from memwise_assets.definitions import ASSETS, build_defs
+    from memwise_assets.defs.filings.edgar import EdgarResource
     from memwise_assets.defs.filings.partitions import filing_partitions
     from memwise_assets.defs.filings.resources import FilingsResource
     from memwise_assets.defs.run_config import check_run_config
@@ -87,7 +88,12 @@ def run_demo(
 
     check_run_config(run_config, ASSETS)
     # The demo reads its shipped filings wherever MEMWISE_LANDING_DIR points.
-    defs = build_defs(filings=FilingsResource(landing_dir=str(sample_landing_dir())))
+    # The SEC facts come from the offline sample: EDGAR is never asked, but the resource
+    # needs a declared contact all the same.
+    defs = build_defs(
+        filings=FilingsResource(landing_dir=str(sample_landing_dir())),
+        edgar=EdgarResource(user_agent="memwise demo (offline sample) demo@example.invalid"),
+    )
     resources = defs.resources
     instance = dg.DagsterInstance.get()
     landed, _ = scan_landing(resources["filings"].landing)
@@ -114,6 +120,11 @@ def run_demo(
         (
             "company data",
             ["company_profiles", "company_fundamentals", "daily_with_fundamentals"],
+            {},
+        ),
+        (
+            "SEC fundamentals",
+            ["sec_fundamentals", "daily_with_sec_fundamentals"],
             {},
         ),
         (

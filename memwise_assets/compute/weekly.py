@@ -10,8 +10,8 @@ row's position within its segment, so no symbol is ever copied out on its own.
 With `sessions` (the exchange's trading days) a symbol's series is split at every hole
 (`holes`): the week holding the first bar after a hole begins a new segment, built from the
 bars after the hole only, so every window restarts there and features are NaN until enough
-weeks follow. The last week is left out while its sessions are not all over (the unfinished
-current week).
+weeks follow. A symbol's last week is left out while one of its sessions is still to come for
+that symbol (judged per symbol: a late symbol's partial week is never stored as finished).
 
 The pass runs on small pages and reuses the memory it frees (`weekly_runtime`): in a step's
 fresh process, page faults on fresh arrays are a third of the pass's CPU time.
@@ -27,7 +27,7 @@ import pandas as pd
 
 from memwise_assets.compute.holes import SessionCounter, any_hole, segment_start_days
 from memwise_assets.compute.weekly_attach import AVAILABILITY, attach_weekly_features
-from memwise_assets.compute.weekly_cells import Cells, first_at, scatter, week_cells, week_ends
+from memwise_assets.compute.weekly_cells import Cells, first_at, scatter, week_cells
 from memwise_assets.compute.weekly_keys import (
     EXAMPLES,
     Keyed,
@@ -133,6 +133,29 @@ def _last_segments(
     return kept, cells, breaks
 
 
+def _finished(cells: Cells, present: np.ndarray, sessions: pd.DatetimeIndex) -> np.ndarray | None:
+    """Which present cells are finished weeks (None: all are).
+
+    Judged per symbol, on its own rows only: a symbol's week is unfinished while one of the
+    week's sessions is still to come for that symbol, so only a symbol's last week can be.
+    A late symbol's partial week is never stored as finished because other symbols have
+    delivered theirs, and the answer does not depend on which other symbols are in the frame.
+    """
+    codes = cells.codes[present]
+    last = np.flatnonzero(np.append(codes[1:] != codes[:-1], True))
+    last_cells = present[last]
+    filled = cells.slots[last_cells] >= 0  # Saturday first
+    last_day = cells.weeks[last_cells] - 6 + (6 - np.argmax(filled[:, ::-1], axis=1))
+    weeks = cells.weeks[last_cells]
+    counter = SessionCounter(sessions, int(last_day.min()), int(weeks.max()))
+    unfinished = counter.upto(weeks) > counter.upto(last_day)
+    if not unfinished.any():
+        return None
+    done = np.ones(len(present), dtype=bool)
+    done[last[unfinished]] = False
+    return done
+
+
 def _bars(daily: pd.DataFrame, price_field: str, sessions: pd.DatetimeIndex | None) -> _Bars:
     what = "daily bars"
     _check_price_field(price_field)
@@ -182,14 +205,9 @@ def _bars(daily: pd.DataFrame, price_field: str, sessions: pd.DatetimeIndex | No
     ]
     reduced = in_parallel(tasks, len(days))
     present = np.flatnonzero(cells.counts)
-    if sessions is not None:
-        # A week is unfinished while one of its sessions is still to come: only the week of
-        # the last day can be.
-        as_of = int(days.max())
-        last_week = int(week_ends(np.array([as_of]))[0])
-        counter = SessionCounter(sessions, as_of, last_week)
-        if counter.upto(np.array([last_week]))[0] > counter.upto(np.array([as_of]))[0]:
-            done = cells.weeks[present] != last_week
+    if sessions is not None and len(present):
+        done = _finished(cells, present, sessions)
+        if done is not None:
             present = present[done]
             breaks = None if breaks is None else breaks[done]
     codes_w, week_days = cells.codes[present], cells.weeks[present]

@@ -107,6 +107,7 @@ def attach_weekly_features(
     *,
     available: str = "same_close",
     sessions: pd.DatetimeIndex | None = None,
+    max_age_days: int | None = None,
 ) -> pd.DataFrame:
     """Daily rows, in input order, with the features of their symbol's latest available week.
 
@@ -115,11 +116,13 @@ def attach_weekly_features(
     never carries a week from before a hole in its symbol's series. `columns` defaults to
     every column of `features` except symbol and week_end; attached values are float64 (NaN
     where the symbol has no week available yet) and replace daily columns of the same name.
+    `max_age_days`: a row carries no week that ended more than this many days before it
+    (None: no limit; with `sessions`, a week is at most 13 days old by construction).
     """
     if available not in AVAILABILITY:
         raise ValueError(f"available: expected one of {AVAILABILITY}, got {available!r}")
     with small_pages():
-        return _attach(daily, features, columns, available, sessions)
+        return _attach(daily, features, columns, available, sessions, max_age_days)
 
 
 def _attach(
@@ -128,6 +131,7 @@ def _attach(
     columns: Sequence[str] | None,
     available: str,
     sessions: pd.DatetimeIndex | None,
+    max_age_days: int | None = None,
 ) -> pd.DataFrame:
     require_columns(daily, ("symbol", "date"), "daily bars")
     require_columns(features, ("symbol", "week_end"), "weekly features")
@@ -166,6 +170,10 @@ def _attach(
         stale = take >= 0
         stale &= week_of_row[np.maximum(take, 0)] < run_start
         take[stale] = -1
+    if max_age_days is not None:
+        week_of_row = np.empty(len(features), dtype=np.int64)
+        week_of_row[f_rows] = f_days
+        take[(take >= 0) & (d_days - week_of_row[np.maximum(take, 0)] > max_age_days)] = -1
     # One float64 block: pandas wraps it without copying, one gather per column. The threads
     # kept what they freed: handed back first, it does not add to the peak.
     release_freed()

@@ -280,10 +280,71 @@ SCHEMAS: dict[str, dg.TableSchema] = {
         col(
             "available_date",
             "datetime64[ns]",
-            "First day those figures may be used: filing "
-            "date + 1 day, else period end + 45 days (quarters) / + 90 (years).",
+            "First session those figures may be used: the session after "
+            "the filing date, else after the assumed filer's deadline (default 50 days for "
+            "quarters, 105 for years and fiscal-year-end quarters).",
         ),
         col("availability", "category", "filed (EDGAR filing date known) or lag (convention)."),
     ),  # fmt: skip
 }
 SCHEMAS["intraday_labels"] = table(*SCHEMAS["intraday_bars"].columns, _label_columns())
+
+_SEC_ITEMS = (
+    ("revenue", "Revenue (USD)"),
+    ("net_income", "Net income (USD)"),
+    ("eps_diluted", "Diluted EPS (USD per share)"),
+    ("total_assets", "Total assets (USD)"),
+    ("total_liabilities", "Total liabilities (USD)"),
+    ("equity", "Stockholders' equity (USD)"),
+    ("operating_cash_flow", "Operating cash flow (USD)"),
+    ("shares_outstanding", "Common shares outstanding"),
+)
+SCHEMAS["sec_fundamentals"] = table(
+    col("cik", "int64", "SEC Central Index Key of the company."),
+    col("ticker", "string", "Ticker the company was followed by (null when followed by CIK)."),
+    col("taxonomy", "string", "XBRL taxonomy of the concept: us-gaap or dei."),
+    col("concept", "string", "XBRL concept (e.g. Revenues, NetIncomeLoss)."),
+    col("unit", "string", "Unit of the value (USD, USD/shares, shares)."),
+    col("period_start", "datetime64[ns]", "First day of a duration fact (NaT for instants)."),
+    col("period_end", "datetime64[ns]", "Last day of the period, or the instant."),
+    col("fiscal_year", "Int64", "Fiscal year of the filing that reported the value (fy)."),
+    col("fiscal_period", "string", "Fiscal period of that filing: Q1, Q2, Q3, FY (fp)."),
+    col("form", "string", "Form that reported the value: 10-Q, 10-K, 10-K/A, ..."),
+    col("accession", "string", "Accession number of the filing that reported the value."),
+    col("filed_date", "datetime64[ns]", "EDGAR filing date of that filing."),
+    col(
+        "accepted_at",
+        "datetime64[ns, UTC]",
+        "Acceptance time of that filing (submissions data, read on the filer's clock; "
+        "NaT where not listed).",
+    ),
+    col("value", "float64", "The value as this filing reported it."),
+    col(
+        "line_item",
+        "string",
+        "Standard line item the row stands for (revenue, net_income, ...), null otherwise.",
+    ),
+    col(
+        "public_session",
+        "datetime64[ns]",
+        "First session whose 09:30 open came after the acceptance (date only: the session "
+        "after the filing date).",
+    ),
+    col("first_reported", "bool", "This report is the fact's first: the first-reported view."),
+    col("restated", "bool", "This report changed the value the report before it gave."),
+    col("latest", "bool", "This report set the value the fact has now: the latest view."),
+)
+SCHEMAS["daily_with_sec_fundamentals"] = table(
+    SYMBOL,
+    DATE,
+    OHLC[3],
+    *(
+        (
+            col(item, "float64", f"{label} of the latest period public before the session "
+                "opened (first reported or as known then; NaN before any or when stale)."),
+            col(f"{item}_period_end", "datetime64[ns]", f"Period end of that {item} value."),
+            col(f"{item}_accession", "string", f"Filing that reported that {item} value."),
+        )
+        for item, label in _SEC_ITEMS
+    ),
+)  # fmt: skip

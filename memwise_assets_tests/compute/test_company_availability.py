@@ -42,12 +42,15 @@ def test_conservative_lags_and_filing_dates() -> None:
     # EDGAR's period of report is Apple's real quarter end (a Saturday), Yahoo's the month end.
     filed = {("AAPL", "2024-03-30"): "2024-05-03", ("AAPL", "2024-06-29"): "2024-06-01"}
     known = availability_dates(fundamentals, filed).set_index(["frequency", "period_end"])
-    assert known.loc[("quarterly", Q1_2024), "available_date"] == pd.Timestamp("2024-05-04")
+    # Filed on Friday 2024-05-03: public from the next session, Monday.
+    assert known.loc[("quarterly", Q1_2024), "available_date"] == pd.Timestamp("2024-05-06")
     assert known.loc[("quarterly", Q1_2024), "basis"] == "filed"
     # A "filing" before the period ended is bad data: the lag stands.
-    assert known.loc[("quarterly", "2024-06-30"), "available_date"] == pd.Timestamp("2024-08-14")
-    assert known.loc[("quarterly", "2023-12-31"), "available_date"] == pd.Timestamp("2024-02-14")
-    assert known.loc[("annual", "2023-12-31"), "available_date"] == pd.Timestamp("2024-03-30")
+    # Non-accelerated with a 12b-25 extension: 45 + 5 days (2024-08-19), the next session.
+    assert known.loc[("quarterly", "2024-06-30"), "available_date"] == pd.Timestamp("2024-08-20")
+    # The December quarter is the fiscal year's last: it waits for the 10-K (90 + 15 days).
+    assert known.loc[("quarterly", "2023-12-31"), "available_date"] == pd.Timestamp("2024-04-15")
+    assert known.loc[("annual", "2023-12-31"), "available_date"] == pd.Timestamp("2024-04-15")
     assert (known.loc[known["basis"] == "lag"].index.get_level_values(1) != Q1_2024).all()
 
 
@@ -55,15 +58,15 @@ def test_q1_2024_never_appears_before_its_availability_date(recorded, daily) -> 
     filed = {("MSFT", "2024-03-31"): "2024-04-25"}
     joined = join_fundamentals(daily, recorded, filed)
     for symbol, available in (
-        ("AAPL", "2024-05-15"),
+        ("AAPL", "2024-05-21"),
         ("MSFT", "2024-04-26"),
-        ("JPM", "2024-05-15"),
+        ("JPM", "2024-05-21"),
     ):
         rows = joined[joined["symbol"] == symbol]
         carries = rows["period_end"] == Q1_2024
         assert rows.loc[carries, "date"].min() == rows.loc[rows["date"] >= available, "date"].min()
         assert not (rows.loc[rows["date"] < available, "period_end"] >= Q1_2024).any()
-    aapl = joined[(joined["symbol"] == "AAPL") & (joined["date"] == "2024-05-15")]
+    aapl = joined[(joined["symbol"] == "AAPL") & (joined["date"] == "2024-05-21")]
     assert aapl["revenue"].item() == 90_753e6 and aapl["availability"].item() == "lag"
     assert joined.loc[joined["symbol"] == "JPM", "gross_profit"].isna().all()  # banks have none
     before = joined[joined["date"] < "2024-02-14"]
@@ -153,7 +156,7 @@ def test_real_edgar_filing_dates_make_tesla_quarters_available_earlier() -> None
     assert rows.loc["2022-04-26", "availability"] == "filed"
     lagged = join_fundamentals(bars, fundamentals).set_index("date")
     first = lagged.index[lagged["period_end"] == Q1_2022].min()
-    assert first == pd.Timestamp("2022-05-16")  # 2022-03-31 + 45 days is a Sunday
+    assert first == pd.Timestamp("2022-05-23")  # 2022-03-31 + 50 days is Friday 05-20
     annual = join_fundamentals(bars, fundamentals, filed, frequency="annual").set_index("date")
     assert annual.loc["2022-02-08", "revenue"] == 53_823e6  # the 10-K of 2022-02-07
     assert annual.loc["2022-02-07", "revenue"] == 31_536e6  # still the 2020 year

@@ -144,3 +144,28 @@ def test_daily_rows_keep_their_order_and_columns() -> None:
 def test_missing_columns_are_named() -> None:
     with pytest.raises(ValueError, match="filing features need columns"):
         attach_filing_features(_daily(["AAA"], "2024-01-02", "2024-01-10"), pd.DataFrame())
+
+
+def test_a_filing_is_carried_at_most_max_age_days() -> None:
+    daily = _daily(["AAA"], "2024-01-02", "2025-12-31")
+    filing = pd.DataFrame(
+        {
+            "filing_id": ["k"],
+            "ticker": ["AAA"],
+            "form": ["10-K"],
+            "accession": ["0000000001-24-000001"],
+            "accepted_at": _ny("2024-02-01 08:00"),
+            "filed_date": pd.to_datetime(["2024-02-01"]),
+            "period_of_report": pd.to_datetime(["2023-12-31"]),
+            "cosine_all": [0.9],
+        }
+    )
+    joined = attach_filing_features(daily, filing, max_age_days=30).set_index("date")
+    assert joined.loc["2024-03-01", "filing_id"] == "k"  # 30 days after 2024-02-01
+    assert pd.isna(joined.loc["2024-03-04", "filing_id"])
+    assert pd.isna(joined.loc["2024-03-04", "cosine_all"])
+    default = attach_filing_features(daily, filing).set_index("date")
+    age = default.index - default["public_session"]
+    assert age.max() <= pd.Timedelta(days=460) and pd.isna(default.loc["2025-12-30", "filing_id"])
+    forever = attach_filing_features(daily, filing, max_age_days=None).set_index("date")
+    assert forever.loc["2025-12-30", "filing_id"] == "k"

@@ -12,6 +12,8 @@ from memwise_assets.compute.company import (
     SampleCompanySource,
     join_fundamentals,
 )
+from memwise_assets.compute.company.sec_facts import COLUMNS as SEC_COLUMNS
+from memwise_assets.compute.company.sec_join import sec_daily
 from memwise_assets.compute.filings.features import text_features
 from memwise_assets.compute.filings.pipeline import COLUMNS as SECTION_COLUMNS
 from memwise_assets.compute.filings.point_in_time import attach_filing_features
@@ -91,6 +93,10 @@ def _stored_columns() -> dict[str, list[str]]:
         ),
         "daily_with_fundamentals": list(
             join_fundamentals(bars[["symbol", "date", "close"]], fundamentals).columns
+        ),
+        "sec_fundamentals": list(SEC_COLUMNS),
+        "daily_with_sec_fundamentals": list(
+            sec_daily(bars[["symbol", "date", "close"]], pd.DataFrame(columns=SEC_COLUMNS)).columns
         ),
     }
 

@@ -17,6 +17,8 @@ from memwise_assets.defs.company.assets import (
     daily_with_fundamentals,
 )
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
+from memwise_assets.defs.company.sec import SecFundamentalsConfig, SecJoinConfig
+from memwise_assets.defs.filings.features import FilingJoinConfig
 from memwise_assets_tests.clock import FakeClock
 from memwise_assets_tests.company_replay import RecordedYahoo
 
@@ -82,11 +84,12 @@ def test_both_assets_from_recorded_responses_report_the_failed_ticker(resources)
         assert checks[(asset, "tickers_present_or_reported")].passed
     assert checks[("daily_with_fundamentals", "no_figure_before_available")].passed
     joined = pd.read_parquet(root / "daily_with_fundamentals.parquet")
-    row = joined[(joined["symbol"] == "AAPL") & (joined["date"] == "2024-05-15")]
+    # No filing date: the non-accelerated deadline with a 12b-25 extension (50 days).
+    row = joined[(joined["symbol"] == "AAPL") & (joined["date"] == "2024-05-21")]
     assert row["revenue"].item() == 90_753e6 and row["period_end"].item() == pd.Timestamp(
         "2024-03-31"
     )
-    assert joined.loc[joined["date"] < "2024-05-15", "period_end"].max() < pd.Timestamp(
+    assert joined.loc[joined["date"] < "2024-05-21", "period_end"].max() < pd.Timestamp(
         "2024-03-31"
     )
 
@@ -134,9 +137,27 @@ def test_sample_source_is_the_offline_default(resources) -> None:
     )
 
 
-@pytest.mark.parametrize("cls", [CompanyConfig, CompanyDataResource, FundamentalsJoinConfig])
-def test_every_company_field_is_in_the_readme(cls: type) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index(f"**`{cls.__name__}`**") :]
-    section = section[: section.index("\n\n", section.index("|---|"))]
-    assert [f for f in cls.model_fields if f"| `{f}` |" not in section] == []
+def _config_table(path: Path, name: str) -> str:
+    """The field table under `**`name`**` in a documentation file ("" when absent)."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if f"**`{name}`**" not in text:
+        return ""
+    section = text[text.index(f"**`{name}`**") :] + "\n\n"
+    return section[: section.index("\n\n", section.index("|---|"))]
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [CompanyConfig, CompanyDataResource, FundamentalsJoinConfig, SecFundamentalsConfig,
+     SecJoinConfig, FilingJoinConfig],
+)  # fmt: skip
+def test_every_company_field_is_documented(cls: type) -> None:
+    # The README's configuration tables, or docs/research-conventions.md for the
+    # point-in-time assets' settings.
+    root = Path(__file__).parents[2]
+    tables = "".join(
+        _config_table(path, cls.__name__)
+        for path in (root / "README.md", root / "docs" / "research-conventions.md")
+    )
+    assert tables, f"{cls.__name__} has no field table in the README or the docs"
+    assert [f for f in cls.model_fields if f"| `{f}` |" not in tables] == []

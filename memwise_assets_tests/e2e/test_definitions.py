@@ -18,6 +18,8 @@ EXPECTED_ASSETS = {
     "company_profiles",
     "company_fundamentals",
     "daily_with_fundamentals",
+    "sec_fundamentals",
+    "daily_with_sec_fundamentals",
 }
 
 

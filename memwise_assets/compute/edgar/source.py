@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memwise_assets.compute.acceptance import filer_clock
 from memwise_assets.compute.edgar.client import EdgarClient, EdgarError
 from memwise_assets.compute.filings.metadata import (
     SUBMISSIONS_DIR,
@@ -80,11 +81,12 @@ def filings_of(
     cik = int(submissions["cik"])
     tickers = submissions.get("tickers") or []
     found = []
+    clock = filer_clock(submissions)  # EDGAR's JSON times read on the filer's own clock
     for i, form in enumerate(recent.get("form", [])):
         filed = recent["filingDate"][i]
         if form not in forms or (since and filed < since):
             continue
-        accepted = edgar_acceptance_utc(_at(recent, "acceptanceDateTime", i))
+        accepted = edgar_acceptance_utc(_at(recent, "acceptanceDateTime", i), clock)
         found.append(
             EdgarFiling(
                 cik=cik,

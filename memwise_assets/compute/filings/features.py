@@ -1,13 +1,20 @@
 """Text features of each filing, and how much its text changed since the previous one.
 
-In the spirit of "Lazy Prices" (Cohen, Malloy and Nguyen, Journal of Finance 2020): a
-filing is compared with the same company's (same CIK) previous filing of the same form,
-for Item 1A (risk factors), Item 7 (MD&A) and the whole document, by the cosine
-similarity of term-frequency vectors and the Jaccard similarity of word sets. 1.0 means
-unchanged; NaN means there is nothing to compare (first filing, no CIK, empty Item).
+In the spirit of "Lazy Prices" (Cohen, Malloy and Nguyen, Journal of Finance 2020), like is
+compared with like: a 10-K with the same company's (same CIK) 10-K of the year before, a
+10-Q with its 10-Q of the same fiscal quarter a year earlier (Q1 with last year's Q1, never
+with the Q3 just before), for Item 1A (risk factors), Item 7 (MD&A) and the whole document,
+by the cosine similarity of term-frequency vectors and the Jaccard similarity of word sets.
+
+The previous filing (`previous_filings`) has the same CIK and form, a period of report a
+year earlier give or take `PERIOD_TOLERANCE_DAYS` (52/53-week years move a period end by a
+week), and was filed strictly earlier (where both filing dates are known). A filing
+without a period, CIK or such a predecessor is compared with nothing: NaN. 1.0 means
+unchanged.
 
 10-Qs have the same two Items under other numbers: Part II Item 1A and Part I Item 2.
-Memory: one filing's word counts (three Counters) are held at a time per company chain.
+Memory: word counts (three Counters per filing) are kept only until the last filing that
+compares with them is done: about a year of filings per company and form.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ IDENTITY = [
 ]
 SECTION_COLUMNS = [*IDENTITY, "item", "text", "n_chars", "n_sentences"]
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+YEAR_DAYS = 365.25
+# A year earlier, give or take three weeks: the widest gap a like-for-like predecessor has.
+PERIOD_TOLERANCE_DAYS = 21
 
 
 def words(text: str) -> Counter[str]:
@@ -90,6 +100,43 @@ def filing_order(filings: pd.DataFrame) -> pd.DataFrame:
     return filings.sort_values(keys, na_position="last", kind="stable")
 
 
+def previous_filings(
+    filings: pd.DataFrame, *, tolerance_days: int = PERIOD_TOLERANCE_DAYS
+) -> pd.Series:
+    """Per filing (index of `filings`), the filing_id it is compared with, or None.
+
+    Same CIK and form; period of report a year earlier within `tolerance_days`; filed
+    strictly earlier where both filing dates are known. Of several, the period closest to a
+    year earlier, then the latest filed.
+    """
+    base = pd.DataFrame(
+        {
+            "_pos": np.arange(len(filings)),
+            "cik": filings["cik"].astype("Int64"),
+            "form": filings["form"].astype(str),
+            "period": pd.to_datetime(filings["period_of_report"]).astype("datetime64[ns]"),
+            "filed": pd.to_datetime(filings["filed_date"]).astype("datetime64[ns]"),
+            "filing_id": filings["filing_id"].astype(object),
+        }
+    )
+    known = base[base["cik"].notna() & base["period"].notna()]
+    pairs = known.merge(known, on=["cik", "form"], suffixes=("", "_prev"))
+    gap = (pairs["period"] - pairs["period_prev"]).dt.days
+    filed_later = pairs["filed"].notna() & pairs["filed_prev"].notna()
+    filed_later &= pairs["filed_prev"] >= pairs["filed"]
+    pairs = pairs[((gap - YEAR_DAYS).abs() <= tolerance_days) & ~filed_later]
+    pairs = pairs.assign(_off=(gap[pairs.index] - YEAR_DAYS).abs())
+    pairs = pairs.sort_values(
+        ["_pos", "_off", "filed_prev", "filing_id_prev"],
+        ascending=[True, True, False, False],
+        na_position="last",
+        kind="stable",
+    ).drop_duplicates("_pos")
+    out = np.full(len(filings), None, dtype=object)
+    out[pairs["_pos"].to_numpy()] = pairs["filing_id_prev"].to_numpy()
+    return pd.Series(out, index=filings.index, name="prev_filing_id", dtype=object)
+
+
 def text_features(sections: pd.DataFrame) -> pd.DataFrame:
     """One row per filing: identity, lengths, and similarity to the previous same-form filing.
 
@@ -103,28 +150,31 @@ def text_features(sections: pd.DataFrame) -> pd.DataFrame:
     firsts = sections.drop_duplicates("filing_id")[IDENTITY].copy()
     firsts["form"] = firsts["form"].astype(str)
     firsts = filing_order(firsts).reset_index(drop=True)
+    previous = previous_filings(firsts)
+    position = {fid: i for i, fid in enumerate(firsts["filing_id"])}
+    # Word counts are kept until the last filing that compares with them is done.
+    last_use: dict[object, int] = {}
+    for i, prev in enumerate(previous):
+        if prev is not None:
+            last_use[prev] = i
     by_filing = dict(tuple(sections.groupby("filing_id", sort=False, observed=True)))
+    kept: dict[object, dict[str, Counter[str]]] = {}
     rows: list[dict[str, object]] = []
-    previous: tuple[object, str, dict[str, Counter[str]], str] | None = None
-    for record in firsts.itertuples(index=False):
-        group = by_filing[record.filing_id]
+    for i, (fid, prev) in enumerate(zip(firsts["filing_id"], previous, strict=True)):
+        group = by_filing[fid]
         counts = _filing_counts(group)
-        row: dict[str, object] = {**_lengths(group), "prev_filing_id": None}
-        comparable = (
-            previous is not None
-            and not pd.isna(record.cik)
-            and previous[0] == record.cik
-            and previous[1] == record.form
-        )
+        comparable = prev is not None and prev in kept and position[prev] < i
+        row: dict[str, object] = {**_lengths(group), "prev_filing_id": prev if comparable else None}
         for scope in (*SCOPES, "all"):
             # An empty Counter stands for "nothing to compare with": both measures give NaN.
-            before = previous[2][scope] if comparable else Counter()
+            before = kept[prev][scope] if comparable else Counter()
             row[f"cosine_{scope}"] = cosine_similarity(counts[scope], before)
             row[f"jaccard_{scope}"] = jaccard_similarity(counts[scope], before)
-        if comparable:
-            row["prev_filing_id"] = previous[3]
         rows.append(row)
-        previous = (record.cik, record.form, counts, record.filing_id)
+        if last_use.get(fid, -1) > i:
+            kept[fid] = counts
+        for done in [k for k in kept if last_use[k] <= i]:
+            del kept[done]
     measures = pd.DataFrame(rows, index=firsts.index)
     out = pd.concat([firsts, measures], axis=1)
     for column in out.columns:

@@ -11,6 +11,14 @@ Four sources, read in this order, the first to give a field wins it:
 4. EDGAR's submissions data of the company (`submissions/CIK##########.json` in the
    landing folder), matched by accession, else by form and period.
 
+Where the header and the dei facts give no period of report, the cover page does ("For the
+fiscal year ended December 30, 2017", "For the quarterly period ended June 30, 2018"),
+before the sidecar and the submissions data.
+
+Acceptance times of every source go through one parser (`compute/acceptance.py`): the
+header's are New York time, EDGAR's JSON strings (submissions, and sidecars holding them)
+read on the filer's own clock, found from its submissions data when that is in the folder.
+
 A document none of these identify, but whose exhibit index links to EDGAR archive folders
 (`/Archives/edgar/data/<cik>/...`) all of one CIK, at least twice, takes that CIK: links
 that disagree (exhibits of another registrant) leave it unknown.
@@ -31,6 +39,7 @@ from typing import Any
 
 import pandas as pd
 
+from memwise_assets.compute.acceptance import EASTERN, Clock, filer_clock, parse_acceptance
 from memwise_assets.compute.filings.source import normalise_form
 
 log = logging.getLogger(__name__)
@@ -56,7 +65,16 @@ _IX_TAG = re.compile(rb"<(/?)ix:(nonNumeric|nonFraction)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _ARCHIVE_LINK = re.compile(rb"/Archives/edgar/data/(\d{1,10})/", re.I)
 _TICKER = re.compile(r"[A-Za-z][A-Za-z.-]{0,9}")
-_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%Y-%m-%d", "%m/%d/%Y", "%Y%m%d")
+_DATE_FORMATS = (
+    "%B %d, %Y", "%b %d, %Y", "%b. %d, %Y", "%B %d %Y", "%Y-%m-%d", "%m/%d/%Y", "%Y%m%d",
+)  # fmt: skip
+# The cover page names the period: "For the fiscal year ended December 30, 2017".
+_COVER_BYTES = 1 << 18
+_COVER_PERIOD = re.compile(
+    r"for\s+the\s+(?:fiscal\s+year|quarterly\s+period|quarter|period|year)\s+ended:?\s*"
+    r"([A-Za-z]{3,9}\.?\s+\d{1,2}\s*,?\s*\d{4})",
+    re.I,
+)
 SUBMISSIONS_DIR = "submissions"
 # Frame columns this module fills, in the order DESIGN.md gives them.
 METADATA_COLUMNS = [
@@ -110,8 +128,12 @@ def filing_metadata(
 ) -> FilingMetadata:
     """Metadata of the filing at `path` whose bytes are `data` (document span start:end)."""
     end = len(data) if end is None else end
-    meta = header_metadata(data).filled_from(dei_metadata(data, start, end))
-    meta = meta.filled_from(read_sidecar(sidecar_path(path)))
+    header = header_metadata(data).filled_from(dei_metadata(data, start, end))
+    if header.period_of_report is None:
+        # The document's own cover page before outside sources; it also lets the
+        # submissions data match a filing without an accession by form and period.
+        header = replace(header, period_of_report=cover_period(data, start, end))
+    meta = header.filled_from(read_sidecar(sidecar_path(path)))
     if meta.cik is None:
         meta = replace(meta, cik=linked_cik(data, start, end))
     if meta.cik is not None:
@@ -122,8 +144,23 @@ def filing_metadata(
             log.warning("ignoring submissions data: %s", exc)
             record = None
         if record is not None:
-            meta = meta.filled_from(submissions_metadata(record, meta))
+            clock = filer_clock(record)
+            # The sidecar's EDGAR string reads on the filer's clock, as the submissions do.
+            cik = meta.cik
+            meta = replace(
+                header.filled_from(read_sidecar(sidecar_path(path), clock=clock)), cik=cik
+            )
+            meta = meta.filled_from(submissions_metadata(record, meta, clock=clock))
     return meta
+
+
+def cover_period(data: bytes, start: int = 0, end: int | None = None) -> pd.Timestamp | None:
+    """The period of report the cover page states ("For the fiscal year ended ...")."""
+    end = len(data) if end is None else end
+    head = data[start : min(end, start + _COVER_BYTES)].decode("utf-8", "replace")
+    text = " ".join(html.unescape(_TAG.sub(" ", head)).split())
+    found = _COVER_PERIOD.search(text)
+    return _date(found.group(1)) if found else None
 
 
 def header_metadata(data: bytes) -> FilingMetadata:
@@ -145,7 +182,7 @@ def header_metadata(data: bytes) -> FilingMetadata:
         form=normalise_form(found.get("form")),
         period_of_report=_date(found.get("period_of_report")),
         filed_date=_date(found.get("filed_date")),
-        accepted_at=_utc(found.get("accepted_at"), eastern=True),
+        accepted_at=parse_acceptance(found.get("accepted_at")),
         accession=found.get("accession"),
     )
 
@@ -192,8 +229,11 @@ def linked_cik(data: bytes, start: int = 0, end: int | None = None) -> int | Non
     return _cik(links[0].decode()) if len(links) >= 2 and len(set(links)) == 1 else None
 
 
-def read_sidecar(path: Path) -> FilingMetadata:
-    """Metadata from a sidecar JSON (written by the EDGAR source); empty when absent."""
+def read_sidecar(path: Path, *, clock: Clock = EASTERN) -> FilingMetadata:
+    """Metadata from a sidecar JSON (written by the EDGAR source); empty when absent.
+
+    clock: how an EDGAR acceptance string without a believable offset reads (the filer's).
+    """
     if not path.is_file():
         return FilingMetadata()
     try:
@@ -209,7 +249,7 @@ def read_sidecar(path: Path) -> FilingMetadata:
         form=normalise_form(text.get("form")),
         period_of_report=_date(text.get("period_of_report")),
         filed_date=_date(text.get("filed_date")),
-        accepted_at=_utc(text.get("accepted_at")),
+        accepted_at=parse_acceptance(text.get("accepted_at"), clock=clock),
         accession=text.get("accession"),
         ticker=text.get("ticker"),
     )
@@ -227,9 +267,11 @@ def submissions_file(folder: Path, cik: int) -> Path | None:
     return path if path.is_file() else None
 
 
-def submissions_metadata(submissions: dict[str, Any], known: FilingMetadata) -> FilingMetadata:
+def submissions_metadata(
+    submissions: dict[str, Any], known: FilingMetadata, *, clock: Clock | None = None
+) -> FilingMetadata:
     """The submissions-data record of the filing `known` describes (by accession, else
-    by form and period); empty when none matches."""
+    by form and period); empty when none matches. clock: the filer's (default: found)."""
     recent = submissions.get("filings", {}).get("recent", {})
     accessions = recent.get("accessionNumber", [])
     index = None
@@ -255,7 +297,10 @@ def submissions_metadata(submissions: dict[str, Any], known: FilingMetadata) -> 
         form=normalise_form(record.get("form")),
         period_of_report=_date(record.get("reportDate")),
         filed_date=_date(record.get("filingDate")),
-        accepted_at=edgar_acceptance_utc(record.get("acceptanceDateTime")),
+        accepted_at=parse_acceptance(
+            record.get("acceptanceDateTime"),
+            clock=clock if clock is not None else filer_clock(submissions),
+        ),
         accession=record.get("accessionNumber") or None,
     )
 
@@ -287,29 +332,14 @@ def _date(value: object) -> pd.Timestamp | None:
     return None
 
 
-def _utc(value: object, *, eastern: bool = False) -> pd.Timestamp | None:
-    """A UTC timestamp; the SGML header's ACCEPTANCE-DATETIME is New York local time."""
-    if value is None or value == "":
-        return None
-    try:
-        stamp = pd.Timestamp(str(value))
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("America/New_York" if eastern else "UTC")
-    return stamp.tz_convert("UTC")
+def edgar_acceptance_utc(value: object, clock: Clock = EASTERN) -> pd.Timestamp | None:
+    """EDGAR's JSON `acceptanceDateTime` in UTC, read on `clock` (`compute/acceptance.py`).
 
-
-def edgar_acceptance_utc(value: object) -> pd.Timestamp | None:
-    """EDGAR's `acceptanceDateTime` in UTC.
-
-    The submissions API writes New York local time with a 'Z' suffix (Tesla's earnings
-    8-Ks read 16:12-17:15, its 10-K accepted '20:11Z' on a Friday got Monday's filing
-    date: both only hold in Eastern time), so the suffix is dropped, not believed.
+    The default, New York, is right for filers such as Tesla (its 10-K accepted '20:11Z' on
+    a Friday got Monday's filing date: only New York time explains it) and never earlier
+    than the truth for the others.
     """
-    if value is None or value == "":
-        return None
-    return _utc(str(value).rstrip("Zz"), eastern=True)
+    return parse_acceptance(value, clock=clock)
 
 
 def metadata_columns(meta: FilingMetadata, n: int) -> dict[str, pd.Series]:

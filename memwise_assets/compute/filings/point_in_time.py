@@ -1,10 +1,10 @@
-"""When a filing became public to a trader, and daily rows joined to it without look-ahead.
+"""Daily rows joined to the latest filing public before their session opened.
 
-Convention (stated in the README, proved by the tests): a filing counts from the first
-NYSE session whose open (09:30 New York) comes after the filing was accepted. So a filing
-accepted at 16:05 counts from the next session, one accepted at 08:00 from that day's
-session, one accepted during a session from the next. A filing known only by its filing
-date counts from the next session after that date; one without a filing date never joins.
+When a filing counts is decided by the one public-time rule (`compute/point_in_time.py`):
+from the first NYSE session whose 09:30 New York open comes after its acceptance; known only
+by its filing date, from the next session after that date; with neither, it never joins.
+A filing is carried until the next one is public, at most `max_age_days` calendar days
+after its own public session (then the row carries none: stale).
 """
 
 from __future__ import annotations
@@ -14,66 +14,31 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.prices import trading_days
+from memwise_assets.compute.point_in_time import (
+    NEW_YORK,
+    PUBLIC_COLUMN,
+    SESSION_OPEN,
+    as_dates,
+    public_session,
+    session_open_utc,
+)
 
-NEW_YORK = "America/New_York"
-SESSION_OPEN = pd.Timedelta(hours=9, minutes=30)
-PUBLIC_COLUMN = "public_session"
+__all__ = [
+    "CARRIED",
+    "DEFAULT_MAX_AGE_DAYS",
+    "NEW_YORK",
+    "PUBLIC_COLUMN",
+    "SESSION_OPEN",
+    "attach_filing_features",
+    "look_ahead_violations",
+    "public_session",
+]
+
 # Columns of a filing row that travel with it onto the daily rows.
 CARRIED = ["filing_id", "form", "accession", "accepted_at", "filed_date", "period_of_report"]
-
-
-def _sessions_for(stamps: Sequence[pd.Timestamp | None]) -> pd.DatetimeIndex:
-    known = [s for s in stamps if s is not None and not pd.isna(s)]
-    if not known:
-        return pd.DatetimeIndex([])
-    start = min(known) - pd.Timedelta(days=7)
-    end = max(known) + pd.Timedelta(days=21)
-    return trading_days(start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d"))
-
-
-def public_session(accepted_at: pd.Series, filed_date: pd.Series) -> pd.Series:
-    """The first session each filing counts from (NaT when no filing date is known).
-
-    accepted_at: UTC timestamps (NaT where unknown); filed_date: dates (NaT where unknown).
-    """
-    accepted = pd.to_datetime(accepted_at, utc=True)
-    filed = _day(filed_date)
-    local = accepted.dt.tz_convert(NEW_YORK)
-    day = local.dt.tz_localize(None).dt.normalize().astype("datetime64[ns]")
-    before_open = (local.dt.tz_localize(None) - day) < SESSION_OPEN
-    sessions = _sessions_for([*day.dropna(), *filed.dropna()])
-    values = sessions.values
-    out = np.full(len(accepted), np.datetime64("NaT"), dtype="datetime64[ns]")
-    has_time = accepted.notna().to_numpy()
-    if has_time.any():
-        days = day.to_numpy()[has_time]
-        early = before_open.to_numpy()[has_time]
-        # Before the open: that day's session if it is one; else the next session after.
-        idx = np.where(
-            early,
-            np.searchsorted(values, days, side="left"),
-            np.searchsorted(values, days, side="right"),
-        )
-        out[has_time] = _take(values, idx)
-    date_only = ~has_time & filed.notna().to_numpy()
-    if date_only.any():
-        idx = np.searchsorted(values, filed.to_numpy()[date_only], side="right")
-        out[date_only] = _take(values, idx)
-    return pd.Series(out, index=accepted_at.index, name=PUBLIC_COLUMN)
-
-
-def _day(values: pd.Series) -> pd.Series:
-    """Dates as tz-naive datetime64[ns] midnights (sources differ in unit and zone)."""
-    stamps = pd.to_datetime(values)
-    if stamps.dt.tz is not None:
-        stamps = stamps.dt.tz_localize(None)
-    return stamps.dt.normalize().astype("datetime64[ns]")
-
-
-def _take(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    padded = np.append(values, np.datetime64("NaT"))
-    return padded[np.minimum(idx, len(values))]
+# A 10-K-only filer files once a year: a year and a quarter covers a late one; older is stale.
+DEFAULT_MAX_AGE_DAYS = 460
+_day = as_dates
 
 
 def _symbol(values: pd.Series) -> pd.Series:
@@ -81,14 +46,19 @@ def _symbol(values: pd.Series) -> pd.Series:
 
 
 def attach_filing_features(
-    daily: pd.DataFrame, features: pd.DataFrame, columns: Sequence[str] | None = None
+    daily: pd.DataFrame,
+    features: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    max_age_days: int | None = DEFAULT_MAX_AGE_DAYS,
 ) -> pd.DataFrame:
     """Daily rows, in input order, with their ticker's latest filing public by that session.
 
     daily: `daily_bars` (symbol, date, ...); features: `filing_text_features` (ticker,
     accepted_at, filed_date, ...). `columns`: numeric feature columns to carry (default:
     every float/int column but identity); the filing's id, form, accession and times come
-    along, plus `public_session`. Rows before any public filing carry NaN / NaT / None.
+    along, plus `public_session`. Rows before any public filing, or whose latest filing
+    became public more than `max_age_days` days before (None: no limit), carry NaN / None.
     """
     for frame, needed, label in (
         (daily, ("symbol", "date"), "daily bars"),
@@ -126,6 +96,12 @@ def attach_filing_features(
         left, right, on="_date", by="_symbol", direction="backward", allow_exact_matches=True
     )
     joined = joined.sort_values("_row").reset_index(drop=True)
+    if max_age_days is not None:
+        age = joined["_date"] - joined[PUBLIC_COLUMN].astype("datetime64[ns]")
+        stale = (age > pd.Timedelta(days=max_age_days)).to_numpy()
+        if stale.any():
+            for column in [*CARRIED, PUBLIC_COLUMN, *columns]:
+                joined[column] = joined[column].mask(stale)
     attached = joined[[*CARRIED, PUBLIC_COLUMN, *columns]].set_axis(daily.index)
     kept = daily.drop(columns=[c for c in attached.columns if c in daily.columns])
     return pd.concat([kept, attached], axis=1)
@@ -134,10 +110,10 @@ def attach_filing_features(
 def look_ahead_violations(joined: pd.DataFrame) -> pd.DataFrame:
     """Rows whose attached filing was not public before that day's session opened."""
     date = _day(joined["date"])
-    opens = (date + SESSION_OPEN).dt.tz_localize(NEW_YORK, nonexistent="shift_forward")
+    opens = session_open_utc(joined["date"])
     accepted = pd.to_datetime(joined["accepted_at"], utc=True)
     filed = _day(joined["filed_date"])
     has = joined["filing_id"].notna()
-    late_time = accepted.notna() & (accepted >= opens.dt.tz_convert("UTC"))
+    late_time = accepted.notna() & (accepted >= opens)
     late_date = accepted.isna() & (filed.isna() | (filed >= date))
     return joined[has & (late_time | late_date)]

@@ -13,6 +13,7 @@ from memwise_assets.compute.company import (
     join_fundamentals,
     read_filed_dates,
 )
+from memwise_assets.compute.company.availability import DEFAULT_FILER, deadline_lags
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.prices.schema import FetchResult
 from memwise_assets.defs.company.checks import (
@@ -117,16 +118,35 @@ company_fundamentals = _company_asset(
 
 
 class FundamentalsJoinConfig(dg.Config):
-    """Which statements daily rows carry, and the availability lags where no filing is known."""
+    """Which statements daily rows carry, when a period counts without a filing date, and
+    how long it is carried."""
 
     frequency: Literal["quarterly", "annual"] = Field(
         default="quarterly", description="Carry the latest quarter's or the latest year's lines."
     )
-    quarterly_lag_days: int = Field(
-        default=45, description="A quarter is usable this many days after it ends (no filing)."
+    filer_category: Literal["large_accelerated", "accelerated", "non_accelerated"] = Field(
+        default=DEFAULT_FILER,
+        description="SEC filer category assumed where no filing date is known: its 10-Q/10-K "
+        "deadline (40/60, 40/75, 45/90 days) is when a period counts.",
     )
-    annual_lag_days: int = Field(
-        default=90, description="A year is usable this many days after it ends (no filing)."
+    late_filer_extension: bool = Field(
+        default=True,
+        description="Add the Form 12b-25 extension (5 days for a 10-Q, 15 for a 10-K).",
+    )
+    quarterly_lag_days: int | None = Field(
+        default=None,
+        description="Override: a quarter counts from the session after this many days past "
+        "its end (no filing). Null: the filer category's deadline.",
+    )
+    annual_lag_days: int | None = Field(
+        default=None,
+        description="Override: a year (and the quarter ending on it) counts from the session "
+        "after this many days past its end (no filing). Null: the filer category's deadline.",
+    )
+    max_age_days: int | None = Field(
+        default=-1,
+        description="A period is carried at most this many days after it ended (then NaN). "
+        "-1: 200 for quarters, 480 for years; null: no limit.",
     )
     filed_dates_path: str | None = Field(
         default=None,
@@ -134,6 +154,16 @@ class FundamentalsJoinConfig(dg.Config):
         "CSV of ticker, period_end, filed_date; a file or a folder. Those periods are usable "
         "from the day after filing.",
     )
+
+
+def _lags(config: FundamentalsJoinConfig) -> dict[str, int]:
+    """The lags of the filer category, with the configured overrides."""
+    lags = deadline_lags(config.filer_category, late=config.late_filer_extension)
+    if config.quarterly_lag_days is not None:
+        lags["quarterly"] = config.quarterly_lag_days
+    if config.annual_lag_days is not None:
+        lags["annual"] = config.annual_lag_days
+    return lags
 
 
 def _filed_dates(path: str | None) -> pd.DataFrame | None:
@@ -171,7 +201,8 @@ def daily_with_fundamentals(
             company_fundamentals,
             filed,
             frequency=config.frequency,
-            lags_days={"quarterly": config.quarterly_lag_days, "annual": config.annual_lag_days},
+            lags_days=_lags(config),
+            max_age_days=config.max_age_days,
         )
         step.mark("join-complete")
         carried = joined["period_end"].notna()
@@ -180,6 +211,8 @@ def daily_with_fundamentals(
             metadata={
                 "memwise/rows_with_figures": int(carried.sum()),
                 "memwise/rows_by_filing_date": int((joined["availability"] == "filed").sum()),
+                "memwise/values": "Yahoo's latest (restated) figures: timing point in time, "
+                "values not; sec_fundamentals has them as first reported",
             },
         )
         yield join_check_result(joined)

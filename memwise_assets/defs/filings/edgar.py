@@ -67,6 +67,12 @@ class EdgarResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._client = EdgarClient(self.user_agent, retries=self.retries, backoff_s=self.backoff_s)
 
+    def edgar_client(self) -> EdgarClient:
+        """The run's EDGAR client: the shared pacing, this User-Agent, the backoff."""
+        return self._client or EdgarClient(
+            self.user_agent, retries=self.retries, backoff_s=self.backoff_s
+        )
+
     def download(self, filings: FilingsResource) -> list[CompanyReport]:
         """Download every new filing of the configured companies into the landing folder."""
         client = self._client or EdgarClient(

@@ -4,9 +4,13 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from memwise_assets.compute.filings.features import SECTION_COLUMNS, text_features
-from memwise_assets.compute.filings.point_in_time import attach_filing_features
+from memwise_assets.compute.filings.point_in_time import (
+    DEFAULT_MAX_AGE_DAYS,
+    attach_filing_features,
+)
 from memwise_assets.defs.filings.feature_checks import (
     FILING_FEATURE_CHECKS,
     FILING_JOIN_CHECKS,
@@ -50,9 +54,20 @@ def filing_text_features(
         yield from feature_check_results(features)
 
 
+class FilingJoinConfig(dg.Config):
+    """How long a filing is carried onto daily rows."""
+
+    max_age_days: int | None = Field(
+        default=DEFAULT_MAX_AGE_DAYS,
+        description="A filing is carried at most this many calendar days after its public "
+        "session (then the row carries none: stale); null: until the next filing.",
+    )
+
+
 @table_asset("filings", reads={"daily_bars": _DAILY_COLUMNS}, check_specs=FILING_JOIN_CHECKS)
 def daily_with_filing_features(
     context: dg.AssetExecutionContext,
+    config: FilingJoinConfig,
     memory: MemoryResource,
     daily_bars: pd.DataFrame,
     filing_text_features: pd.DataFrame,
@@ -63,7 +78,9 @@ def daily_with_filing_features(
         context, budget=BUDGET, input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
     ) as step:
         step.mark("input-loaded")
-        joined = attach_filing_features(daily_bars, filing_text_features)
+        joined = attach_filing_features(
+            daily_bars, filing_text_features, max_age_days=config.max_age_days
+        )
         step.mark("attach-complete")
         yield dg.Output(
             joined,
@@ -72,6 +89,9 @@ def daily_with_filing_features(
                 "memwise/filings_joined": int(joined["filing_id"].nunique()),
                 "memwise/convention": "first session opening (09:30 New York) after "
                 "acceptance; date only: next session after the filing date",
+                "memwise/max_age_days": str(config.max_age_days),
             },
         )
-        yield from join_check_results(daily_bars, filing_text_features, joined)
+        yield from join_check_results(
+            daily_bars, filing_text_features, joined, max_age_days=config.max_age_days
+        )
