@@ -57,6 +57,21 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _path_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("asset", help="Asset name, e.g. daily_with_weekly_features.")
+    parser.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
+
+
+def _path(args: argparse.Namespace) -> int:
+    from memwise_assets.reader import asset_path
+
+    try:
+        print(asset_path(args.asset, args.home))
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
 def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
     parser.add_argument("--start", help="First month of daily_bars (default 2024-01).")
@@ -178,6 +193,8 @@ COMMANDS: dict[
     "report": ("Write the memory report (HTML and PNG plots).", _report_args, _report),
     "check-config": ("Check a run config file before launching it.", _check_config_args,
                      _check_config),
+    "path": ("Print where an asset's Parquet data is stored (a file or a folder).",
+             _path_args, _path),
     "doctor": ("Show and mend dead runs, stuck pool slots and dead ledger holders.",
                _doctor_args, _doctor),
 }  # fmt: skip

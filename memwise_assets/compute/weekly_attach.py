@@ -107,6 +107,7 @@ def attach_weekly_features(
     *,
     available: str = "same_close",
     sessions: pd.DatetimeIndex | None = None,
+    week_end_column: str | None = None,
 ) -> pd.DataFrame:
     """Daily rows, in input order, with the features of their symbol's latest available week.
 
@@ -115,11 +116,13 @@ def attach_weekly_features(
     never carries a week from before a hole in its symbol's series. `columns` defaults to
     every column of `features` except symbol and week_end; attached values are float64 (NaN
     where the symbol has no week available yet) and replace daily columns of the same name.
+    With `week_end_column`, a column of that name says which week each row carries (NaT: none),
+    so a reader can audit the join.
     """
     if available not in AVAILABILITY:
         raise ValueError(f"available: expected one of {AVAILABILITY}, got {available!r}")
     with small_pages():
-        return _attach(daily, features, columns, available, sessions)
+        return _attach(daily, features, columns, available, sessions, week_end_column)
 
 
 def _attach(
@@ -128,6 +131,7 @@ def _attach(
     columns: Sequence[str] | None,
     available: str,
     sessions: pd.DatetimeIndex | None,
+    week_end_column: str | None = None,
 ) -> pd.DataFrame:
     require_columns(daily, ("symbol", "date"), "daily bars")
     require_columns(features, ("symbol", "week_end"), "weekly features")
@@ -173,4 +177,11 @@ def _attach(
     _gather([as_float64(features, name) for name in names], take, block)
     attached = pd.DataFrame(block.T, columns=names, index=daily.index, copy=False)
     kept = daily.drop(columns=[c for c in names if c in daily.columns])
+    if week_end_column is not None:
+        weeks = features["week_end"].to_numpy(dtype="datetime64[ns]")
+        carried = np.full(len(take), np.datetime64("NaT"), dtype="datetime64[ns]")
+        found = take >= 0
+        carried[found] = weeks[take[found]]
+        kept = kept.drop(columns=[week_end_column], errors="ignore")
+        kept[week_end_column] = carried
     return pd.concat([kept, attached], axis=1)
