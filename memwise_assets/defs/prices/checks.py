@@ -14,6 +14,9 @@ NO_DUPLICATES = "no_duplicate_symbol_date"
 OHLC_CONSISTENT = "ohlc_consistent"
 NO_NAN_CLOSE = "no_nan_close"
 TICKERS_ACCOUNTED = "tickers_present_or_reported"
+# A ticker reported failed is accounted for, yet the researcher who asked for it has no data:
+# that is worth a warning of its own, named in the demo's summary and in the UI.
+TICKERS_WITH_DATA = "every_ticker_has_data"
 
 PRICE_CHECKS = [
     dg.AssetCheckSpec(NO_DUPLICATES, asset="daily_bars", description="One row per symbol and day."),
@@ -25,6 +28,11 @@ PRICE_CHECKS = [
         TICKERS_ACCOUNTED,
         asset="daily_bars",
         description="Each requested ticker is present or reported failed.",
+    ),
+    dg.AssetCheckSpec(
+        TICKERS_WITH_DATA,
+        asset="daily_bars",
+        description="Each requested ticker has rows (WARN: a ticker without data is named).",
     ),
 ]
 
@@ -57,6 +65,14 @@ def price_check_results(
         check_name=TICKERS_ACCOUNTED,
         passed=not unaccounted,
         metadata={"unaccounted": ", ".join(unaccounted[:50]) or "none"},
+    )
+    missing = sorted({t.upper() for t in requested} - present)
+    yield dg.AssetCheckResult(
+        check_name=TICKERS_WITH_DATA,
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(missing)} requested tickers have no data" if missing else None,
+        metadata={"missing": ", ".join(missing[:50]) or "none"},
     )
 
 

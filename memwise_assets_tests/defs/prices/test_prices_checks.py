@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 
@@ -57,3 +58,15 @@ def test_faults_are_counted_as_pandas_counts_them() -> None:
     assert got["tickers_present_or_reported"] == {"passed": True, "unaccounted": "none"}
     missing = _results([bars[bars["symbol"] != "KO"]], ["AAPL", "KO", "MSFT"])
     assert missing["tickers_present_or_reported"] == {"passed": False, "unaccounted": "KO"}
+
+
+def test_a_reported_ticker_without_data_still_warns() -> None:
+    bars = SamplePriceSource().fetch(["AAPL", "KO"], "2024-01-01", "2024-02-01").frame
+    results = price_check_results([bars], ["AAPL", "KO", "msft"], ["MSFT"])
+    checks = {r.check_name: r for r in results}
+    # Reported failed: accounted for, but the researcher who asked for MSFT has no MSFT.
+    assert checks["tickers_present_or_reported"].passed
+    warned = checks["every_ticker_has_data"]
+    assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.metadata["missing"].value == "MSFT"
+    assert checks["every_ticker_has_data"].description == "1 requested tickers have no data"
