@@ -30,30 +30,26 @@ def _say(line: str, out: TextIO | None = None) -> None:
 
 
 def _load_run_config(path: str | None) -> dict[str, Any] | None:
-    """A run config file in the Launchpad's layout (YAML or JSON), or None."""
+    """A run config file in the Launchpad's layout (YAML or JSON), checked, or None.
+
+    Every problem of its asset and resource config is refused at once, with line and column.
+    """
     if not path:
         return None
-    import yaml
+    from memwise_assets.config_file import check_config_file
 
-    try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"--config {path}: cannot read it as YAML/JSON ({exc})") from exc
-    if not isinstance(loaded, dict):
-        raise UserError(f"--config {path}: expected a mapping with `ops:`, got {type(loaded)}")
-    return loaded
+    return check_config_file(path)
 
 
 def _check_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="Run config file (YAML/JSON, the Launchpad's ops: layout).")
+    parser.add_argument(
+        "config", help="Run config file (YAML/JSON, the Launchpad's ops: and resources: layout)."
+    )
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from memwise_assets.definitions import ASSETS
-    from memwise_assets.defs.run_config import check_run_config
-
-    check_run_config(_load_run_config(args.config), ASSETS)
-    print(f"{args.config}: the asset config is valid")
+    _load_run_config(args.config)
+    print(f"{args.config}: the asset and resource config is valid")
     return 0
 
 
@@ -229,9 +225,11 @@ def user_message(exc: BaseException) -> str:
 
 def _config_problems(exc: BaseException) -> list[str]:
     """The lines of a refused run config (one per problem), or [] for any other error."""
+    from memwise_assets.config_file import ConfigFileError
     from memwise_assets.defs.run_config import RunConfigError
 
-    return str(exc).splitlines() if isinstance(exc, RunConfigError) else []
+    refused = isinstance(exc, RunConfigError | ConfigFileError)
+    return str(exc).splitlines() if refused else []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
