@@ -68,11 +68,45 @@ def _path(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ui_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
+    parser.add_argument("--port", type=int, default=3000, help="Port of the UI (default 3000).")
+    parser.add_argument("--host", default="127.0.0.1", help="Interface (default 127.0.0.1).")
+
+
+def _ui(args: argparse.Namespace) -> int:
+    """The Dagster UI and daemon on memwise's definitions, from any folder."""
+    import os
+    import subprocess
+
+    from memwise_assets.demo import demo_home
+
+    home = demo_home(args.home)  # the demo's home: created with memwise's dagster.yaml if new
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        # `dagster dev -m` is what `dg dev` runs for a project; its notice that `dg dev`
+        # supersedes it is for people typing the command, not for this wrapper.
+        "PYTHONWARNINGS": "ignore:Function `dev_command` is superseded",
+    }
+    command = [
+        sys.executable, "-m", "dagster", "dev", "-m", "memwise_assets.definitions",
+        "--host", args.host, "--port", str(args.port),
+    ]  # fmt: skip
+    _say(f"memwise ui: Dagster home {home}; open http://{args.host}:{args.port}")
+    # Run from the home: Dagster then reads the dagster.yaml it finds there, and no other.
+    return subprocess.call(command, cwd=home, env=env)
+
+
 def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
     parser.add_argument("--start", help="First month of daily_bars (default 2024-01).")
     parser.add_argument("--end", help="Last month of daily_bars (default 2024-12).")
     parser.add_argument("--config", help="Run config (YAML/JSON, ops: layout), checked first.")
+    parser.add_argument(
+        "--tickers", help="The ticker universe: AAPL,MSFT,... or a file of tickers, one a line."
+    )
+    parser.add_argument("--csv-folder", help="Read daily_bars from this folder of <TICKER>.csv.")
 
 
 def _bench_args(parser: argparse.ArgumentParser) -> None:
@@ -189,6 +223,8 @@ COMMANDS: dict[
     "report": ("Write the memory report (HTML and PNG plots).", _report_args, _report),
     "check-config": ("Check a run config file before launching it.", _check_config_args,
                      _check_config),
+    "ui": ("Start the Dagster UI and daemon on memwise's definitions (any folder).",
+           _ui_args, _ui),
     "path": ("Print where an asset's Parquet data is stored (a file or a folder).",
              _path_args, _path),
     "doctor": ("Show and mend dead runs, stuck pool slots and dead ledger holders.",
