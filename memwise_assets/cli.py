@@ -80,9 +80,13 @@ def _ui(args: argparse.Namespace) -> int:
     import subprocess
 
     from memwise_assets.demo import demo_home
+    from memwise_assets.demo_cli import HISTORY_START_ENV, history_file
 
     home = demo_home(args.home)  # the demo's home: created with memwise's dagster.yaml if new
+    noted = history_file(home)
+    history = {HISTORY_START_ENV: noted.read_text().strip()} if noted.is_file() else {}
     env = {
+        **history,
         **os.environ,
         "DAGSTER_HOME": str(home),
         # `dagster dev -m` is what `dg dev` runs for a project; its notice that `dg dev`

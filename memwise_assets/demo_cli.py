@@ -45,13 +45,13 @@ def verdict(result: DemoResult, home: Path) -> tuple[list[str], int]:
     code = 1 if over or failures else 0
     if code == 0:
         lines.append("All assets materialized within their memory limits; no ERROR check failed.")
-    start = os.environ.get(HISTORY_START_ENV)
-    history = f"{HISTORY_START_ENV}={start} " if start else ""
-    lines.append(
-        f"Browse them: {history}DAGSTER_HOME={home} dagster dev -m memwise_assets.definitions"
-        "   (or: memwise report)"
-    )
+    lines.append(f"Browse them: memwise ui --home {home}   (or: memwise report)")
     return lines, code
+
+
+def history_file(home: Path) -> Path:
+    """Where the demo notes the first month it was asked for (`memwise ui` reads it)."""
+    return home / "memwise" / "history_start"
 
 
 def own_data_config(
@@ -94,6 +94,8 @@ def run(
     # Months before the first one asked for are not missing work: the UI counts from it.
     os.environ.setdefault(HISTORY_START_ENV, args.start or DEMO_START)
     home = demo_home(args.home)
+    history_file(home).parent.mkdir(parents=True, exist_ok=True)
+    history_file(home).write_text(os.environ[HISTORY_START_ENV], encoding="utf-8")
     say(f"memwise demo: Dagster home {home}", None)
     from memwise_assets.doctor import recover_home
 
