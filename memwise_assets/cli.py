@@ -99,7 +99,17 @@ def _ui(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     _say(f"memwise ui: Dagster home {home}; open http://{args.host}:{args.port}")
     # Run from the home: Dagster then reads the dagster.yaml it finds there, and no other.
-    return subprocess.call(command, cwd=home, env=env)
+    process = subprocess.Popen(command, cwd=home, env=env)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM to memwise: dagster dev stops its webserver and daemon on SIGINT.
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
 
 
 def _demo_args(parser: argparse.ArgumentParser) -> None:
