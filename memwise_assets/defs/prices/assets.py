@@ -131,7 +131,10 @@ def daily_bars(
         context.add_asset_metadata(_source_metadata(result, config.source), partition_key=keys[-1])
         yield dg.Output(bars.months)
         yield from price_check_results(
-            bars.months.values(), config.tickers, [*result.failed, *result.empty]
+            bars.months.values(),
+            config.tickers,
+            [*result.failed, *result.empty],
+            empty=result.empty,
         )
 
 

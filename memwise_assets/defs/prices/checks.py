@@ -15,7 +15,9 @@ OHLC_CONSISTENT = "ohlc_consistent"
 NO_NAN_CLOSE = "no_nan_close"
 TICKERS_ACCOUNTED = "tickers_present_or_reported"
 # A ticker reported failed is accounted for, yet the researcher who asked for it has no data:
-# that is worth a warning of its own, named in the demo's summary and in the UI.
+# that is worth a warning of its own, named in the demo's summary and in the UI. A ticker the
+# source knows but that has no rows in the range (listed later, delisted before) is listed in
+# the check's metadata without failing it: nothing is missing there.
 TICKERS_WITH_DATA = "every_ticker_has_data"
 
 PRICE_CHECKS = [
@@ -38,9 +40,16 @@ PRICE_CHECKS = [
 
 
 def price_check_results(
-    frames: Iterable[pd.DataFrame], requested: Iterable[str], failed: Iterable[str]
+    frames: Iterable[pd.DataFrame],
+    requested: Iterable[str],
+    failed: Iterable[str],
+    empty: Iterable[str] = (),
 ) -> Iterator[dg.AssetCheckResult]:
-    """The four price checks over the frames of one step (months: disjoint by date)."""
+    """The price checks over the frames of one step (months: disjoint by date).
+
+    `failed`: tickers the source reported (failed or empty); `empty`: those of them it knows
+    but that have no rows in the range.
+    """
     dupes = n_bad = nan_close = 0
     present: set[str] = set()
     for frame in frames:
@@ -60,19 +69,24 @@ def price_check_results(
     yield dg.AssetCheckResult(
         check_name=NO_NAN_CLOSE, passed=nan_close == 0, metadata={"nan_close_rows": nan_close}
     )
-    unaccounted = sorted({t.upper() for t in requested} - present - set(failed))
+    wanted = {t.upper() for t in requested}
+    unaccounted = sorted(wanted - present - set(failed))
     yield dg.AssetCheckResult(
         check_name=TICKERS_ACCOUNTED,
         passed=not unaccounted,
         metadata={"unaccounted": ", ".join(unaccounted[:50]) or "none"},
     )
-    missing = sorted({t.upper() for t in requested} - present)
+    out_of_range = sorted((wanted - present) & {t.upper() for t in empty})
+    missing = sorted(wanted - present - set(out_of_range))
     yield dg.AssetCheckResult(
         check_name=TICKERS_WITH_DATA,
         passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(missing)} requested tickers have no data" if missing else None,
-        metadata={"missing": ", ".join(missing[:50]) or "none"},
+        metadata={
+            "missing": ", ".join(missing[:50]) or "none",
+            "no_rows_in_range": ", ".join(out_of_range[:50]) or "none",
+        },
     )
 
 

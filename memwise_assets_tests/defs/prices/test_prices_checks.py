@@ -70,3 +70,13 @@ def test_a_reported_ticker_without_data_still_warns() -> None:
     assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
     assert warned.metadata["missing"].value == "MSFT"
     assert checks["every_ticker_has_data"].description == "1 requested tickers have no data"
+
+
+def test_a_ticker_without_rows_in_the_range_is_listed_not_warned() -> None:
+    # The sample's COH and LVLT stopped trading before 2024: known, not missing.
+    bars = SamplePriceSource().fetch(["AAPL", "COH"], "2024-01-01", "2024-02-01").frame
+    results = price_check_results([bars], ["AAPL", "COH"], ["COH"], empty=["COH"])
+    warned = {r.check_name: r for r in results}["every_ticker_has_data"]
+    assert warned.passed
+    assert warned.metadata["no_rows_in_range"].value == "COH"
+    assert warned.metadata["missing"].value == "none"
