@@ -133,3 +133,19 @@ def test_the_demo_exits_1_on_a_failed_error_check_and_0_on_a_warning() -> None:
     assert code == 0 and "Checks warned (WARN severity, exit code unaffected): a:soft" in lines
     lines, code = verdict(DemoResult([row], [warned, error], ["r"]), Path("/h"))
     assert code == 1 and "Checks FAILED (ERROR severity): a:hard" in lines
+
+
+def test_tickers_and_csv_folder_become_run_config(tmp_path: Path) -> None:
+    from memwise_assets.demo_cli import own_data_config
+
+    args = build_parser().parse_args(
+        ["demo", "--tickers", "aapl,MSFT", "--csv-folder", str(tmp_path)]
+    )
+    given = {"ops": {"daily_bars": {"config": {"seed": 3}}}}
+    assert own_data_config(args, given) == {
+        "ops": {
+            "daily_bars": {"config": {"seed": 3, "source": "csv", "csv_folder": str(tmp_path)}}
+        },
+        "resources": {"universe": {"config": {"tickers": ["AAPL", "MSFT"]}}},
+    }
+    assert own_data_config(build_parser().parse_args(["demo"]), None) is None

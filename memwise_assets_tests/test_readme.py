@@ -104,6 +104,15 @@ def test_every_configuration_field_is_in_the_reference(cls_path: str) -> None:
     assert not missing, f"docs/configuration.md's {name} table lacks {missing}"
 
 
+def test_the_readme_run_config_passes_check_config(tmp_path: Path, capsys) -> None:
+    from memwise_assets.cli import main
+
+    config = tmp_path / "run.yaml"
+    config.write_text(_snippet("run-config"))
+    assert main(["check-config", str(config)]) == 0, capsys.readouterr().err
+    assert "check-config run.yaml" in README
+
+
 def _csv_folder(folder: Path, tickers: list[str]) -> Path:
     """Yahoo-export CSV files of 2023 for `tickers` (from the sample source)."""
     from memwise_assets.compute.prices import SamplePriceSource
@@ -138,6 +147,8 @@ def test_first_day_own_csv_and_tickers_then_a_notebook(tmp_path: Path) -> None:
     # The ticker without data is named in the summary, by a WARN check that failed.
     warned = next(line for line in done.stdout.splitlines() if line.startswith("Checks warned"))
     assert "daily_bars:every_ticker_has_data" in warned and "missing: NVDA" in warned
+    # The UI counts months from the first one asked for (memwise ui reads this note).
+    assert (home / "memwise" / "history_start").read_text() == "2023-01"
     # The universe (3 tickers) reached the company data, not the 66 sample tickers.
     assert re.search(r"^company_profiles\s+3\s", done.stdout, re.M), done.stdout
 
