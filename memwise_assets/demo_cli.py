@@ -7,6 +7,7 @@ failed; WARN-severity checks that did not pass are listed, and the exit code sta
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -62,7 +63,7 @@ def own_data_config(
     folder = getattr(args, "csv_folder", None)
     if not (tickers or folder):
         return dict(run_config) if run_config else None
-    merged: dict[str, Any] = {k: dict(v or {}) for k, v in (run_config or {}).items()}
+    merged: dict[str, Any] = copy.deepcopy(dict(run_config or {}))  # the caller's stays as given
     if tickers:
         from memwise_assets.compute.universe import read_universe
 

@@ -148,4 +148,5 @@ def test_tickers_and_csv_folder_become_run_config(tmp_path: Path) -> None:
         },
         "resources": {"universe": {"config": {"tickers": ["AAPL", "MSFT"]}}},
     }
+    assert given == {"ops": {"daily_bars": {"config": {"seed": 3}}}}  # not changed in place
     assert own_data_config(build_parser().parse_args(["demo"]), None) is None
