@@ -76,9 +76,22 @@ def price_check_results(
         passed=not unaccounted,
         metadata={"unaccounted": ", ".join(unaccounted[:50]) or "none"},
     )
-    out_of_range = sorted((wanted - present) & {t.upper() for t in empty})
-    missing = sorted(wanted - present - set(out_of_range))
-    yield dg.AssetCheckResult(
+    yield tickers_with_data(wanted, present, empty)
+
+
+def tickers_with_data(
+    requested: Iterable[str], present: Iterable[str], empty: Iterable[str] = ()
+) -> dg.AssetCheckResult:
+    """WARN check: every requested ticker has rows, or the source knows it has none in range.
+
+    `present`: symbols with rows in the step's frames; `empty`: tickers the source reported
+    as having no rows in the range (listed later, delisted before), listed without failing.
+    """
+    wanted = {t.upper() for t in requested}
+    absent = wanted - set(present)
+    out_of_range = sorted(absent & {t.upper() for t in empty})
+    missing = sorted(absent - set(out_of_range))
+    return dg.AssetCheckResult(
         check_name=TICKERS_WITH_DATA,
         passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,
