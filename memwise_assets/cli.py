@@ -232,7 +232,8 @@ def _demo(args: argparse.Namespace) -> int:
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
-    "demo": ("Materialize every asset on the offline sample.", _demo_args, _demo),
+    "demo": ("Materialize every asset: the offline sample, or your --csv-folder, --tickers, "
+             "--config.", _demo_args, _demo),
     "bench": ("Run the benchmarks against their peers.", _bench_args, _bench),
     "report": ("Write the memory report (HTML and PNG plots).", _report_args, _report),
     "check-config": ("Check a run config file before launching it.", _check_config_args,
