@@ -30,31 +30,86 @@ def _say(line: str, out: TextIO | None = None) -> None:
 
 
 def _load_run_config(path: str | None) -> dict[str, Any] | None:
-    """A run config file in the Launchpad's layout (YAML or JSON), or None."""
+    """A run config file in the Launchpad's layout (YAML or JSON), checked, or None.
+
+    Every problem of its asset and resource config is refused at once, with line and column.
+    """
     if not path:
         return None
-    import yaml
+    from memwise_assets.config_file import check_config_file
 
-    try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"--config {path}: cannot read it as YAML/JSON ({exc})") from exc
-    if not isinstance(loaded, dict):
-        raise UserError(f"--config {path}: expected a mapping with `ops:`, got {type(loaded)}")
-    return loaded
+    return check_config_file(path)
 
 
 def _check_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="Run config file (YAML/JSON, the Launchpad's ops: layout).")
+    parser.add_argument(
+        "config", help="Run config file (YAML/JSON, the Launchpad's ops: and resources: layout)."
+    )
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from memwise_assets.definitions import ASSETS
-    from memwise_assets.defs.run_config import check_run_config
-
-    check_run_config(_load_run_config(args.config), ASSETS)
-    print(f"{args.config}: the asset config is valid")
+    _load_run_config(args.config)
+    print(f"{args.config}: the asset and resource config is valid")
     return 0
+
+
+def _path_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("asset", help="Asset name, e.g. daily_with_weekly_features.")
+    parser.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
+
+
+def _path(args: argparse.Namespace) -> int:
+    from memwise_assets.reader import asset_path
+
+    try:
+        print(asset_path(args.asset, args.home))
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def _ui_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", help="Dagster home (default $DAGSTER_HOME or ./.memwise_home).")
+    parser.add_argument("--port", type=int, default=3000, help="Port of the UI (default 3000).")
+    parser.add_argument("--host", default="127.0.0.1", help="Interface (default 127.0.0.1).")
+
+
+def _ui(args: argparse.Namespace) -> int:
+    """The Dagster UI and daemon on memwise's definitions, from any folder."""
+    import os
+    import subprocess
+
+    from memwise_assets.demo import demo_home
+    from memwise_assets.demo_cli import HISTORY_START_ENV, history_file
+
+    home = demo_home(args.home)  # the demo's home: created with memwise's dagster.yaml if new
+    noted = history_file(home)
+    history = {HISTORY_START_ENV: noted.read_text().strip()} if noted.is_file() else {}
+    env = {
+        **history,
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        # `dagster dev -m` is what `dg dev` runs for a project; its notice that `dg dev`
+        # supersedes it is for people typing the command, not for this wrapper.
+        "PYTHONWARNINGS": "ignore:Function `dev_command` is superseded",
+    }
+    command = [
+        sys.executable, "-m", "dagster", "dev", "-m", "memwise_assets.definitions",
+        "--host", args.host, "--port", str(args.port),
+    ]  # fmt: skip
+    _say(f"memwise ui: Dagster home {home}; open http://{args.host}:{args.port}")
+    # Run from the home: Dagster then reads the dagster.yaml it finds there, and no other.
+    process = subprocess.Popen(command, cwd=home, env=env)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM to memwise: dagster dev stops its webserver and daemon on SIGINT.
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
 
 
 def _demo_args(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +117,10 @@ def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", help="First month of daily_bars (default 2024-01).")
     parser.add_argument("--end", help="Last month of daily_bars (default 2024-12).")
     parser.add_argument("--config", help="Run config (YAML/JSON, ops: layout), checked first.")
+    parser.add_argument(
+        "--tickers", help="The ticker universe: AAPL,MSFT,... or a file of tickers, one a line."
+    )
+    parser.add_argument("--csv-folder", help="Read daily_bars from this folder of <TICKER>.csv.")
 
 
 def _bench_args(parser: argparse.ArgumentParser) -> None:
@@ -173,11 +232,16 @@ def _demo(args: argparse.Namespace) -> int:
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
-    "demo": ("Materialize every asset on the offline sample.", _demo_args, _demo),
+    "demo": ("Materialize every asset: the offline sample, or your --csv-folder, --tickers, "
+             "--config.", _demo_args, _demo),
     "bench": ("Run the benchmarks against their peers.", _bench_args, _bench),
     "report": ("Write the memory report (HTML and PNG plots).", _report_args, _report),
     "check-config": ("Check a run config file before launching it.", _check_config_args,
                      _check_config),
+    "ui": ("Start the Dagster UI and daemon on memwise's definitions (any folder).",
+           _ui_args, _ui),
+    "path": ("Print where an asset's Parquet data is stored (a file or a folder).",
+             _path_args, _path),
     "doctor": ("Show and mend dead runs, stuck pool slots and dead ledger holders.",
                _doctor_args, _doctor),
 }  # fmt: skip
@@ -212,9 +276,11 @@ def user_message(exc: BaseException) -> str:
 
 def _config_problems(exc: BaseException) -> list[str]:
     """The lines of a refused run config (one per problem), or [] for any other error."""
+    from memwise_assets.config_file import ConfigFileError
     from memwise_assets.defs.run_config import RunConfigError
 
-    return str(exc).splitlines() if isinstance(exc, RunConfigError) else []
+    refused = isinstance(exc, RunConfigError | ConfigFileError)
+    return str(exc).splitlines() if refused else []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

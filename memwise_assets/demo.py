@@ -59,10 +59,26 @@ def demo_home(explicit: str | None = None) -> Path:
     return home
 
 
-def _stage_config(run_config: Mapping[str, Any], selection: Sequence[str]) -> dict[str, Any]:
-    """The part of the run config for the assets of one stage (Dagster refuses the others)."""
+def _stage_config(
+    run_config: Mapping[str, Any],
+    selection: Sequence[str],
+    assets: Sequence[dg.AssetsDefinition] = (),
+) -> dict[str, Any]:
+    """The part of the run config for the assets of one stage (Dagster refuses the others).
+
+    Resources go to the stages whose assets use them (the universe: prices and company data).
+    """
     ops = {k: v for k, v in (run_config.get("ops") or {}).items() if k in selection}
-    return {"ops": ops} if ops else {}
+    used = {key for a in assets if a.key.to_user_string() in selection for key in _keys(a)}
+    resources = {k: v for k, v in (run_config.get("resources") or {}).items() if k in used}
+    return {
+        **({"ops": ops} if ops else {}),
+        **({"resources": resources} if resources else {}),
+    }
+
+
+def _keys(asset: dg.AssetsDefinition) -> set[str]:
+    return set(asset.required_resource_keys)
 
 
 def run_demo(
@@ -80,13 +96,14 @@ def run_demo(
     # Imported here: DAGSTER_HOME must be set before the definitions pick their paths.
     from memwise_assets.compute.filings.landing import sample_landing_dir, scan_landing
     from memwise_assets.definitions import ASSETS, build_defs
+    from memwise_assets.defs.config_registry import resource_classes
     from memwise_assets.defs.filings.edgar import EdgarResource
     from memwise_assets.defs.filings.partitions import filing_partitions
     from memwise_assets.defs.filings.resources import FilingsResource
     from memwise_assets.defs.run_config import check_run_config
     from memwise_assets.defs.waiting import watch_pool_waits
 
-    check_run_config(run_config, ASSETS)
+    check_run_config(run_config, ASSETS, resource_classes())
     # The demo reads its shipped filings wherever MEMWISE_LANDING_DIR points.
     # The SEC facts come from the offline sample: EDGAR is never asked, but the resource
     # needs a declared contact all the same.
@@ -150,7 +167,7 @@ def run_demo(
                 instance=instance,
                 resources=resources,
                 tags=tags,
-                run_config=_stage_config(run_config or {}, selection),
+                run_config=_stage_config(run_config or {}, selection, ASSETS),
                 raise_on_error=True,
             )
         found = run_checks(instance, result.run_id)

@@ -14,17 +14,17 @@ from memwise_assets.defs.filings.resources import LANDING_ENV, FilingsResource
 BAD_CONFIGS = {
     "horizon": (
         "ops:\n  weighted_labels:\n    config: {modes: [{name: base, horizon: 0}]}\n",
-        "ops.weighted_labels.config: modes[base].horizon: expected an integer in 1..100,000 bars, "
-        "got 0",
+        "3:14: ops.weighted_labels.config.modes: modes[base].horizon: expected an integer in "
+        "1..100,000 bars, got 0",
     ),
     "csv_folder": (
         "ops:\n  daily_bars:\n    config: {source: csv, csv_folder: /no/such/prices}\n",
-        "ops.daily_bars.config: csv_folder: source=csv needs an existing folder of <TICKER>.csv "
-        "files, got '/no/such/prices'",
+        "3:27: ops.daily_bars.config.csv_folder: csv_folder: source=csv needs an existing folder "
+        "of <TICKER>.csv files, got '/no/such/prices'",
     ),
     "sorce": (
         "ops:\n  daily_bars:\n    config: {sorce: csv}\n",
-        "ops.daily_bars.config.sorce: unknown field; did you mean `source`? expected one of "
+        "3:14: ops.daily_bars.config.sorce: unknown field; did you mean `source`? expected one of "
         "source, tickers, csv_folder, seed, yfinance_batch_size, alpha_vantage_fill",
     ),
 }
@@ -57,7 +57,9 @@ def test_bad_config_is_refused_in_one_line(case: str, tmp_path: Path, capsys) ->
     config = tmp_path / "run.yaml"
     config.write_text(text)
     assert main(["check-config", str(config)]) == 1
-    assert capsys.readouterr().err.splitlines() == [f"memwise check-config: error: {expected}"]
+    # Each problem with the file, line and column it is at.
+    expected = f"memwise check-config: error: {config}:{expected}"
+    assert capsys.readouterr().err.splitlines() == [expected]
 
 
 def test_the_demo_refuses_bad_config_before_any_run_starts(
@@ -69,10 +71,12 @@ def test_the_demo_refuses_bad_config_before_any_run_starts(
     config.write_text(BAD_CONFIGS["horizon"][0])
     assert main(["demo", "--home", str(home), "--config", str(config)]) == 1
     assert capsys.readouterr().err.splitlines() == [
-        f"memwise demo: error: {BAD_CONFIGS['horizon'][1]}"
+        f"memwise demo: error: {config}:{BAD_CONFIGS['horizon'][1]}"
     ]
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        assert instance.get_run_records() == []
+    # Refused before the home is even made: no run can have started.
+    if (home / "dagster.yaml").exists():
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert instance.get_run_records() == []
 
 
 def test_good_config_passes_the_check(tmp_path: Path, capsys) -> None:
@@ -129,3 +133,20 @@ def test_the_demo_exits_1_on_a_failed_error_check_and_0_on_a_warning() -> None:
     assert code == 0 and "Checks warned (WARN severity, exit code unaffected): a:soft" in lines
     lines, code = verdict(DemoResult([row], [warned, error], ["r"]), Path("/h"))
     assert code == 1 and "Checks FAILED (ERROR severity): a:hard" in lines
+
+
+def test_tickers_and_csv_folder_become_run_config(tmp_path: Path) -> None:
+    from memwise_assets.demo_cli import own_data_config
+
+    args = build_parser().parse_args(
+        ["demo", "--tickers", "aapl,MSFT", "--csv-folder", str(tmp_path)]
+    )
+    given = {"ops": {"daily_bars": {"config": {"seed": 3}}}}
+    assert own_data_config(args, given) == {
+        "ops": {
+            "daily_bars": {"config": {"seed": 3, "source": "csv", "csv_folder": str(tmp_path)}}
+        },
+        "resources": {"universe": {"config": {"tickers": ["AAPL", "MSFT"]}}},
+    }
+    assert given == {"ops": {"daily_bars": {"config": {"seed": 3}}}}  # not changed in place
+    assert own_data_config(build_parser().parse_args(["demo"]), None) is None

@@ -108,6 +108,7 @@ def attach_weekly_features(
     available: str = "same_close",
     sessions: pd.DatetimeIndex | None = None,
     max_age_days: int | None = None,
+    week_end_column: str | None = None,
 ) -> pd.DataFrame:
     """Daily rows, in input order, with the features of their symbol's latest available week.
 
@@ -118,11 +119,15 @@ def attach_weekly_features(
     where the symbol has no week available yet) and replace daily columns of the same name.
     `max_age_days`: a row carries no week that ended more than this many days before it
     (None: no limit; with `sessions`, a week is at most 13 days old by construction).
+    With `week_end_column`, a column of that name says which week each row carries (NaT: none),
+    so a reader can audit the join.
     """
     if available not in AVAILABILITY:
         raise ValueError(f"available: expected one of {AVAILABILITY}, got {available!r}")
     with small_pages():
-        return _attach(daily, features, columns, available, sessions, max_age_days)
+        return _attach(
+            daily, features, columns, available, sessions, max_age_days, week_end_column
+        )
 
 
 def _attach(
@@ -132,6 +137,7 @@ def _attach(
     available: str,
     sessions: pd.DatetimeIndex | None,
     max_age_days: int | None = None,
+    week_end_column: str | None = None,
 ) -> pd.DataFrame:
     require_columns(daily, ("symbol", "date"), "daily bars")
     require_columns(features, ("symbol", "week_end"), "weekly features")
@@ -181,4 +187,11 @@ def _attach(
     _gather([as_float64(features, name) for name in names], take, block)
     attached = pd.DataFrame(block.T, columns=names, index=daily.index, copy=False)
     kept = daily.drop(columns=[c for c in names if c in daily.columns])
+    if week_end_column is not None:
+        weeks = features["week_end"].to_numpy(dtype="datetime64[ns]")
+        carried = np.full(len(take), np.datetime64("NaT"), dtype="datetime64[ns]")
+        found = take >= 0
+        carried[found] = weeks[take[found]]
+        kept = kept.drop(columns=[week_end_column], errors="ignore")
+        kept[week_end_column] = carried
     return pd.concat([kept, attached], axis=1)

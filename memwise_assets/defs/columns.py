@@ -144,7 +144,19 @@ SCHEMAS: dict[str, dg.TableSchema] = {
         col("week_end", "datetime64[ns]", "Friday (W-FRI label) of the calendar week."),
         WEEKLY_FEATURES,
     ),
-    "daily_with_weekly_features": table(SYMBOL, DATE, OHLC, VOLUME, WEEKLY_FEATURES),
+    "daily_with_weekly_features": table(
+        SYMBOL,
+        DATE,
+        OHLC,
+        ADJ_CLOSE,
+        VOLUME,
+        col(
+            "week_end",
+            "datetime64[ns]",
+            "Friday of the week whose features the row carries (NaT: none available yet).",
+        ),
+        WEEKLY_FEATURES,
+    ),  # fmt: skip
     "weighted_labels": table(SYMBOL, DATE, OHLC[3], ADJ_CLOSE, _label_columns()),
     "intraday_bars": table(
         SYMBOL,

@@ -66,41 +66,138 @@ def _unknown_fields(cls: type[dg.Config], values: Mapping[str, Any], path: str) 
     return problems
 
 
-def _validation_lines(error: pydantic.ValidationError, path: str) -> list[str]:
+def _validation_lines(errors: Sequence[Any], path: str, values: Mapping[str, Any]) -> list[str]:
     lines = []
-    for item in error.errors():
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
+    for item in errors:
         message = str(item["msg"]).removeprefix("Value error, ")
+        loc = tuple(item["loc"])
+        if not loc:
+            # A whole-model validator: point at the first field its message names.
+            named = [name for name in values if str(name) in message]
+            named.sort(key=lambda name: not message.startswith(str(name)))
+            loc = tuple(named[:1])
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
         lines.append(f"{path}{where}: {message}")
     return lines
 
 
-def check_run_config(
-    run_config: Mapping[str, Any] | None, assets: Sequence[dg.AssetsDefinition]
-) -> None:
-    """Raise RunConfigError naming every problem of the `ops:` section; return when it is good."""
+def _all_errors(
+    cls: type[pydantic.BaseModel], values: Mapping[str, Any], *, partial: bool
+) -> list[Any]:
+    """Every validation error of `values`: fields that failed are dropped and the rest tried
+    again, so a whole-model check behind a failed field is reported in the same pass."""
+    errors: list[Any] = []
+    remaining = dict(values)
+    while True:
+        try:
+            cls(**remaining)
+            return errors
+        except pydantic.ValidationError as error:
+            found = error.errors()
+        # A resource's fields the file does not set (EDGAR's user agent) are the deployment's.
+        errors += [e for e in found if not (partial and e["loc"] and e["loc"][0] not in values)]
+        failed = {e["loc"][0] for e in found if e["loc"]} & set(remaining)
+        if not failed:
+            return errors
+        for name in failed:
+            del remaining[name]
+
+
+# The sections of a Dagster run config; anything else is a typo Dagster would refuse at launch.
+SECTIONS = ("ops", "resources", "execution", "loggers")
+
+# One problem: where in the config (`ops.daily_bars.config.source`) and what is wrong.
+Problem = tuple[str, str]
+
+
+def _split(line: str) -> Problem:
+    where, _, message = line.partition(": ")
+    return where, message
+
+
+def _config_values(section: Any, path: str, problems: list[str]) -> Mapping[str, Any]:
+    """The `config:` mapping of one op or resource entry (a problem line if it is not one)."""
+    if section is None:
+        return {}
+    if not isinstance(section, Mapping):
+        problems.append(f"{path}: expected a mapping with `config:`, got {section!r}")
+        return {}
+    values = section.get("config") or {}
+    if not isinstance(values, Mapping):
+        problems.append(f"{path}.config: expected a mapping of fields, got {values!r}")
+        return {}
+    return values
+
+
+def _class_problems(
+    cls: type[pydantic.BaseModel], values: Mapping[str, Any], path: str, *, partial: bool
+) -> list[str]:
+    """Unknown fields, else the class's own validators; `partial`: missing fields are fine."""
+    unknown = _unknown_fields(cls, values, path)  # type: ignore[arg-type]
+    if unknown:
+        return unknown
+    return _validation_lines(_all_errors(cls, values, partial=partial), path, values)
+
+
+def config_problems(
+    run_config: Mapping[str, Any] | None,
+    asset_configs: Mapping[str, type[dg.Config] | None],
+    resource_classes: Mapping[str, type[pydantic.BaseModel]] | None = None,
+) -> list[Problem]:
+    """Every problem of a run config, in file order: sections, ops, then resources."""
     if not run_config:
-        return
-    ops = run_config.get("ops") or {}
-    classes = {asset.op.name: config_class(asset) for asset in assets}
-    problems: list[str] = []
-    for op_name, op_config in ops.items():
+        return []
+    problems = [
+        f"{name}: unknown section; {_nearest(str(name), SECTIONS)}"
+        for name in run_config
+        if name not in SECTIONS
+    ]
+    for name in ("ops", "resources"):
+        if not isinstance(run_config.get(name) or {}, Mapping):
+            problems.append(f"{name}: expected a mapping of names, got {run_config[name]!r}")
+    ops = run_config.get("ops") if isinstance(run_config.get("ops"), Mapping) else {}
+    for op_name, op_config in (ops or {}).items():
         path = f"ops.{op_name}"
-        if op_name not in classes:
-            problems.append(f"{path}: unknown asset; {_nearest(op_name, sorted(classes))}")
+        if op_name not in asset_configs:
+            problems.append(f"{path}: unknown asset; {_nearest(op_name, sorted(asset_configs))}")
             continue
-        cls = classes[op_name]
-        values = (op_config or {}).get("config") or {}
+        cls = asset_configs[op_name]
+        values = _config_values(op_config, path, problems)
         if cls is None:
             problems += [f"{path}.config: {op_name} takes no config"] if values else []
             continue
-        unknown = _unknown_fields(cls, values, f"{path}.config")
-        problems += unknown
-        if unknown:
-            continue
-        try:
-            cls(**values)
-        except pydantic.ValidationError as error:
-            problems += _validation_lines(error, f"{path}.config")
+        problems += _class_problems(cls, values, f"{path}.config", partial=False)
+    if resource_classes is not None:
+        found = run_config.get("resources")
+        for key, section in (found if isinstance(found, Mapping) else {}).items():
+            path = f"resources.{key}"
+            if key not in resource_classes:
+                problems.append(
+                    f"{path}: unknown resource; {_nearest(key, sorted(resource_classes))}"
+                )
+                continue
+            values = _config_values(section, path, problems)
+            problems += _class_problems(
+                resource_classes[key], values, f"{path}.config", partial=True
+            )
+    return [_split(line) for line in problems]
+
+
+def check_run_config(
+    run_config: Mapping[str, Any] | None,
+    assets: Sequence[dg.AssetsDefinition],
+    resources: Mapping[str, Any] | None = None,
+) -> None:
+    """Raise RunConfigError naming every problem of the run config; return when it is good.
+
+    `resources` (key -> resource object or class), when given, checks the `resources:` section.
+    """
+    classes = {asset.op.name: config_class(asset) for asset in assets}
+    resource_classes = (
+        {k: v if isinstance(v, type) else type(v) for k, v in resources.items()}
+        if resources is not None
+        else None
+    )
+    problems = config_problems(run_config, classes, resource_classes)
     if problems:
-        raise RunConfigError("\n".join(problems))
+        raise RunConfigError("\n".join(f"{where}: {message}" for where, message in problems))

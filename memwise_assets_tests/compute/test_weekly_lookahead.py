@@ -78,3 +78,24 @@ def test_friday_cut_keeps_the_week_that_closed_on_it() -> None:
     )
     on_friday = truncated[truncated["date"] == cut]
     assert on_friday["ret_1w"].notna().any()
+
+
+def test_week_end_column_names_the_week_each_row_carries() -> None:
+    """The audit column: every row's week_end is its latest available Friday (NaT before)."""
+    daily = ragged_daily(7)
+    features = weekly_features(daily)
+    for available, strict in (("same_close", False), ("next_session", True)):
+        out = attach_weekly_features(
+            daily, features, ["ret_1w"], available=available, week_end_column="week_end"
+        )
+        carried = out["week_end"]
+        known = carried.notna()
+        assert known.any() and not known.all()  # the first days of a series carry none
+        gap = out.loc[known, "date"] - carried[known]
+        assert (gap > pd.Timedelta(0)).all() if strict else (gap >= pd.Timedelta(0)).all()
+        assert (carried[known].dt.dayofweek == 4).all()  # W-FRI labels
+        # The features carried are those of the named week.
+        keyed = features.set_index(["symbol", "week_end"])["ret_1w"]
+        rows = out[known]
+        expected = keyed.reindex(pd.MultiIndex.from_arrays([rows["symbol"], rows["week_end"]]))
+        np.testing.assert_array_equal(expected.to_numpy(), rows["ret_1w"].to_numpy())

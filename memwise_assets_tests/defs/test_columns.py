@@ -80,7 +80,8 @@ def _stored_columns() -> dict[str, list[str]]:
     return {
         "daily_bars": list(BAR_COLUMNS),
         "weekly_features": ["symbol", "week_end", *FEATURE_COLUMNS],
-        "daily_with_weekly_features": [*daily, *FEATURE_COLUMNS],
+        # The daily bars with adj_close, then the week each row carries and its features.
+        "daily_with_weekly_features": [*BAR_COLUMNS, "week_end", *FEATURE_COLUMNS],
         "weighted_labels": list(labelled.columns),
         "intraday_bars": list(INTRADAY_COLUMNS),
         "intraday_labels": [*INTRADAY_COLUMNS, *list(labelled.columns)[4:]],

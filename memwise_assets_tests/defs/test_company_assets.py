@@ -152,12 +152,12 @@ def _config_table(path: Path, name: str) -> str:
      SecJoinConfig, FilingJoinConfig],
 )  # fmt: skip
 def test_every_company_field_is_documented(cls: type) -> None:
-    # The README's configuration tables, or docs/research-conventions.md for the
-    # point-in-time assets' settings.
+    # The configuration reference (docs/configuration.md), or docs/research-conventions.md
+    # for the point-in-time assets' settings.
     root = Path(__file__).parents[2]
     tables = "".join(
         _config_table(path, cls.__name__)
-        for path in (root / "README.md", root / "docs" / "research-conventions.md")
+        for path in (root / "docs" / "configuration.md", root / "docs" / "research-conventions.md")
     )
-    assert tables, f"{cls.__name__} has no field table in the README or the docs"
+    assert tables, f"{cls.__name__} has no field table in the docs"
     assert [f for f in cls.model_fields if f"| `{f}` |" not in tables] == []

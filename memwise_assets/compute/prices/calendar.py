@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 # From 1971 the holiday rules are today's (Monday holidays act); earlier history is not
 # supported, whatever the library could give, so that the contract stays as it was.
@@ -26,6 +29,10 @@ CALENDAR_END = pd.Timestamp("2100-01-01")
 @lru_cache(maxsize=1)
 def _xnys() -> xcals.ExchangeCalendar:
     """The XNYS calendar over the whole supported range (built once per process, ~0.2 s)."""
+    # Imported here (0.3 s): a process that never asks for a session (a config check)
+    # does not pay for it.
+    import exchange_calendars as xcals
+
     return xcals.get_calendar("XNYS", start=CALENDAR_START, end=CALENDAR_END - pd.Timedelta(days=1))
 
 

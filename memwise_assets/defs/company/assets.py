@@ -29,6 +29,7 @@ from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataReso
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
 from memwise_assets.defs.table_asset import table_asset
+from memwise_assets.defs.universe import UNIVERSE_DEFS, UniverseResource
 
 # Company frames are small (a few hundred rows per ticker); the step's memory is the
 # interpreter and yfinance's JSON, not the data.
@@ -82,13 +83,22 @@ def _company_asset(
     Profiles and fundamentals differ only in what they fetch, check and add to the metadata.
     """
 
-    @table_asset("company", name=name, description=description, check_specs=checks, pool="prices")
+    @table_asset(
+        "company",
+        name=name,
+        description=description,
+        check_specs=checks,
+        pool="prices",
+        resource_defs=UNIVERSE_DEFS,
+    )
     def _asset(
         context: dg.AssetExecutionContext,
         config: CompanyConfig,
         memory: MemoryResource,
         company: CompanyDataResource,
+        universe: UniverseResource,
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        config = universe.applied(config)
         with memory.step(context, budget="prices", static_estimate_mb=_STATIC_MB) as step:
             result = _fetch(context, fetch(company.source(config)), config)
             step.mark("fetch-complete")

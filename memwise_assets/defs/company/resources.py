@@ -10,7 +10,6 @@ from memwise_assets.compute.company import (
     SampleCompanySource,
     YFinanceCompanySource,
 )
-from memwise_assets.compute.prices import DEFAULT_TICKERS
 
 
 class CompanyConfig(dg.Config):
@@ -20,8 +19,10 @@ class CompanyConfig(dg.Config):
         default="sample",
         description="sample (offline synthetic, deterministic) or yfinance (Yahoo, online).",
     )
-    tickers: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_TICKERS), description="The ticker universe."
+    tickers: list[str] | None = Field(
+        default=None,
+        description="This run's tickers; default the universe resource's (the tickers "
+        "daily_bars reads).",
     )
     seed: int = Field(default=0, description="Seed of the sample source.")
 

@@ -5,6 +5,8 @@ document at a time, so it runs outside the memory ledger and its metadata says s
 landing sensor turns what it downloads into `sec_filing_sections` partitions.
 """
 
+from collections.abc import Sequence
+
 import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
 
@@ -20,6 +22,7 @@ from memwise_assets.compute.edgar import (
 )
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.universe import UNIVERSE
 
 PACING = (
     f"paced: at most {SEC_MAX_REQUESTS_PER_S} requests/s to EDGAR (one limiter per process), "
@@ -73,15 +76,19 @@ class EdgarResource(dg.ConfigurableResource):
             self.user_agent, retries=self.retries, backoff_s=self.backoff_s
         )
 
-    def download(self, filings: FilingsResource) -> list[CompanyReport]:
-        """Download every new filing of the configured companies into the landing folder."""
-        client = self._client or EdgarClient(
-            self.user_agent, retries=self.retries, backoff_s=self.backoff_s
-        )
+    def download(
+        self, filings: FilingsResource, universe: Sequence[str] = ()
+    ) -> list[CompanyReport]:
+        """Download every new filing of the configured companies into the landing folder.
+
+        Without tickers or ciks of its own, the resource follows `universe` (the tickers of
+        the universe resource, the ones daily_bars and the company data read).
+        """
+        client = self.edgar_client()
         return download_new_filings(
             client,
             filings.landing,
-            tickers=self.tickers,
+            tickers=self.tickers or ([] if self.ciks else list(universe)),
             ciks=self.ciks,
             forms=self.forms,
             since=self.since,
@@ -110,7 +117,9 @@ def download_edgar_filings(
     context: dg.OpExecutionContext, edgar: EdgarResource, filings: FilingsResource
 ) -> dg.Output:
     """Download new 10-K/10-Q primary documents with sidecar metadata into the landing folder."""
-    reports = download_new_filings_logged(context, edgar, filings)
+    # The deployment's universe ($MEMWISE_UNIVERSE or the sample's): a job cannot share the
+    # assets' resource instance, and a run of this job has no run config of theirs anyway.
+    reports = download_new_filings_logged(context, edgar, filings, UNIVERSE.resolve())
     failed = [r for r in reports if r.status != "ok"]
     metadata = {
         "memwise/companies": len(reports),
@@ -126,10 +135,13 @@ def download_edgar_filings(
 
 
 def download_new_filings_logged(
-    context: dg.OpExecutionContext, edgar: EdgarResource, filings: FilingsResource
+    context: dg.OpExecutionContext,
+    edgar: EdgarResource,
+    filings: FilingsResource,
+    universe: Sequence[str] = (),
 ) -> list[CompanyReport]:
     """`edgar.download`, each company's outcome logged (failures as errors)."""
-    reports = edgar.download(filings)
+    reports = edgar.download(filings, universe)
     if not reports:
         context.log.warning("the edgar resource names no tickers or ciks: nothing to download")
     for r in reports:

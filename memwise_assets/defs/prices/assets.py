@@ -10,7 +10,6 @@ from pydantic import Field, model_validator
 
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.prices import (
-    DEFAULT_TICKERS,
     AlphaVantageSource,
     CsvPriceSource,
     PriceSource,
@@ -26,6 +25,7 @@ from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
 from memwise_assets.defs.prices.checks import PRICE_CHECKS, price_check_results
 from memwise_assets.defs.prices.partitions import monthly_partitions
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.universe import UNIVERSE_DEFS, UniverseResource
 
 # A stored bar: 8 columns of 8 bytes (the symbol is a category code).
 _BYTES_PER_ROW = 8 * 8
@@ -41,8 +41,10 @@ class PricesConfig(dg.Config):
         description="sample (offline synthetic, deterministic), csv (a folder of "
         "<TICKER>.csv Yahoo exports) or yfinance (Yahoo Finance, online).",
     )
-    tickers: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_TICKERS), description="The ticker universe."
+    tickers: list[str] | None = Field(
+        default=None,
+        description="This run's tickers; default the universe resource's (one universe for "
+        "prices, company data and EDGAR).",
     )
     csv_folder: str | None = Field(default=None, description="Folder for source=csv.")
     seed: int = Field(default=0, description="Seed of the sample source.")
@@ -83,11 +85,16 @@ def price_source(config: PricesConfig) -> PriceSource:
     check_specs=PRICE_CHECKS,
     pool=BUDGETS["prices"].pool,
     kinds={"pandas", "parquet"},
+    resource_defs=UNIVERSE_DEFS,
 )
 def daily_bars(
-    context: dg.AssetExecutionContext, config: PricesConfig, memory: MemoryResource
+    context: dg.AssetExecutionContext,
+    config: PricesConfig,
+    memory: MemoryResource,
+    universe: UniverseResource,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily OHLCV bars, one row per symbol and trading day (long table), stored by month."""
+    config = universe.applied(config)
     window = context.partition_time_window
     start, end = (
         pd.Timestamp(window.start).tz_localize(None),
@@ -124,7 +131,10 @@ def daily_bars(
         context.add_asset_metadata(_source_metadata(result, config.source), partition_key=keys[-1])
         yield dg.Output(bars.months)
         yield from price_check_results(
-            bars.months.values(), config.tickers, [*result.failed, *result.empty]
+            bars.months.values(),
+            config.tickers,
+            [*result.failed, *result.empty],
+            empty=result.empty,
         )
 
 

@@ -14,6 +14,11 @@ NO_DUPLICATES = "no_duplicate_symbol_date"
 OHLC_CONSISTENT = "ohlc_consistent"
 NO_NAN_CLOSE = "no_nan_close"
 TICKERS_ACCOUNTED = "tickers_present_or_reported"
+# A ticker reported failed is accounted for, yet the researcher who asked for it has no data:
+# that is worth a warning of its own, named in the demo's summary and in the UI. A ticker the
+# source knows but that has no rows in the range (listed later, delisted before) is listed in
+# the check's metadata without failing it: nothing is missing there.
+TICKERS_WITH_DATA = "every_ticker_has_data"
 
 PRICE_CHECKS = [
     dg.AssetCheckSpec(NO_DUPLICATES, asset="daily_bars", description="One row per symbol and day."),
@@ -26,13 +31,25 @@ PRICE_CHECKS = [
         asset="daily_bars",
         description="Each requested ticker is present or reported failed.",
     ),
+    dg.AssetCheckSpec(
+        TICKERS_WITH_DATA,
+        asset="daily_bars",
+        description="Each requested ticker has rows (WARN: a ticker without data is named).",
+    ),
 ]
 
 
 def price_check_results(
-    frames: Iterable[pd.DataFrame], requested: Iterable[str], failed: Iterable[str]
+    frames: Iterable[pd.DataFrame],
+    requested: Iterable[str],
+    failed: Iterable[str],
+    empty: Iterable[str] = (),
 ) -> Iterator[dg.AssetCheckResult]:
-    """The four price checks over the frames of one step (months: disjoint by date)."""
+    """The price checks over the frames of one step (months: disjoint by date).
+
+    `failed`: tickers the source reported (failed or empty); `empty`: those of them it knows
+    but that have no rows in the range.
+    """
     dupes = n_bad = nan_close = 0
     present: set[str] = set()
     for frame in frames:
@@ -52,11 +69,37 @@ def price_check_results(
     yield dg.AssetCheckResult(
         check_name=NO_NAN_CLOSE, passed=nan_close == 0, metadata={"nan_close_rows": nan_close}
     )
-    unaccounted = sorted({t.upper() for t in requested} - present - set(failed))
+    wanted = {t.upper() for t in requested}
+    unaccounted = sorted(wanted - present - set(failed))
     yield dg.AssetCheckResult(
         check_name=TICKERS_ACCOUNTED,
         passed=not unaccounted,
         metadata={"unaccounted": ", ".join(unaccounted[:50]) or "none"},
+    )
+    yield tickers_with_data(wanted, present, empty)
+
+
+def tickers_with_data(
+    requested: Iterable[str], present: Iterable[str], empty: Iterable[str] = ()
+) -> dg.AssetCheckResult:
+    """WARN check: every requested ticker has rows, or the source knows it has none in range.
+
+    `present`: symbols with rows in the step's frames; `empty`: tickers the source reported
+    as having no rows in the range (listed later, delisted before), listed without failing.
+    """
+    wanted = {t.upper() for t in requested}
+    absent = wanted - set(present)
+    out_of_range = sorted(absent & {t.upper() for t in empty})
+    missing = sorted(absent - set(out_of_range))
+    return dg.AssetCheckResult(
+        check_name=TICKERS_WITH_DATA,
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(missing)} requested tickers have no data" if missing else None,
+        metadata={
+            "missing": ", ".join(missing[:50]) or "none",
+            "no_rows_in_range": ", ".join(out_of_range[:50]) or "none",
+        },
     )
 
 

@@ -14,9 +14,10 @@ from memwise_assets.defs.table_asset import table_asset
 from memwise_assets.defs.weekly.checks import WEEKLY_CHECKS, weekly_check_results
 from memwise_assets.defs.weekly.config import WeeklyAttachConfig, WeeklyFeaturesConfig
 
-# adj_close for price_field: adj_close; the daily merge carries the bars it had before.
+# adj_close for price_field: adj_close. The daily merge keeps it too (with the week_end it
+# carries), so a reader can audit which week and which price stand behind each row.
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]
-_MERGED_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
+_MERGED_COLUMNS = _DAILY_COLUMNS
 _HOLES_SHOWN = 10
 
 
@@ -83,7 +84,11 @@ def daily_with_weekly_features(
     with memory.step(context, budget="weekly", input_mb=input_mb) as step:
         step.mark("input-loaded")
         attached = attach_weekly_features(
-            daily_bars, weekly_features, available=config.available, sessions=sessions
+            daily_bars,
+            weekly_features,
+            available=config.available,
+            sessions=sessions,
+            week_end_column="week_end",
         )
         step.mark("attach-complete")
         yield dg.Output(attached)

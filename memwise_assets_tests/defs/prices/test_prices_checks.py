@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 
@@ -57,3 +58,25 @@ def test_faults_are_counted_as_pandas_counts_them() -> None:
     assert got["tickers_present_or_reported"] == {"passed": True, "unaccounted": "none"}
     missing = _results([bars[bars["symbol"] != "KO"]], ["AAPL", "KO", "MSFT"])
     assert missing["tickers_present_or_reported"] == {"passed": False, "unaccounted": "KO"}
+
+
+def test_a_reported_ticker_without_data_still_warns() -> None:
+    bars = SamplePriceSource().fetch(["AAPL", "KO"], "2024-01-01", "2024-02-01").frame
+    results = price_check_results([bars], ["AAPL", "KO", "msft"], ["MSFT"])
+    checks = {r.check_name: r for r in results}
+    # Reported failed: accounted for, but the researcher who asked for MSFT has no MSFT.
+    assert checks["tickers_present_or_reported"].passed
+    warned = checks["every_ticker_has_data"]
+    assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.metadata["missing"].value == "MSFT"
+    assert checks["every_ticker_has_data"].description == "1 requested tickers have no data"
+
+
+def test_a_ticker_without_rows_in_the_range_is_listed_not_warned() -> None:
+    # The sample's COH and LVLT stopped trading before 2024: known, not missing.
+    bars = SamplePriceSource().fetch(["AAPL", "COH"], "2024-01-01", "2024-02-01").frame
+    results = price_check_results([bars], ["AAPL", "COH"], ["COH"], empty=["COH"])
+    warned = {r.check_name: r for r in results}["every_ticker_has_data"]
+    assert warned.passed
+    assert warned.metadata["no_rows_in_range"].value == "COH"
+    assert warned.metadata["missing"].value == "none"
