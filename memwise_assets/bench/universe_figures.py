@@ -115,7 +115,8 @@ def step_figures(instance: dg.DagsterInstance, run_id: str, step: str) -> StepFi
         if event.step_key != step or event.event_type not in _STEP_EVENTS:
             continue
         kind = event.event_type
-        if kind == dg.DagsterEventType.STEP_START:
+        if kind in (dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_RESTARTED):
+            # A retried attempt starts with STEP_RESTARTED, not STEP_START.
             started = started if started is not None else entry.timestamp
             figures.attempts += 1
         elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):

@@ -84,16 +84,28 @@ def ratios(rows: Sequence[BenchRow]) -> list[Ratio]:
                 a, b = steps.get((*big, step)), steps.get((*small, step))
                 value = _div(a.peak_mb, b.peak_mb) if _ok(a) and _ok(b) else None
                 label = f"{big[0]}x{big[1]}y vs {small[0]}x{small[1]}y {step} (peak increase)"
-                out.append(Ratio(label, value, f"<= {FLAT_TARGET}x", "" if value else "failed"))
+                bad = [(size, r) for size, r in ((big, a), (small, b)) if not _ok(r)]
+                why = "; ".join(
+                    f"{n}x{y}y: {r.detail['status'] if r else 'missing'}" for (n, y), r in bad
+                )
+                out.append(Ratio(label, value, f"<= {FLAT_TARGET}x", why))
     for row in rows:
         if row.impl == "branch" and (row.detail["tickers"], row.detail["years"]) == BRANCH_SIZE:
-            minutes = row.seconds / 60
-            out.append(Ratio("5000x30y whole branch wall time (minutes)", minutes, "<= 15 min"))
+            failed = [s for (n, y, s), r in steps.items() if (n, y) == BRANCH_SIZE and not _ok(r)]
+            minutes = None if failed else row.seconds / 60
+            why = f"{', '.join(failed)} did not succeed" if failed else ""
+            out.append(
+                Ratio("5000x30y whole branch wall time (minutes)", minutes, "<= 15 min", why)
+            )
     return out
 
 
 def _mb(value: Any) -> str:
     return "-" if value is None else f"{value:,.0f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _dash(value: Any) -> str:
@@ -124,7 +136,7 @@ def format_universe(rows: Sequence[BenchRow]) -> str:
                     f"  {row.impl:<27} {row.items:>12,.0f} {row.seconds:>8.1f} {budget:>13} "
                     f"{_mb(d.get('peak_rss_mb')):>8} {_dash(d.get('blocks')):>6} "
                     f"{_dash(d.get('block_rows')):>10} {d.get('attempts', 0):>5} "
-                    f"{floor.get('seconds', float('nan')):>8.1f} "
+                    f"{_seconds(floor.get('seconds')):>8} "
                     f"{_mb(floor.get('peak_increase_mb')):>9} "
                     f"{'-' if ratio is None else f'{ratio:.1f}x':>7}  {status}"
                 )
@@ -140,6 +152,10 @@ def format_universe(rows: Sequence[BenchRow]) -> str:
     lines.append("\nuniverse ratios (targets of issue 26; '-' where a side failed or is missing)")
     for ratio in ratios(rows):
         shown = "-" if ratio.value is None else f"{ratio.value:.2f}"
-        why = f"  ({ratio.why_missing})" if ratio.value is None and ratio.why_missing else ""
+        # The full failure is in the step's table above: a line here says which.
+        missing = (
+            ratio.why_missing if len(ratio.why_missing) <= 60 else ratio.why_missing[:57] + "..."
+        )
+        why = f"  ({missing})" if ratio.value is None and missing else ""
         lines.append(f"  {ratio.name:<68} {shown:>8}  target {ratio.target}{why}")
     return "\n".join(lines)

@@ -69,10 +69,13 @@ def test_flat_memory_ratios_compare_tickers_then_years() -> None:
         _step("universe-1000x30y", "weighted_labels", peak=400.0),
         _step("universe-5000x30y", "weighted_labels", peak=500.0),
         _step("universe-5000x5y", "weighted_labels", peak=250.0),
-    ]
+        BenchRow("universe-5000x30y", "branch", 5000, "tickers", 600.0, 0.0, "",
+                 {"tickers": 5000, "years": 30, "cli_s": {"daily_bars": 600.0}}),
+    ]  # fmt: skip
     found = {r.name: r.value for r in ratios(rows)}
     assert found["5000x30y vs 1000x30y weighted_labels (peak increase)"] == 1.25
     assert found["5000x30y vs 5000x5y weighted_labels (peak increase)"] == 2.0
+    assert found["5000x30y whole branch wall time (minutes)"] == 10.0
 
 
 def test_a_failed_step_prints_dashes_not_a_crash() -> None:
@@ -88,7 +91,8 @@ def test_a_failed_step_prints_dashes_not_a_crash() -> None:
     found = {r.name: r for r in ratios(rows)}
     assert found["1000x30y daily_bars / its I/O floor (time)"].value == 2.0
     assert found["5000x30y vs 1000x30y daily_bars (peak increase)"].value is None
-    assert found["5000x30y whole branch wall time (minutes)"].value == 10.0
+    branch = found["5000x30y whole branch wall time (minutes)"]
+    assert branch.value is None and branch.why_missing.startswith("daily_bars, weekly_features")
 
 
 def test_sizes_cover_tickers_at_the_longest_history_then_shorter_histories() -> None:
