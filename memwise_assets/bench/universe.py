@@ -86,24 +86,43 @@ def _latest_run_figures(home: Path, steps: Sequence[str]) -> dict[str, StepFigur
         return {step: step_figures(instance, runs[0].run_id, step) for step in steps}
 
 
-def _read_columns() -> dict[str, dict[str, list[str] | None]]:
-    """Per downstream step: upstream asset -> the columns it reads (None: all)."""
+def _price_branch() -> dict[str, dg.AssetsDefinition]:
     from memwise_assets.definitions import ASSETS
 
+    return {a.key.to_user_string(): a for a in ASSETS if a.key.to_user_string() in DOWNSTREAM}
+
+
+def _read_columns() -> dict[str, dict[str, list[str] | None]]:
+    """Per downstream step: upstream asset -> the columns it reads (None: all)."""
     found: dict[str, dict[str, list[str] | None]] = {}
-    for asset in ASSETS:
-        name = asset.key.to_user_string()
-        if name in DOWNSTREAM:
-            found[name] = {
-                i.name: (i.metadata or {}).get("columns") for i in asset.node_def.input_defs
-            }
+    for name, asset in _price_branch().items():
+        # An upstream read without an input (deps=, a reader of its own) is read whole.
+        reads = {key.to_user_string(): None for key in asset.dependency_keys}
+        for input_def in asset.node_def.input_defs:
+            key = asset.keys_by_input_name[input_def.name].to_user_string()
+            reads[key] = (input_def.metadata or {}).get("columns")
+        found[name] = reads
     return found
+
+
+def _downstream_runs(months: str) -> list[tuple[list[str], list[str]]]:
+    """The CLI runs of the downstream steps: (steps, partition arguments) each.
+
+    One run when they are all unpartitioned (or all partitioned like daily_bars); a run per
+    step, upstream first, when the design mixes both (a time-partitioned downstream asset).
+    """
+    parted = {name: a.partitions_def is not None for name, a in _price_branch().items()}
+    args = {name: ["--partition-range", months] if p else [] for name, p in parted.items()}
+    if len(set(parted.values())) <= 1:
+        return [(list(DOWNSTREAM), args.get(DOWNSTREAM[0], []))]
+    return [([step], args[step]) for step in DOWNSTREAM]
 
 
 def _floor(step: str, figures: dict[str, StepFigures], reads: dict, scratch: Path) -> dict:
     inputs = [
         {"files": [str(p) for p in figures[upstream].files], "columns": columns}
         for upstream, columns in reads.get(step, {}).items()
+        if upstream in figures
     ]
     outputs = [str(p) for p in figures[step].files]
     return in_child("io_floor", {"inputs": inputs, "outputs": outputs}, scratch)
@@ -124,9 +143,11 @@ def run_universe(
     }
     figures = _latest_run_figures(home, [PRICE_STEP])
     if figures[PRICE_STEP].ok:
-        say(f"{case}: {', '.join(DOWNSTREAM)}")
-        cli["downstream"] = _materialize(home, ledger, ",".join(DOWNSTREAM), [], _ONE_AT_A_TIME)
-        figures.update(_latest_run_figures(home, DOWNSTREAM))
+        for steps, extra in _downstream_runs(months):
+            say(f"{case}: {', '.join(steps)}")
+            label = "downstream" if len(steps) > 1 else steps[0]
+            cli[label] = _materialize(home, ledger, ",".join(steps), extra, _ONE_AT_A_TIME)
+            figures.update(_latest_run_figures(home, steps))
     reads = _read_columns()
     scratch = root / f"{case}-scratch"
     rows: list[BenchRow] = []
