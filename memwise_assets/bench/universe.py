@@ -31,7 +31,7 @@ from memwise_assets.bench.universe_refs import in_child
 
 CASE = "universe"
 NEEDS = "nothing: it runs on the sample source"
-# The price branch, upstream first; each downstream step reads these daily_bars columns.
+# The price branch, upstream first.
 PRICE_STEP = "daily_bars"
 DOWNSTREAM = ("weekly_features", "daily_with_weekly_features", "weighted_labels")
 DEFAULT_TICKERS, FULL_TICKERS, QUICK_TICKERS = (1000, 5000), (1000, 5000, 10000), (10, 20)
@@ -81,8 +81,12 @@ def _instance(home: Path) -> Iterator[dg.DagsterInstance]:
 def _latest_run_figures(home: Path, steps: Sequence[str]) -> dict[str, StepFigures]:
     with _instance(home) as instance:
         runs = instance.get_runs(limit=1)
-        if not runs:
-            return {}
+        if not runs:  # the CLI stopped before a run began: its own last words say why
+            lines = (home / "cli.log").read_text(encoding="utf-8").strip().splitlines()
+            said = lines[-1] if lines else "no output"
+            return {
+                step: StepFigures(step, status=f"failed: no run started ({said})") for step in steps
+            }
         return {step: step_figures(instance, runs[0].run_id, step) for step in steps}
 
 
