@@ -38,7 +38,7 @@ DEFAULT_TICKERS, FULL_TICKERS, QUICK_TICKERS = (1000, 5000), (1000, 5000, 10000)
 DEFAULT_YEARS, QUICK_YEARS = (30, 5), (2,)
 LAST_YEAR = 2024
 # Steps one at a time: each step's peak and seconds are its own, not its neighbour's.
-_ONE_AT_A_TIME = {"execution": {"config": {"multiprocess": {"max_concurrent": 1}}}}
+STEP_EXECUTION = {"execution": {"config": {"multiprocess": {"max_concurrent": 1}}}}
 
 
 def sizes(tickers: Sequence[int], years: Sequence[int]) -> list[tuple[int, int]]:
@@ -140,7 +140,7 @@ def run_universe(
     home, ledger = _fresh_home(root, case), root / f"{case}-ledger"
     tickers = [f"T{i:04d}" for i in range(n_tickers)]
     months = f"{LAST_YEAR - n_years + 1}-01...{LAST_YEAR}-12"
-    config = {**_ONE_AT_A_TIME, "ops": {PRICE_STEP: {"config": {"tickers": tickers}}}}
+    config = {**STEP_EXECUTION, "ops": {PRICE_STEP: {"config": {"tickers": tickers}}}}
     say(f"{case}: daily_bars {months}")
     cli = {
         PRICE_STEP: _materialize(home, ledger, PRICE_STEP, ["--partition-range", months], config)
@@ -150,7 +150,7 @@ def run_universe(
         for steps, extra in _downstream_runs(months):
             say(f"{case}: {', '.join(steps)}")
             label = "downstream" if len(steps) > 1 else steps[0]
-            cli[label] = _materialize(home, ledger, ",".join(steps), extra, _ONE_AT_A_TIME)
+            cli[label] = _materialize(home, ledger, ",".join(steps), extra, STEP_EXECUTION)
             figures.update(_latest_run_figures(home, steps))
     reads = _read_columns()
     scratch = root / f"{case}-scratch"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from memwise_assets.bench import universe
 from memwise_assets.bench.harness import BenchRow
 from memwise_assets.bench.universe import sizes
 from memwise_assets.bench.universe_figures import stored_files
@@ -30,6 +31,9 @@ def test_tiny_universe_runs_every_step_with_its_references_and_ratios(
     dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the case's homes land here
+    # Steps in the CLI's own process: a third of the CPU of a subprocess per step (what the
+    # case uses to keep each step's figures its own), and the same event log to read.
+    monkeypatch.setattr(universe, "STEP_EXECUTION", {"execution": {"config": {"in_process": {}}}})
     out_json = tmp_path / "rows.json"
     # One universe: the CLI's start-up, not the data, is what a run this small costs.
     args = ["bench", "--case", "universe", "--tickers", "20", "--years", "2"]
