@@ -129,6 +129,8 @@ def _floor(step: str, figures: dict[str, StepFigures], reads: dict, scratch: Pat
         if upstream in figures
     ]
     outputs = [str(p) for p in figures[step].files]
+    if not outputs:
+        return {"error": f"no stored file of {step} found from its memwise/path metadata"}
     return in_child("io_floor", {"inputs": inputs, "outputs": outputs}, scratch)
 
 

@@ -47,7 +47,8 @@ def ratios(rows: Sequence[BenchRow]) -> list[Ratio]:
     for (n, y, step), row in steps.items():
         floor = row.detail.get("floor") or {}
         value = _div(row.seconds, floor.get("seconds")) if _ok(row) else None
-        why = "" if value is not None else row.detail.get("status", "no floor")
+        status = row.detail.get("status", "")
+        why = "" if value is not None else status if not _ok(row) else floor.get("error", "")
         out.append(Ratio(f"{n}x{y}y {step} / its I/O floor (time)", value, "<= 3x", why))
     polars = {
         (r.detail["tickers"], r.detail["years"]): r for r in rows if r.impl.startswith("polars")
@@ -132,6 +133,8 @@ def format_universe(rows: Sequence[BenchRow]) -> str:
                 ratio = _div(row.seconds, floor.get("seconds")) if _ok(row) else None
                 budget = f"{_mb(d.get('rss_increase_mb'))}/{_mb(d.get('limit_mb'))}"
                 status = d["status"] + "".join(f"; {m}" for m in d.get("memory_retries", []))
+                if floor.get("error"):
+                    status += f"; no floor: {floor['error']}"
                 lines.append(
                     f"  {row.impl:<27} {row.items:>12,.0f} {row.seconds:>8.1f} {budget:>13} "
                     f"{_mb(d.get('peak_rss_mb')):>8} {_dash(d.get('blocks')):>6} "

@@ -90,10 +90,14 @@ def test_a_failed_step_prints_dashes_not_a_crash() -> None:
         BenchRow("universe-5000x30y", "branch", 5000, "tickers", 600.0, 0.0, "",
                  {"tickers": 5000, "years": 30, "cli_s": {"daily_bars": 600.0}}),
     ]  # fmt: skip
+    rows.append(_step("universe-1000x30y", "weekly_features"))
+    rows[-1].detail["floor"] = {"error": "no stored file of weekly_features found"}
     text = format_universe(rows)
     assert "failed: MemoryLimitExceeded" in text and "not run: daily_bars failed" in text
     found = {r.name: r for r in ratios(rows)}
     assert found["1000x30y daily_bars / its I/O floor (time)"].value == 2.0
+    no_floor = found["1000x30y weekly_features / its I/O floor (time)"]
+    assert no_floor.value is None and no_floor.why_missing.startswith("no stored file")
     assert found["5000x30y vs 1000x30y daily_bars (peak increase)"].value is None
     branch = found["5000x30y whole branch wall time (minutes)"]
     assert branch.value is None and branch.why_missing.startswith("daily_bars, weekly_features")
