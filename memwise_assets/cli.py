@@ -128,6 +128,21 @@ def _bench_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="Folder with prices/, sec/, intraday/ (real data).")
     parser.add_argument("--quick", action="store_true", help="Small sizes, for a smoke run.")
     parser.add_argument("--json", help="Also write the rows to this JSON file.")
+    parser.add_argument("--full", action="store_true", help="Largest sizes (universe: 10,000).")
+    parser.add_argument("--tickers", type=_counts, help="universe: ticker counts, e.g. 1000,5000.")
+    parser.add_argument("--years", type=_counts, help="universe: years of history, e.g. 30,5.")
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive whole numbers like 1000,5000; got {text!r}"
+        )
+    return counts
 
 
 def recover(home: Path | None) -> None:
@@ -181,7 +196,10 @@ def _bench(args: argparse.Namespace) -> int:
     recover(Path(bench_home) if bench_home else None)
     from memwise_assets.progress import progress
 
-    rows = run_benchmarks(modules, data_dir=data_dir, quick=args.quick, say=_say, progress=progress)
+    options = {"full": args.full, "tickers": args.tickers, "years": args.years}
+    rows = run_benchmarks(
+        modules, data_dir=data_dir, quick=args.quick, say=_say, progress=progress, options=options
+    )
     print(format_rows(rows))
     if args.json:
         write_json(rows, Path(args.json))

@@ -11,7 +11,7 @@ import gc
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memwise_assets.memory.probe import current_rss_mb, peak_rss_mb, reset_peak, tree_rss_probe
@@ -28,6 +28,8 @@ class BenchRow:
     seconds: float
     peak_mb: float
     note: str = ""
+    # Figures a case's own table shows beyond these (JSON-ready).
+    detail: dict[str, Any] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:

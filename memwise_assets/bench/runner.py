@@ -6,18 +6,23 @@ import importlib
 import importlib.util
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from memwise_assets.bench.harness import BenchRow
 
 # Domain modules, each with run(data_dir, quick) -> list[BenchRow]; a module that needs real
 # data says what in NEEDS, printed when it returns no row.
 CASE_MODULES = ("memory", "prices", "weekly", "labels", "filings", "backfill", "estimator")
+# Cases run only when named (`--case universe`): they take many minutes. Their `run` also takes
+# the command line's options (`--full`, `--tickers`, `--years`) and `say` as keywords, and
+# their rows are printed by their own formatter.
+OPT_IN_MODULES = ("universe",)
 # The peers (extra `bench`) each domain compares against: checked before anything runs, so a
 # missing one does not cost the results of the cases before it.
-PEERS: dict[str, tuple[str, ...]] = {"weekly": ("polars", "joblib")}
+PEERS: dict[str, tuple[str, ...]] = {"weekly": ("polars", "joblib"), "universe": ("polars",)}
 
 
 def missing_peers(modules: Sequence[str]) -> list[str]:
@@ -40,19 +45,22 @@ def run_benchmarks(
     quick: bool = False,
     say: Callable[[str], None] = lambda line: None,
     progress: Callable[[str], AbstractContextManager[object]] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> list[BenchRow]:
     """Run the named domains' cases; return every row."""
     rows: list[BenchRow] = []
     for name in modules:
-        if name not in CASE_MODULES:
+        if name not in (*CASE_MODULES, *OPT_IN_MODULES):
             raise ValueError(
-                f"unknown benchmark {name!r}; expected one of {', '.join(CASE_MODULES)}"
+                f"unknown benchmark {name!r}; expected one of "
+                f"{', '.join((*CASE_MODULES, *OPT_IN_MODULES))}"
             )
+        extra = {**(options or {}), "say": say} if name in OPT_IN_MODULES else {}
         module = importlib.import_module(f"memwise_assets.bench.{name}")
         began = time.perf_counter()
         say(f"bench {name}: running{' (quick)' if quick else ''}")
         with (progress or (lambda _title: nullcontext()))(f"bench {name}"):
-            found = module.run(data_dir, quick)
+            found = module.run(data_dir, quick, **extra)
         spent = f"{time.perf_counter() - began:.1f} s"
         if found:
             cases = ", ".join(dict.fromkeys(row.case for row in found))
@@ -66,6 +74,16 @@ def run_benchmarks(
 
 def format_rows(rows: Sequence[BenchRow]) -> str:
     """A table per case: throughput and peak, with ratios against the case's first row."""
+    universe = [row for row in rows if row.case.startswith("universe-")]
+    text = _format_generic([row for row in rows if not row.case.startswith("universe-")])
+    if universe:
+        from memwise_assets.bench.universe_report import format_universe
+
+        text += format_universe(universe)
+    return text
+
+
+def _format_generic(rows: Sequence[BenchRow]) -> str:
     lines: list[str] = []
     cases: dict[str, list[BenchRow]] = {}
     for row in rows:
