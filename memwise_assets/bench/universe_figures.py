@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 
 from memwise_assets.bench.harness import BenchRow
+from memwise_assets.defs.figures import StepFigures as RecordedFigures
 
 _STEP_EVENTS = {
     dg.DagsterEventType.STEP_START,
@@ -128,7 +129,7 @@ def step_figures(instance: dg.DagsterInstance, run_id: str, step: str) -> StepFi
             rows += int(_value(metadata, "dagster/row_count") or 0)
             if (path := _value(metadata, "memwise/path")) is not None:
                 figures.files.extend(stored_files(str(path)))
-            if "memwise/rss_increase_mb" in metadata:
+            if RecordedFigures.from_metadata(metadata) is not None:
                 step_meta = metadata
     if started is None:
         figures.status = "not run"
@@ -137,10 +138,12 @@ def step_figures(instance: dg.DagsterInstance, run_id: str, step: str) -> StepFi
     figures.seconds = (ended or started or 0.0) - (started or 0.0)
     figures.files = list(dict.fromkeys(figures.files))  # partitions may share one folder
     figures.rows = int(_value(step_meta, "memwise/step_rows") or rows)
-    figures.rss_increase_mb = _value(step_meta, "memwise/rss_increase_mb")
-    figures.limit_mb = _value(step_meta, "memwise/limit_mb")
-    figures.peak_rss_mb = _value(step_meta, "memwise/peak_rss_mb")
-    figures.within_limit = _value(step_meta, "memwise/within_limit")
-    for key in ("blocks", "block_rows", "block_plan"):
-        setattr(figures, key, _value(step_meta, f"memwise/{key}"))
+    recorded = RecordedFigures.from_metadata(step_meta)
+    if recorded is not None:
+        figures.rss_increase_mb = recorded.rss_increase_mb
+        figures.limit_mb = recorded.limit_mb
+        figures.peak_rss_mb = recorded.peak_rss_mb
+        figures.within_limit = recorded.within_limit
+        figures.blocks, figures.block_rows = recorded.blocks, recorded.block_rows
+        figures.block_plan = recorded.block_plan
     return figures

@@ -125,9 +125,7 @@ def attach_weekly_features(
     if available not in AVAILABILITY:
         raise ValueError(f"available: expected one of {AVAILABILITY}, got {available!r}")
     with small_pages():
-        return _attach(
-            daily, features, columns, available, sessions, max_age_days, week_end_column
-        )
+        return _attach(daily, features, columns, available, sessions, max_age_days, week_end_column)
 
 
 def _attach(

@@ -10,9 +10,11 @@ usage sit side by side), the process RSS keeps a chart of its own, and the bulky
 read figures (samples, estimator inputs, cache purge, admission wait) travel in one JSON
 entry, `memwise/details`, which plots nothing.
 
-Materializations written before the grouping carry the old flat keys (`memwise/limit_mb`,
-`memwise/rss_increase_mb`, `memwise/samples`, ...): `from_metadata` and `figure` read them too,
-so history, calibration and the report span both.
+The flat keys of the four grouped figures (`memwise/limit_mb`, `memwise/rss_increase_mb`,
+`memwise/estimate_mb`, `memwise/peak_usage_percent`) are a published contract and are still
+written beside the grouped ones. Materializations written before the grouping carry the
+detail figures flat too (`memwise/samples`, ...): `from_metadata` and `figure` read them, so
+history, calibration and the report span both.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ DETAILS_KEY = "memwise/details"
 # On the AssetObservation of a step that failed over its budget (its peak is history too).
 FAILED_KEY = "memwise/failed"
 
-# Keys written before the memory figures were grouped, by the key that replaced them. Old
-# events still carry them; readers go through `figure` / `from_metadata`, never the old names.
+# The flat keys the memory figures had before they were grouped, by the grouped key. They are
+# a published contract (notebooks, dashboards and checks read them), so every step still writes
+# them beside the grouped ones; readers inside memwise go through `figure` / `from_metadata`.
 OLD_KEYS: Mapping[str, str] = {
     ESTIMATE_KEY: "memwise/estimate_mb",
     INCREASE_KEY: "memwise/rss_increase_mb",
@@ -76,7 +79,7 @@ class StepFigures:
     REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset(
         {
             ESTIMATE_KEY, INCREASE_KEY, LIMIT_KEY, USAGE_KEY, PEAK_KEY, INPUT_KEY, SECONDS_KEY,
-            WITHIN_KEY, ESTIMATOR_KEY, DETAILS_KEY,
+            WITHIN_KEY, ESTIMATOR_KEY, DETAILS_KEY, *OLD_KEYS.values(),
         }
     )  # fmt: skip
     OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset(
@@ -152,6 +155,7 @@ class StepFigures:
             HOST_KEY: self.host,
         }
         metadata.update({k: v for k, v in optional.items() if v is not None})
+        metadata.update({old: metadata[new] for new, old in OLD_KEYS.items()})
         metadata[DETAILS_KEY] = dg.MetadataValue.json(
             {name: _plain(getattr(self, name)) for name in DETAIL_FIELDS}
         )
@@ -204,9 +208,7 @@ class StepFigures:
 
 # Every key `to_metadata` may write, and the flat keys `from_metadata` still reads.
 KEYS: frozenset[str] = StepFigures.REQUIRED_KEYS | StepFigures.OPTIONAL_KEYS
-READ_ONLY_KEYS: frozenset[str] = frozenset(
-    {*OLD_KEYS.values(), *(f"memwise/{name}" for name in DETAIL_FIELDS)}
-)
+READ_ONLY_KEYS: frozenset[str] = frozenset(f"memwise/{name}" for name in DETAIL_FIELDS)
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StepFigures))
 
 
