@@ -1,18 +1,28 @@
-"""HTTP to SEC EDGAR under its fair-access rules: a declared User-Agent, paced, backing off.
+"""HTTP to SEC EDGAR under its fair-access rules, and bounded against a hostile server.
 
 Every `EdgarClient` of the process shares one limiter (`shared_limiter()`), so however
 many clients or threads there are, EDGAR sees at most 10 requests per second from us.
+
+Each request is bounded: redirects are followed only to the configured hosts (the
+origin asked, plus `allowed_origins`), a body larger than `max_bytes` is refused while it
+streams, and `deadline_s` caps the whole request (connect, headers, body), however
+slowly the server trickles. Built on `http.client` on purpose: urllib3 and requests time
+out per socket read only (a server sending one byte a second never trips them), so an
+overall deadline needs a watchdog on the socket either way, and the size cap needs the
+streaming loop that this module is.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import socket
 import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, BinaryIO
+from urllib.parse import urljoin, urlsplit
 
 from memwise_assets.compute.prices.pacing import RateLimiter, backoff_delays
 
@@ -21,6 +31,13 @@ from memwise_assets.compute.prices.pacing import RateLimiter, backoff_delays
 SEC_MAX_REQUESTS_PER_S = 10
 PACED_REQUESTS_PER_S = 8.0
 RETRY_STATUSES = (429, 503)
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+# The largest 10-K primary documents are tens of MB; JSON listings a few MB.
+MAX_DOCUMENT_BYTES = 256 << 20
+MAX_JSON_BYTES = 64 << 20
+DEADLINE_S = 300.0
+_CHUNK = 1 << 16
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _lock = threading.Lock()
 _limiter: RateLimiter | None = None
@@ -32,6 +49,11 @@ class EdgarError(RuntimeError):
     def __init__(self, url: str, reason: str, status: int | None = None):
         super().__init__(f"{url}: {reason}")
         self.url, self.reason, self.status = url, reason, status
+
+
+class _Status(Exception):
+    def __init__(self, status: int, reason: str, retry_after: str | None):
+        self.status, self.reason, self.retry_after = status, reason, retry_after
 
 
 def shared_limiter() -> RateLimiter:
@@ -54,15 +76,17 @@ def check_user_agent(user_agent: str | None) -> str:
     return text
 
 
-Opener = Callable[[urllib.request.Request, float], Any]
-
-
-def _urlopen(request: urllib.request.Request, timeout: float) -> Any:
-    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http(s) only)
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL; a ValueError for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"EDGAR URLs must be http(s) with a host; got {url!r}")
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, parts.hostname.lower(), parts.port or default
 
 
 class EdgarClient:
-    """GETs against EDGAR: paced by the shared limiter, 429/503 retried with backoff."""
+    """GETs against EDGAR: paced, 429/503 retried with backoff, redirects, size and time bounded."""
 
     def __init__(
         self,
@@ -71,52 +95,161 @@ class EdgarClient:
         retries: int = 4,
         backoff_s: float = 1.0,
         timeout_s: float = 30.0,
+        deadline_s: float = DEADLINE_S,
+        max_bytes: int = MAX_DOCUMENT_BYTES,
+        allowed_origins: Iterable[str] = (),
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] | None = None,
-        opener: Opener = _urlopen,
     ):
         self.user_agent = check_user_agent(user_agent)
         self.retries, self.backoff_s, self.timeout_s = retries, backoff_s, timeout_s
+        if not (deadline_s > 0 and max_bytes > 0):
+            raise ValueError(f"deadline_s and max_bytes must be > 0; got {deadline_s}, {max_bytes}")
+        self.deadline_s, self.max_bytes = float(deadline_s), int(max_bytes)
+        self.allowed = {origin(u) for u in allowed_origins}
         self.limiter = limiter or shared_limiter()
         self._sleep = sleep or (lambda s: threading.Event().wait(s))
-        self._open = opener
         self.requests = 0
 
-    def get(self, url: str) -> bytes:
+    def get(self, url: str, *, max_bytes: int | None = None) -> bytes:
         """The body of `url`; EdgarError on a refusal or after the retries run out."""
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"EDGAR URLs must be http(s); got {url!r}")
+        chunks: list[bytes] = []
+        self.get_into(url, chunks.append, max_bytes=max_bytes)
+        return b"".join(chunks)
+
+    def get_to_file(self, url: str, handle: BinaryIO) -> int:
+        """Stream the body of `url` into `handle` (never whole in memory); bytes written."""
+        written = 0
+
+        def sink(chunk: bytes) -> None:
+            nonlocal written
+            handle.write(chunk)
+            written += len(chunk)
+
+        def restart() -> None:
+            nonlocal written
+            handle.seek(0)
+            handle.truncate()
+            written = 0
+
+        self.get_into(url, sink, restart=restart)
+        return written
+
+    def get_into(
+        self,
+        url: str,
+        sink: Callable[[bytes], Any],
+        *,
+        max_bytes: int | None = None,
+        restart: Callable[[], None] | None = None,
+    ) -> None:
+        """Feed the body of `url` to `sink` chunk by chunk, every bound applied."""
+        origin(url)
+        cap = self.max_bytes if max_bytes is None else min(max_bytes, self.max_bytes)
         delays = backoff_delays(self.retries, self.backoff_s)
         for attempt in range(len(delays) + 1):
             self.limiter.acquire(1)
             self.requests += 1
-            request = urllib.request.Request(
-                url, headers={"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
-            )
+            if restart is not None and attempt:
+                restart()
             try:
-                with self._open(request, self.timeout_s) as response:
-                    return response.read()
-            except urllib.error.HTTPError as exc:
-                if exc.code not in RETRY_STATUSES or attempt == len(delays):
-                    raise EdgarError(url, f"HTTP {exc.code} {exc.reason}", exc.code) from exc
-                self._sleep(_retry_after(exc, delays[attempt]))
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise EdgarError(url, f"request failed: {reason}") from exc
+                self._fetch(url, sink, cap)
+                return
+            except _Status as exc:
+                if exc.status not in RETRY_STATUSES or attempt == len(delays):
+                    raise EdgarError(url, f"HTTP {exc.status} {exc.reason}", exc.status) from None
+                self._sleep(_retry_after(exc.retry_after, delays[attempt]))
+            except (OSError, http.client.HTTPException) as exc:
+                raise EdgarError(url, f"request failed: {exc or type(exc).__name__}") from exc
         raise AssertionError("unreachable")
+
+    def _fetch(self, url: str, sink: Callable[[bytes], Any], cap: int) -> None:
+        start = time.monotonic()
+        allowed = {origin(url), *self.allowed}
+        for _ in range(MAX_REDIRECTS + 1):
+            left = self.deadline_s - (time.monotonic() - start)
+            if left <= 0:
+                raise EdgarError(url, f"no answer within the {self.deadline_s:g} s deadline")
+            location = self._once(url, sink, cap, start)
+            if location is None:
+                return
+            target = urljoin(url, location)
+            try:
+                where = origin(target)
+            except ValueError:
+                where = None
+            if where not in allowed:
+                raise EdgarError(url, f"redirect to {target!r} refused (not a configured host)")
+            url = target
+        raise EdgarError(url, f"more than {MAX_REDIRECTS} redirects")
+
+    def _once(self, url: str, sink: Callable[[bytes], Any], cap: int, start: float) -> str | None:
+        """One GET: the redirect location, or None once the body went to `sink`."""
+        scheme, host, port = origin(url)
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        left = max(0.001, self.deadline_s - (time.monotonic() - start))
+        kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        conn = kind(host, port, timeout=min(self.timeout_s, left))
+        expired = threading.Event()
+
+        def cut() -> None:
+            # A blocked recv() only returns when its socket is shut: the deadline's teeth.
+            expired.set()
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        watchdog = threading.Timer(left, cut)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            conn.request(
+                "GET", path, headers={"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
+            )
+            response = conn.getresponse()
+            if response.status in REDIRECT_STATUSES:
+                return response.getheader("Location") or ""
+            if response.status != 200:
+                raise _Status(response.status, response.reason, response.getheader("Retry-After"))
+            declared = response.getheader("Content-Length")
+            if declared and declared.strip().isdigit() and int(declared) > cap:
+                raise EdgarError(url, f"body of {int(declared):,} bytes refused (cap {cap:,})")
+            total = 0
+            while chunk := response.read1(_CHUNK):
+                total += len(chunk)
+                if total > cap:
+                    raise EdgarError(url, f"body passed the cap of {cap:,} bytes; refused")
+                if time.monotonic() - start > self.deadline_s:
+                    raise TimeoutError
+                sink(chunk)
+            if expired.is_set():
+                raise TimeoutError
+            return None
+        except (OSError, http.client.HTTPException):
+            if expired.is_set() or time.monotonic() - start > self.deadline_s:
+                raise EdgarError(
+                    url, f"not complete within the {self.deadline_s:g} s deadline"
+                ) from None
+            raise
+        finally:
+            watchdog.cancel()
+            conn.close()
 
     def get_json(self, url: str) -> Any:
         """`get` decoded as JSON; a body that is not JSON is an EdgarError."""
-        body = self.get(url)
+        body = self.get(url, max_bytes=MAX_JSON_BYTES)
         try:
             return json.loads(body)
         except ValueError as exc:
             raise EdgarError(url, f"expected JSON; got {body[:80]!r}") from exc
 
 
-def _retry_after(exc: urllib.error.HTTPError, default_s: float) -> float:
+def _retry_after(value: str | None, default_s: float) -> float:
     # Honour the server's Retry-After (seconds) within reason; else the backoff step.
-    value = exc.headers.get("Retry-After") if exc.headers else None
     try:
         return min(60.0, max(default_s, float(value))) if value else default_s
     except ValueError:

@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from memwise_assets.compute.filings.landing import read_confined
 from memwise_assets.compute.filings.source import normalise_form
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def filing_metadata(
     if meta.cik is not None:
         found = submissions_file(Path(path).parent, meta.cik)
         try:
-            record = _load_json(found) if found is not None else None
+            record = _load_json(found, Path(path).parent) if found is not None else None
         except ValueError as exc:
             log.warning("ignoring submissions data: %s", exc)
             record = None
@@ -194,10 +195,10 @@ def linked_cik(data: bytes, start: int = 0, end: int | None = None) -> int | Non
 
 def read_sidecar(path: Path) -> FilingMetadata:
     """Metadata from a sidecar JSON (written by the EDGAR source); empty when absent."""
-    if not path.is_file():
+    if not (path.is_file() or path.is_symlink()):
         return FilingMetadata()
     try:
-        record = _load_json(path)
+        record = _load_json(path, path.parent)
     except ValueError as exc:
         # A broken sidecar costs the filing its dates (it is flagged), never its sections.
         log.warning("ignoring sidecar: %s", exc)
@@ -224,7 +225,7 @@ def _text(value: object) -> str | None:
 def submissions_file(folder: Path, cik: int) -> Path | None:
     """The company's recorded submissions JSON under `folder`/submissions, if there."""
     path = folder / SUBMISSIONS_DIR / f"CIK{cik:010d}.json"
-    return path if path.is_file() else None
+    return path if path.is_file() or path.is_symlink() else None
 
 
 def submissions_metadata(submissions: dict[str, Any], known: FilingMetadata) -> FilingMetadata:
@@ -260,9 +261,10 @@ def submissions_metadata(submissions: dict[str, Any], known: FilingMetadata) -> 
     )
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def _load_json(path: Path, root: Path) -> dict[str, Any]:
+    """A JSON object read under the landing folder's link rules (`read_confined`)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(read_confined(root, path).decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: expected a JSON object of filing metadata; {exc}") from exc
     if not isinstance(value, dict):

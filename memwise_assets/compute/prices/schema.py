@@ -31,6 +31,8 @@ BAR_DTYPES: dict[str, str] = {
     **{c: "float64" for c in PRICE_COLUMNS},
     "volume": "int64",
 }
+# Volumes at or past this do not fit int64 (and are not volumes): refused, never wrapped.
+MAX_VOLUME = float(2**63 - 1024)
 TICKER_PATTERN = re.compile(r"^[A-Z0-9.\-^=]{1,20}$")
 MAX_RANGE_DAYS = 366 * 60
 
@@ -197,7 +199,9 @@ def bars_issues(frame: pd.DataFrame) -> dict[str, int]:
         ohlc_bad = (lo > np.minimum(o, c)) | (h < np.maximum(o, c)) | (lo > h)
         nonpositive = (prices <= 0).any(axis=1)
     volume = pd.to_numeric(frame["volume"], errors="coerce")
+    volume_values = volume.to_numpy(dtype="float64", na_value=np.nan)
     return {
+        "non_finite": int((np.isinf(prices).any(axis=1) | np.isinf(volume_values)).sum()),
         "duplicates": int(frame.duplicated(subset=["symbol", "date"]).sum()),
         "nan_close": int(np.isnan(c).sum()),
         "nan_price": int(np.isnan(prices).any(axis=1).sum()),
@@ -239,9 +243,13 @@ def validate_bars(frame: pd.DataFrame, *, check_ohlc: bool = True) -> pd.DataFra
     if check_ohlc and issues["ohlc_inconsistent"]:
         n_bad = issues["ohlc_inconsistent"]
         problems.append(f"{n_bad} rows with low > min(open, close) or high < max(open, close)")
+    if issues["non_finite"]:
+        problems.append(f"{issues['non_finite']} rows with an infinite price or volume")
     volume = out["volume"]
     if volume.isna().any():
         problems.append(f"{int(volume.isna().sum())} NaN volume(s)")
+    elif volume.dtype.kind == "f" and (volume.abs() >= MAX_VOLUME).any():
+        problems.append("volumes past int64")
     if problems:
         raise ValueError(
             "bars expected unique (symbol, date) with finite OHLC; got " + "; ".join(problems)
@@ -257,6 +265,8 @@ def issues_text(issues: Mapping[str, int]) -> str:
         "duplicates": "duplicate dates resolved (kept last)",
         "duplicates_conflicting": "of them with differing values",
         "bad_price": "rows skipped for NaN/zero/negative prices",
+        "non_finite_price": "rows skipped for an infinite price",
+        "non_finite_volume": "rows skipped for an infinite volume or one past int64",
         "bad_date": "rows skipped for unparsable or ambiguous dates",
         "unparsable_value": "rows skipped for a value that is not a plain number (e.g. 1,234)",
         "negative_volume": "rows skipped for negative volume",

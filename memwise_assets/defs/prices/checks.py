@@ -14,6 +14,7 @@ NO_DUPLICATES = "no_duplicate_symbol_date"
 OHLC_CONSISTENT = "ohlc_consistent"
 NO_NAN_CLOSE = "no_nan_close"
 TICKERS_ACCOUNTED = "tickers_present_or_reported"
+FINITE_VALUES = "finite_prices_and_volumes"
 
 PRICE_CHECKS = [
     dg.AssetCheckSpec(NO_DUPLICATES, asset="daily_bars", description="One row per symbol and day."),
@@ -26,14 +27,19 @@ PRICE_CHECKS = [
         asset="daily_bars",
         description="Each requested ticker is present or reported failed.",
     ),
+    dg.AssetCheckSpec(
+        FINITE_VALUES,
+        asset="daily_bars",
+        description="Every stored price is a finite number and every volume >= 0 (no wrap).",
+    ),
 ]
 
 
 def price_check_results(
     frames: Iterable[pd.DataFrame], requested: Iterable[str], failed: Iterable[str]
 ) -> Iterator[dg.AssetCheckResult]:
-    """The four price checks over the frames of one step (months: disjoint by date)."""
-    dupes = n_bad = nan_close = 0
+    """The price checks over the frames of one step (months: disjoint by date)."""
+    dupes = n_bad = nan_close = non_finite = 0
     present: set[str] = set()
     for frame in frames:
         if not len(frame):
@@ -42,6 +48,7 @@ def price_check_results(
         dupes += found["duplicates"]
         n_bad += found["inconsistent"]
         nan_close += found["nan_close"]
+        non_finite += found["non_finite"]
         present.update(found["symbols"])
     yield dg.AssetCheckResult(
         check_name=NO_DUPLICATES, passed=dupes == 0, metadata={"duplicates": dupes}
@@ -51,6 +58,11 @@ def price_check_results(
     )
     yield dg.AssetCheckResult(
         check_name=NO_NAN_CLOSE, passed=nan_close == 0, metadata={"nan_close_rows": nan_close}
+    )
+    yield dg.AssetCheckResult(
+        check_name=FINITE_VALUES,
+        passed=non_finite == 0,
+        metadata={"non_finite_rows": non_finite},
     )
     unaccounted = sorted({t.upper() for t in requested} - present - set(failed))
     yield dg.AssetCheckResult(
@@ -78,10 +90,16 @@ def _frame_faults(frame: pd.DataFrame) -> dict:
     # fmin/fmax skip a NaN open or close as pandas' row-wise min/max did; NaN low/high fail.
     with np.errstate(invalid="ignore"):
         consistent = (lo <= np.fmin(o, c)) & (np.fmax(o, c) <= h)
+    prices = frame[["open", "high", "low", "close", "adj_close"]].to_numpy(dtype="float64")
+    volume = frame["volume"].to_numpy()
+    # A volume below 0 is what an inf wrapped into int64 looks like; a float one may be inf.
+    bad_volume = ~np.isfinite(volume) | (volume < 0) if volume.dtype.kind == "f" else volume < 0
+    non_finite = int(((~np.isfinite(prices)).any(axis=1) | bad_volume).sum())
     used = np.unique(codes[codes >= 0])
     return {
         "duplicates": duplicates,
         "inconsistent": int((~consistent).sum()),
         "nan_close": int(np.isnan(c).sum()),
+        "non_finite": non_finite,
         "symbols": [str(s) for s in categories[used].tolist()],
     }
