@@ -27,6 +27,9 @@ from memwise_assets.memory.ledger_file import (  # noqa: F401 (DB_NAME: the ledg
     HEARTBEAT_S,
     REJOIN_S,
     LedgerFile,
+    drop_invalid_rows,
+    is_locked,
+    rejoin_wait,
 )
 from memwise_assets.memory.lifeline import holder_alive as _holder_alive
 from memwise_assets.memory.lifeline import holders_children_alive
@@ -113,7 +116,7 @@ class MemoryLedger:
     # -- bookkeeping ------------------------------------------------------------------------
 
     def _reclaim(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        reclaimed = []
+        reclaimed = drop_invalid_rows(conn, self.db_path)
         holders: dict[tuple[int, float | None], bool] = {}
         for table in ("reservations", "waiters"):
             for row in conn.execute(f"SELECT id, label, mb, pid, pstart FROM {table}"):
@@ -134,9 +137,13 @@ class MemoryLedger:
                     row["mb"],
                     row["pid"],
                 )
+        # A heartbeat from the future is as stale as an old one: a clock running ahead
+        # must not keep a vanished waiter at the head of the queue.
+        now = time.time()
         stale = conn.execute(
-            "SELECT id, label, mb, pid FROM waiters WHERE heartbeat < ?",
-            (time.time() - STALE_WAITER_S,),
+            "SELECT id, label, mb, pid FROM waiters WHERE heartbeat < ? OR heartbeat > ? "
+            "OR typeof(heartbeat) NOT IN ('real', 'integer')",
+            (now - STALE_WAITER_S, now + STALE_WAITER_S),
         ).fetchall()
         for row in stale:
             conn.execute("DELETE FROM waiters WHERE id = ?", (row["id"],))
@@ -196,11 +203,20 @@ class MemoryLedger:
         waiter_id: str | None = None
         try:
             while True:
-                with self._transaction() as conn:
-                    admitted, reason = self._try_admit(conn, mb, label, waiter_id, started)
-                    if admitted is not None:
-                        return admitted
-                    waiter_id = self._keep_queued(conn, waiter_id, mb, label)
+                # Waiting on a lock another process holds counts against `timeout_s` too.
+                busy_s = None if deadline is None else max(0.01, deadline - time.monotonic())
+                try:
+                    with self._file.transaction(busy_s) as conn:
+                        admitted, reason = self._try_admit(conn, mb, label, waiter_id, started)
+                        if admitted is not None:
+                            return admitted
+                        waiter_id = self._keep_queued(conn, waiter_id, mb, label)
+                except sqlite3.OperationalError as error:
+                    if not is_locked(error):
+                        raise
+                    reason = (
+                        f"{error}; whoever holds it (a stuck or foreign process) blocks every step"
+                    )
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     raise AdmissionTimeout(
@@ -249,8 +265,7 @@ class MemoryLedger:
         ahead = int(conn.execute(ahead_query, params).fetchone()[0])
         if ahead:
             return None, f"{ahead} earlier request(s) still queued"
-        row = conn.execute("SELECT value FROM meta WHERE key = 'rejoin_until'").fetchone()
-        if row is not None and time.time() < row[0]:
+        if rejoin_wait(conn, self.db_path):
             return None, "the ledger was rebuilt; waiting for live holders to re-register"
         reserved = self._reserved(conn)
         if reserved + mb > self.pool_mb + _EPS_MB:
