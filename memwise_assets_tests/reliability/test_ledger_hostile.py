@@ -88,7 +88,8 @@ def _hostile_rows(ledger: MemoryLedger, rows: list[tuple[str, object]]) -> None:
     conn.execute("PRAGMA ignore_check_constraints = ON")
     for label, mb in rows:
         conn.execute(
-            "INSERT INTO reservations (id, label, mb, pid, pstart, since) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO reservations (id, label, mb, pid, pstart, since) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (label, label, mb, os.getpid(), None, time.time()),
         )
     conn.close()
