@@ -55,7 +55,9 @@ def _gone(folder: Path) -> list[ProcessId] | None:
     records = recorded_processes(folder)
     if not records or not all(r.local for r in records):
         return None  # nothing recorded, or run on another host: not ours to judge
-    if any(r.alive() for r in records):
+    # pid 1 (init, or a container's entry point) orchestrates no run: a record naming it
+    # was taken from a child adopted after its parent died, so it proves nothing alive.
+    if any(r.pid != 1 and r.alive() for r in records):
         return None
     return records
 
