@@ -29,8 +29,10 @@ from memwise_assets.defs.shared import memwise_home
 from memwise_assets.defs.waiting import blocked_on
 from memwise_assets.memory.lifeline import record_process, run_dir
 
-# A pool wait longer than this is explained in the run's log (once per pool and holder).
+# A pool wait longer than this is explained in the run's log (once per pool and holder);
+# the variable shortens it (tests).
 EXPLAIN_AFTER_S = 60.0
+EXPLAIN_AFTER_ENV = "MEMWISE_POOL_EXPLAIN_AFTER_S"
 WATCH_S = 5.0
 
 
@@ -69,7 +71,8 @@ def _watch(
 ) -> None:
     blocked_since: float | None = None
     said: set[str] = set()
-    while not stop.wait(WATCH_S):
+    explain_after_s = float(os.environ.get(EXPLAIN_AFTER_ENV) or EXPLAIN_AFTER_S)
+    while not stop.wait(min(WATCH_S, explain_after_s)):
         try:
             lines = blocked_on(instance, {run_id})
             if not lines:
@@ -78,12 +81,12 @@ def _watch(
             blocked_since = blocked_since or time.monotonic()
             for finding in recover(instance, memory_home):
                 log.warning(f"memwise recovery while waiting for a pool: {finding.line()}")
-            if time.monotonic() - blocked_since < EXPLAIN_AFTER_S:
+            if time.monotonic() - blocked_since < explain_after_s:
                 continue
             for line in blocked_on(instance, {run_id}):
                 if line not in said:
                     said.add(line)
-                    log.warning(f"blocked for over {EXPLAIN_AFTER_S:.0f} s: {line}")
+                    log.warning(f"blocked for over {explain_after_s:.0f} s: {line}")
         except Exception as error:  # the guard must never break the run it guards
             if not stop.is_set():
                 log.debug(f"memwise run guard: {error}")

@@ -120,3 +120,29 @@ def test_a_killed_cli_run_is_mended_by_the_next_plain_cli_backfill(
         stored = instance.all_logs(dead, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
         assert moment == "mid-run" or not stored
     assert len(list((memory_home / "data" / "daily_bars").rglob("*.parquet"))) >= 3
+
+
+@pytest.mark.slow
+def test_a_long_pool_wait_names_the_holder_and_the_remedy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, env = _home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    env["MEMWISE_POOL_EXPLAIN_AFTER_S"] = "3"  # the minute, shortened
+    holder = _materialize(env, ["2024-01"], tmp_path / "holder.log")
+    waiter: subprocess.Popen | None = None
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            held = _wait("the holder holding the prices slot", lambda: _holder(instance))
+        os.kill(holder.pid, signal.SIGSTOP)  # alive but stuck: recovery must leave it be
+        waiter = _materialize(env, ["2024-02"], tmp_path / "waiter.log")
+        log = tmp_path / "waiter.log"
+        _wait("the waiter explaining its wait", lambda: "blocked for over 3 s" in log.read_text())
+        text = log.read_text()
+        assert f"held by run {held[:8]}" in text and "waits for pool 'prices'" in text
+        assert "dagster instance concurrency set prices" in text and "UI" in text
+    finally:
+        for proc in (waiter, holder):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
