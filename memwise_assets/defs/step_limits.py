@@ -197,9 +197,10 @@ def retry_budget(
     raised = float(record["raised_mb"])
     if raised <= limit_mb:
         return limit_mb, None
+    used = record.get("figure") or f"{record['peak_mb']:.0f} MB used"
     reason = (
         f"retry {context.retry_number} after MemoryLimitExceeded: attempt "
-        f"{record['attempt']} used {record['peak_mb']:.0f} MB of a {record['limit_mb']:.0f} MB "
+        f"{record['attempt']} ({used}) passed a {record['limit_mb']:.0f} MB "
         f"budget; raised to {raised:.0f} MB = min(pool, max(peak + "
         f"{memory.memory_retry_headroom_mb:g} MB, {memory.memory_retry_factor:g} x peak))"
     )
@@ -224,11 +225,11 @@ def failure_for(
             },
             allow_retries=False,
         )
-    if not isinstance(exc, MemoryLimitExceeded) or (
-        context.retry_number >= memory.max_memory_retries
-    ):
+    if not isinstance(exc, MemoryLimitExceeded):
         return None
-    peak = float(state.metrics()["rss_increase_mb"])
+    peak, figure = restate_peak(exc, state.metrics())
+    if context.retry_number >= memory.max_memory_retries:
+        return None
     pool = float(memory.ledger.pool_mb)
     if peak >= pool:
         return dg.Failure(
@@ -250,12 +251,30 @@ def failure_for(
     record = {
         "attempt": context.retry_number,
         "peak_mb": peak,
+        "figure": figure,
         "limit_mb": state.limit_mb,
         "raised_mb": raised,
     }
     path.write_text(json.dumps(record))
     context.log.warning(
-        f"{state.step_key} passed its {state.limit_mb:.0f} MB budget ({peak:.0f} MB used); "
+        f"{state.step_key} passed its {state.limit_mb:.0f} MB budget ({figure}); "
         f"retrying with {raised:.0f} MB"
     )
     return dg.RetryRequested(max_retries=memory.max_memory_retries, seconds_to_wait=0)
+
+
+def restate_peak(exc: MemoryLimitExceeded, metrics: dict[str, Any]) -> tuple[float, str]:
+    """The attempt's one peak figure: MB above its start, and the text both the stop
+    message and the retry note quote.
+
+    The stop message is written at the emergency; the step may grow while it unwinds, so
+    the figure is the larger of the two peaks, and the message is restated to carry it.
+    """
+    start = float(metrics["initial_memory_mb"])
+    peak_rss = max(float(exc.peak_mb or 0.0), float(metrics["peak_memory_mb"]))
+    used = max(0.0, peak_rss - start)
+    figure = f"{used:.0f} MB used: peak {peak_rss:.1f} MB RSS above a {start:.1f} MB start"
+    if figure not in str(exc):
+        exc.args = (f"{exc}; the attempt's peak: {figure}",)
+    exc.peak_mb = peak_rss
+    return used, figure

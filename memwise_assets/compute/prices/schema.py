@@ -11,7 +11,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.prices.calendar import CALENDAR_END, CALENDAR_START, to_day
+from memwise_assets.compute.prices.calendar import (
+    CALENDAR_END,
+    CALENDAR_START,
+    to_day,
+    trading_days,
+)
 
 BAR_COLUMNS: tuple[str, ...] = (
     "symbol",
@@ -31,6 +36,8 @@ BAR_DTYPES: dict[str, str] = {
     **{c: "float64" for c in PRICE_COLUMNS},
     "volume": "int64",
 }
+# A stored bar: 8 columns of 8 bytes (the symbol is a category code).
+STORED_ROW_BYTES = 8 * 8
 # Volumes at or past this do not fit int64 (and are not volumes): refused, never wrapped.
 MAX_VOLUME = float(2**63 - 1024)
 TICKER_PATTERN = re.compile(r"^[A-Z0-9.\-^=]{1,20}$")
@@ -132,6 +139,17 @@ class PriceSource(ABC):
     @abstractmethod
     def _fetch(self, tickers: list[str], start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:
         """Fetch validated, upper-cased tickers for a validated range."""
+
+    def input_bytes(self, tickers: Iterable[str] | str, start: object, end: object) -> int:
+        """Bytes a fetch of these bars brings in: the step's input size for its estimate.
+
+        Here the rows expected (tickers x trading days) at a stored row each; a source that
+        reads more than it keeps (whole files) says so by overriding this.
+        """
+        symbols = normalize_tickers(tickers)
+        start_ts, end_ts = check_range(start, end)
+        days = len(trading_days(start_ts, end_ts))
+        return len(symbols) * max(days, 1) * STORED_ROW_BYTES
 
 
 def normalize_tickers(tickers: Iterable[str] | str) -> list[str]:
