@@ -336,7 +336,8 @@ def download_new_filings(
                 have=have,
                 full_history=full_history,
             )
-        except Exception as exc:  # one company never stops the others
+        except (EdgarError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # One company's bad data never stops the others (a step timeout still does).
             report = CompanyReport(label, cik, "failed", reason=f"{type(exc).__name__}: {exc}")
         reports.append(report)
     return reports
