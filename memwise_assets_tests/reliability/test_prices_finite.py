@@ -27,7 +27,7 @@ ROWS = {
         "-inf,10,10,10,10,1000",
         "11,11,11,11,11,1000",
     ],  # fmt: skip
-    # inf volume, a volume past int64, -inf volume (negative), then a clean row.
+    # inf volume, volumes past int64 and past 1e15 shares, -inf (negative), then a clean row.
     "INFV": [
         "10,10,10,10,10,inf",
         "10,10,10,10,10,1e19",
@@ -59,7 +59,7 @@ def test_source_refuses_non_finite_values_with_a_reason(csv_folder: Path) -> Non
     assert "infinite price" in result.report["INFP"].reason
     assert result.report["INFV"].issues["non_finite_volume"] == 3
     assert result.report["INFV"].issues["negative_volume"] == 1
-    assert "past int64" in result.report["INFV"].reason
+    assert "1e15 shares" in result.report["INFV"].reason
 
 
 def test_daily_bars_stores_no_non_finite_value(memwise_resources, csv_folder: Path) -> None:
@@ -118,9 +118,10 @@ def test_clean_bars_never_wraps_a_volume() -> None:
             "symbol": ["A"] * 4,
             "date": DAYS[:4],
             **{c: [1.0] * 4 for c in ("open", "high", "low", "close", "adj_close")},
-            "volume": [np.inf, 2.0**63, 9.22e18, 7.0],
+            "volume": [np.inf, 2.0**63, 9.22e18, 7.0],  # 2**63 wraps; 9.22e18 x 2 would
         }
     )
     frame, issues = clean_bars(raw, ["A"], pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01"))
-    assert frame["volume"].tolist() == [9_220_000_000_000_000_000, 7]
-    assert issues["A"]["non_finite_volume"] == 2
+    assert frame["volume"].tolist() == [7]
+    assert issues["A"]["non_finite_volume"] == 3
+    assert int(frame["volume"].sum()) == 7

@@ -43,7 +43,7 @@ def clean_bars(
 
     Rows outside [start, end) are dropped silently; rows on non-trading days, with unparsable
     dates, infinite/NaN/zero/negative prices, negative volume or a volume that is infinite or
-    past int64 are skipped and counted; duplicate
+    absurd (MAX_VOLUME) are skipped and counted; duplicate
     (symbol, date) rows keep the last one in input order; NaN adj_close falls back to close,
     NaN volume to 0; high/low are widened to cover open and close when a source broke that.
     """
@@ -88,7 +88,7 @@ def clean_bars(
     neg_vol = keep & (cols["volume"] < 0)
     counts["negative_volume"] = _per_symbol(codes_all, neg_vol, n_t)
     keep &= ~neg_vol
-    # int64 holds volumes below 2**63; an infinite or larger one would wrap to int64 min.
+    # An infinite volume would wrap to int64 min; an absurd one could overflow a sum later.
     huge_vol = keep & (np.isinf(cols["volume"]) | (cols["volume"] >= MAX_VOLUME))
     counts["non_finite_volume"] = _per_symbol(codes_all, huge_vol, n_t)
     keep &= ~huge_vol

@@ -38,8 +38,10 @@ BAR_DTYPES: dict[str, str] = {
 }
 # A stored bar: 8 columns of 8 bytes (the symbol is a category code).
 STORED_ROW_BYTES = 8 * 8
-# Volumes at or past this do not fit int64 (and are not volumes): refused, never wrapped.
-MAX_VOLUME = float(2**63 - 1024)
+# No stock trades 1e15 shares a day (the busiest trade ~1e10); past it a volume is refused,
+# never wrapped: int64 holds it, and sums over 9,000 rows of such volumes (weeks, years of
+# aggregates) stay within int64 too.
+MAX_VOLUME = 1e15
 TICKER_PATTERN = re.compile(r"^[A-Z0-9.\-^=]{1,20}$")
 MAX_RANGE_DAYS = 366 * 60
 
@@ -267,7 +269,7 @@ def validate_bars(frame: pd.DataFrame, *, check_ohlc: bool = True) -> pd.DataFra
     if volume.isna().any():
         problems.append(f"{int(volume.isna().sum())} NaN volume(s)")
     elif volume.dtype.kind == "f" and (volume.abs() >= MAX_VOLUME).any():
-        problems.append("volumes past int64")
+        problems.append("volumes of 1e15 shares or more")
     if problems:
         raise ValueError(
             "bars expected unique (symbol, date) with finite OHLC; got " + "; ".join(problems)
@@ -284,7 +286,7 @@ def issues_text(issues: Mapping[str, int]) -> str:
         "duplicates_conflicting": "of them with differing values",
         "bad_price": "rows skipped for NaN/zero/negative prices",
         "non_finite_price": "rows skipped for an infinite price",
-        "non_finite_volume": "rows skipped for an infinite volume or one past int64",
+        "non_finite_volume": "rows skipped for an infinite volume or one of 1e15 shares or more",
         "bad_date": "rows skipped for unparsable or ambiguous dates",
         "unparsable_value": "rows skipped for a value that is not a plain number (e.g. 1,234)",
         "negative_volume": "rows skipped for negative volume",
