@@ -160,7 +160,6 @@ def test_the_download_is_a_memwise_step_with_a_timeout(tmp_path: Path) -> None:
             ciks=[TESLA_CIK],
             data_base_url=edgar.base_url,
             www_base_url=edgar.base_url,
-            request_deadline_s=600,
         )
         began = time.monotonic()
         result = _run(resource, landing, tags={"memwise/timeout_s": "3"})

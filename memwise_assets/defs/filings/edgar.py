@@ -25,7 +25,6 @@ from memwise_assets.compute.edgar import (
     check_user_agent,
     download_new_filings,
 )
-from memwise_assets.compute.edgar.client import DEADLINE_S, MAX_DOCUMENT_BYTES
 from memwise_assets.compute.edgar.files import sweep_partials
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.defs.budgets import budget_named
@@ -62,12 +61,6 @@ class EdgarResource(dg.ConfigurableResource):
     )
     retries: int = Field(default=4, description="Retries of a 429/503 response.")
     backoff_s: float = Field(default=1.0, description="First backoff delay; doubles.")
-    request_deadline_s: float = Field(
-        default=DEADLINE_S, gt=0, description="Longest one request may take, body included."
-    )
-    max_document_mb: float = Field(
-        default=MAX_DOCUMENT_BYTES / 2**20, gt=0, description="Largest body accepted (MB)."
-    )
     _client: EdgarClient | None = PrivateAttr(default=None)
 
     @field_validator("user_agent", mode="before")
@@ -89,13 +82,12 @@ class EdgarResource(dg.ConfigurableResource):
         self._client = self.client()
 
     def client(self) -> EdgarClient:
-        """A client bounded as configured; redirects only to the two configured hosts."""
+        """A client with the default bounds (a deadline and a size cap per request), whose
+        redirects may go only to the two configured hosts."""
         return EdgarClient(
             self.user_agent,
             retries=self.retries,
             backoff_s=self.backoff_s,
-            deadline_s=self.request_deadline_s,
-            max_bytes=int(self.max_document_mb * 2**20),
             allowed_origins=[self.data_base_url, self.www_base_url],
         )
 
