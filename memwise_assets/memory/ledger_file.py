@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 _log = logging.getLogger("memwise_assets.memory.ledger")
+
+LEDGER_DIR_ENV = "MEMWISE_LEDGER_DIR"
 
 # v2: reservations are identified by a random token, never by a reusable row number.
 DB_NAME = "memwise-ledger-v2.sqlite3"
@@ -34,6 +37,19 @@ MAX_ROW_MB = 1e9
 _INVALID_ROW = (
     "typeof(mb) NOT IN ('real', 'integer') OR NOT (mb >= 0 AND mb <= ?) OR typeof(pid) != 'integer'"
 )
+
+
+def default_ledger_dir() -> Path:
+    """The host's ledger folder: $MEMWISE_LEDGER_DIR, else one per user in the temp folder.
+
+    Every memwise process of this user on this host (any Dagster home) shares it; other
+    users and other hosts (or containers with their own /tmp) have their own.
+    """
+    explicit = os.environ.get(LEDGER_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    return Path(tempfile.gettempdir()) / f"memwise-ledger-{os.getuid()}"
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reservations (

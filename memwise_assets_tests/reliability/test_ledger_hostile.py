@@ -157,3 +157,21 @@ def test_heartbeat_thread_and_release_on_a_briefly_locked_ledger(tmp_path: Path)
     with ledger.reserve(10, timeout_s=30, label="patient") as reservation:
         assert reservation.waited_s >= 0.5
     holder.wait()
+
+
+def test_a_release_on_a_locked_ledger_never_fails_and_is_given_back(tmp_path: Path) -> None:
+    ledger = _ledger(tmp_path / "ledger")
+    reservation = ledger.reserve(400, timeout_s=5, label="done")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(ledger.db_path), "8"], stdout=subprocess.PIPE
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+    began = time.monotonic()
+    reservation.release()  # the step's work is done: the lock must not fail it
+    assert time.monotonic() - began < 15
+    holder.wait()
+    deadline = time.monotonic() + 30
+    while ledger.reserved_mb() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ledger.reserved_mb() == 0
+    assert [h["event"] for h in ledger.history()][-1] == "release"
