@@ -146,3 +146,52 @@ def test_a_long_pool_wait_names_the_holder_and_the_remedy(
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+_UNRECORDED = """
+import os, sys, time
+import dagster as dg
+
+@dg.asset(pool="prices")
+def hold_prices() -> int:
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    time.sleep(600)
+    return 1
+
+with dg.DagsterInstance.get() as instance:
+    dg.materialize([hold_prices], instance=instance)
+"""
+
+
+@pytest.mark.slow
+def test_a_dead_run_without_memwise_records_is_judged_by_its_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed before it recorded anything (or run without the memory resource)."""
+    home, env = _home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    pid_file = tmp_path / "holder.pid"
+    holder = subprocess.Popen([sys.executable, "-c", _UNRECORDED, str(pid_file)], env=env)
+    try:
+        _wait("the holder at work", pid_file.exists)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            dead = _wait("the holder holding the prices slot", lambda: _holder(instance))
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert not run_dir(home / "memwise", dead).exists()  # nothing memwise could record
+    nxt = subprocess.run(
+        [DAGSTER, "asset", "materialize", "-m", "memwise_assets.definitions"]
+        + ["--select", "daily_bars", "--partition", "2024-01"],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+    )
+    assert nxt.returncode == 0, (nxt.stdout + nxt.stderr)[-4000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_run_by_id(dead)
+        assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+        assert dead not in instance.event_log_storage.get_concurrency_run_ids()
