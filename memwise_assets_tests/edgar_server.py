@@ -74,7 +74,7 @@ def serving(edgar: RecordedEdgar) -> Iterator[RecordedEdgar]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            custom = edgar.handlers.get(self.path)
+            custom = edgar.handlers.get(self.path) or edgar.handlers.get(self.path.split("?")[0])
             if custom is not None:
                 edgar.answer(self.path, self.headers.get("User-Agent", ""))
                 try:

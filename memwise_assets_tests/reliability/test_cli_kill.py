@@ -122,32 +122,6 @@ def test_a_killed_cli_run_is_mended_by_the_next_plain_cli_backfill(
     assert len(list((memory_home / "data" / "daily_bars").rglob("*.parquet"))) >= 3
 
 
-@pytest.mark.slow
-def test_a_long_pool_wait_names_the_holder_and_the_remedy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    home, env = _home(tmp_path)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    env["MEMWISE_POOL_EXPLAIN_AFTER_S"] = "3"  # the minute, shortened
-    holder = _materialize(env, ["2024-01"], tmp_path / "holder.log")
-    waiter: subprocess.Popen | None = None
-    try:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            held = _wait("the holder holding the prices slot", lambda: _holder(instance))
-        os.kill(holder.pid, signal.SIGSTOP)  # alive but stuck: recovery must leave it be
-        waiter = _materialize(env, ["2024-02"], tmp_path / "waiter.log")
-        log = tmp_path / "waiter.log"
-        _wait("the waiter explaining its wait", lambda: "blocked for over 3 s" in log.read_text())
-        text = log.read_text()
-        assert f"held by run {held[:8]}" in text and "waits for pool 'prices'" in text
-        assert "dagster instance concurrency set prices" in text and "UI" in text
-    finally:
-        for proc in (waiter, holder):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
 _UNRECORDED = """
 import os, sys, time
 import dagster as dg
@@ -195,3 +169,33 @@ def test_a_dead_run_without_memwise_records_is_judged_by_its_events(
         run = instance.get_run_by_id(dead)
         assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
         assert dead not in instance.event_log_storage.get_concurrency_run_ids()
+
+
+@pytest.mark.slow
+def test_a_long_pool_wait_names_the_holder_and_the_remedy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, env = _home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    env["MEMWISE_POOL_EXPLAIN_AFTER_S"] = "3"  # the minute, shortened
+    # A live holder busy in its step (SIGSTOP could freeze it inside an event-log write,
+    # locking the SQLite storage for everyone: not the case under test).
+    pid_file = tmp_path / "holder.pid"
+    holder = subprocess.Popen([sys.executable, "-c", _UNRECORDED, str(pid_file)], env=env)
+    waiter: subprocess.Popen | None = None
+    try:
+        _wait("the holder at work", pid_file.exists)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            held = _wait("the holder holding the prices slot", lambda: _holder(instance))
+        waiter = _materialize(env, ["2024-02"], tmp_path / "waiter.log")
+        log = tmp_path / "waiter.log"
+        _wait("the waiter explaining its wait", lambda: "blocked for over 3 s" in log.read_text())
+        text = log.read_text()
+        assert f"held by run {held[:8]}" in text and "waits for pool 'prices'" in text
+        assert "dagster instance concurrency set prices" in text and "UI" in text
+        assert waiter.poll() is None  # a live holder is never mended away
+    finally:
+        for proc in (waiter, holder):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -19,6 +19,7 @@ from memwise_assets.compute.edgar import (
     filings_of,
 )
 from memwise_assets.compute.edgar.files import confined, sweep_partials
+from memwise_assets.compute.prices import AlphaVantageError, AlphaVantageSource
 from memwise_assets_tests.edgar_server import (
     TESLA_CIK,
     primary_document,
@@ -334,3 +335,24 @@ def test_partial_downloads_are_swept_next_run(tmp_path: Path) -> None:
             www_base_url=edgar.base_url,
         )
     assert not list(landing.rglob("*.part"))
+
+
+@pytest.mark.parametrize("answer", ["redirect", "huge", "trickle"])
+def test_alpha_vantage_is_bounded_the_same_way(answer: str) -> None:
+    """The other online source shares the bounded GET (compute/http.py)."""
+    server, elsewhere = recorded_edgar(), recorded_edgar()
+    elsewhere.routes["/query"] = (200, b'{"leak": true}')
+    with serving(server), serving(elsewhere):
+        server.handlers["/query"] = {
+            "redirect": _redirect_to(f"{elsewhere.base_url}/query"),
+            "huge": _endless(False),
+            "trickle": _trickle,
+        }[answer]
+        source = AlphaVantageSource(
+            "key", base_url=f"{server.base_url}/query", timeout_s=1.0, deadline_s=2.0
+        )
+        began = time.monotonic()
+        with pytest.raises(AlphaVantageError, match="refused|deadline|cannot reach"):
+            source._get(source.series, "IBM")
+        assert time.monotonic() - began < 30
+    assert elsewhere.log == []

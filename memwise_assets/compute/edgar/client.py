@@ -3,13 +3,8 @@
 Every `EdgarClient` of the process shares one limiter (`shared_limiter()`), so however
 many clients or threads there are, EDGAR sees at most 10 requests per second from us.
 
-Each request is bounded: redirects are followed only to the configured hosts (the
-origin asked, plus `allowed_origins`), a body larger than `max_bytes` is refused while it
-streams, and `deadline_s` caps the whole request (connect, headers, body), however
-slowly the server trickles. Built on `http.client` on purpose: urllib3 and requests time
-out per socket read only (a server sending one byte a second never trips them), so an
-overall deadline needs a watchdog on the socket either way, and the size cap needs the
-streaming loop that this module is.
+Each request is bounded by `compute.http.bounded_get`: redirects only to the configured
+hosts (the origin asked, plus `allowed_origins`), a size cap, and an overall deadline.
 """
 
 from __future__ import annotations
@@ -17,13 +12,11 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
-from urllib.parse import urljoin, urlsplit
 
+from memwise_assets.compute.http import HttpRefused, HttpStatus, bounded_get, origin
 from memwise_assets.compute.prices.pacing import RateLimiter, backoff_delays
 
 # SEC's published ceiling. The limiter runs below it without bursts, so that
@@ -31,13 +24,10 @@ from memwise_assets.compute.prices.pacing import RateLimiter, backoff_delays
 SEC_MAX_REQUESTS_PER_S = 10
 PACED_REQUESTS_PER_S = 8.0
 RETRY_STATUSES = (429, 503)
-REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-MAX_REDIRECTS = 5
 # The largest 10-K primary documents are tens of MB; JSON listings a few MB.
 MAX_DOCUMENT_BYTES = 256 << 20
 MAX_JSON_BYTES = 64 << 20
 DEADLINE_S = 300.0
-_CHUNK = 1 << 16
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _lock = threading.Lock()
 _limiter: RateLimiter | None = None
@@ -49,11 +39,6 @@ class EdgarError(RuntimeError):
     def __init__(self, url: str, reason: str, status: int | None = None):
         super().__init__(f"{url}: {reason}")
         self.url, self.reason, self.status = url, reason, status
-
-
-class _Status(Exception):
-    def __init__(self, status: int, reason: str, retry_after: str | None):
-        self.status, self.reason, self.retry_after = status, reason, retry_after
 
 
 def shared_limiter() -> RateLimiter:
@@ -74,15 +59,6 @@ def check_user_agent(user_agent: str | None) -> str:
             f"e.g. 'Example Research research@example.com'; got {user_agent!r}"
         )
     return text
-
-
-def origin(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of an http(s) URL; a ValueError for anything else."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"EDGAR URLs must be http(s) with a host; got {url!r}")
-    default = 443 if parts.scheme == "https" else 80
-    return parts.scheme, parts.hostname.lower(), parts.port or default
 
 
 class EdgarClient:
@@ -106,7 +82,9 @@ class EdgarClient:
         if not (deadline_s > 0 and max_bytes > 0):
             raise ValueError(f"deadline_s and max_bytes must be > 0; got {deadline_s}, {max_bytes}")
         self.deadline_s, self.max_bytes = float(deadline_s), int(max_bytes)
-        self.allowed = {origin(u) for u in allowed_origins}
+        self.allowed = list(allowed_origins)
+        for allowed in self.allowed:
+            origin(allowed)
         self.limiter = limiter or shared_limiter()
         self._sleep = sleep or (lambda s: threading.Event().wait(s))
         self.requests = 0
@@ -153,91 +131,25 @@ class EdgarClient:
             if restart is not None and attempt:
                 restart()
             try:
-                self._fetch(url, sink, cap)
+                bounded_get(
+                    url,
+                    sink,
+                    headers={"User-Agent": self.user_agent, "Accept-Encoding": "identity"},
+                    cap=cap,
+                    deadline_s=self.deadline_s,
+                    timeout_s=self.timeout_s,
+                    allowed_origins=self.allowed,
+                )
                 return
-            except _Status as exc:
+            except HttpStatus as exc:
                 if exc.status not in RETRY_STATUSES or attempt == len(delays):
                     raise EdgarError(url, f"HTTP {exc.status} {exc.reason}", exc.status) from None
                 self._sleep(_retry_after(exc.retry_after, delays[attempt]))
+            except HttpRefused as exc:
+                raise EdgarError(url, str(exc)) from None
             except (OSError, http.client.HTTPException) as exc:
                 raise EdgarError(url, f"request failed: {exc or type(exc).__name__}") from exc
         raise AssertionError("unreachable")
-
-    def _fetch(self, url: str, sink: Callable[[bytes], Any], cap: int) -> None:
-        start = time.monotonic()
-        allowed = {origin(url), *self.allowed}
-        for _ in range(MAX_REDIRECTS + 1):
-            left = self.deadline_s - (time.monotonic() - start)
-            if left <= 0:
-                raise EdgarError(url, f"no answer within the {self.deadline_s:g} s deadline")
-            location = self._once(url, sink, cap, start)
-            if location is None:
-                return
-            target = urljoin(url, location)
-            try:
-                where = origin(target)
-            except ValueError:
-                where = None
-            if where not in allowed:
-                raise EdgarError(url, f"redirect to {target!r} refused (not a configured host)")
-            url = target
-        raise EdgarError(url, f"more than {MAX_REDIRECTS} redirects")
-
-    def _once(self, url: str, sink: Callable[[bytes], Any], cap: int, start: float) -> str | None:
-        """One GET: the redirect location, or None once the body went to `sink`."""
-        scheme, host, port = origin(url)
-        parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        left = max(0.001, self.deadline_s - (time.monotonic() - start))
-        kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-        conn = kind(host, port, timeout=min(self.timeout_s, left))
-        expired = threading.Event()
-
-        def cut() -> None:
-            # A blocked recv() only returns when its socket is shut: the deadline's teeth.
-            expired.set()
-            sock = conn.sock
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-        watchdog = threading.Timer(left, cut)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            conn.request(
-                "GET", path, headers={"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
-            )
-            response = conn.getresponse()
-            if response.status in REDIRECT_STATUSES:
-                return response.getheader("Location") or ""
-            if response.status != 200:
-                raise _Status(response.status, response.reason, response.getheader("Retry-After"))
-            declared = response.getheader("Content-Length")
-            if declared and declared.strip().isdigit() and int(declared) > cap:
-                raise EdgarError(url, f"body of {int(declared):,} bytes refused (cap {cap:,})")
-            total = 0
-            while chunk := response.read1(_CHUNK):
-                total += len(chunk)
-                if total > cap:
-                    raise EdgarError(url, f"body passed the cap of {cap:,} bytes; refused")
-                if time.monotonic() - start > self.deadline_s:
-                    raise TimeoutError
-                sink(chunk)
-            if expired.is_set():
-                raise TimeoutError
-            return None
-        except (OSError, http.client.HTTPException):
-            if expired.is_set() or time.monotonic() - start > self.deadline_s:
-                raise EdgarError(
-                    url, f"not complete within the {self.deadline_s:g} s deadline"
-                ) from None
-            raise
-        finally:
-            watchdog.cancel()
-            conn.close()
 
     def get_json(self, url: str) -> Any:
         """`get` decoded as JSON; a body that is not JSON is an EdgarError."""
