@@ -36,6 +36,7 @@ from memwise_assets.defs.prices.assets import daily_bars
 from memwise_assets.defs.prices.schedules import daily_prices_after_close, daily_prices_job
 from memwise_assets.defs.recovery import recover_dead_runs_sensor
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.run_guard import memwise_executor
 from memwise_assets.defs.scale import DASK_JOB_NAME, dask_asset_job
 from memwise_assets.defs.weekly.assets import daily_with_weekly_features, weekly_features
 
@@ -92,6 +93,9 @@ def build_defs(
             "edgar": edgar or EdgarResource(user_agent=dg.EnvVar("MEMWISE_EDGAR_USER_AGENT")),
             "company": company or CompanyDataResource(),
         },
+        # Dagster's default executor, whose orchestrator records itself and mends dead runs
+        # before claiming pool slots: a plain CLI backfill recovers from a killed one.
+        executor=memwise_executor,
     )
 
 

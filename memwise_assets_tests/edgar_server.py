@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +34,8 @@ class RecordedEdgar:
     # Path -> statuses to answer first (e.g. [429]) before the route's own answer.
     faults: dict[str, list[int]] = field(default_factory=dict)
     log: list[tuple[float, str, str]] = field(default_factory=list)
+    # Path -> a function answering the request itself (hostile servers: trickles, redirects).
+    handlers: dict[str, Callable[[BaseHTTPRequestHandler], None]] = field(default_factory=dict)
     base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,6 +74,14 @@ def serving(edgar: RecordedEdgar) -> Iterator[RecordedEdgar]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            custom = edgar.handlers.get(self.path) or edgar.handlers.get(self.path.split("?")[0])
+            if custom is not None:
+                edgar.answer(self.path, self.headers.get("User-Agent", ""))
+                try:
+                    custom(self)
+                except OSError:  # the client hung up on a hostile answer: its right
+                    pass
+                return
             status, body = edgar.answer(self.path, self.headers.get("User-Agent", ""))
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))

@@ -80,6 +80,9 @@ BUDGETS: Mapping[str, Budget] = MappingProxyType(
             Budget("filings", 4096.0, 64.0, 0.0, 2400.0, "filings", True),
             # Filing text features and their daily join: word counts beside the sections.
             Budget("filing_features", 1024.0, 64.0, 3.0, 1200.0, None, False),
+            # The EDGAR download streams each document to disk; JSON listings (capped at
+            # 64 MB) are what it holds. Its pool is the job's own ("edgar", limit 1).
+            Budget("edgar", 512.0, 256.0, 0.0, 3600.0, None, False),
             Budget("default", 1024.0, 64.0, 2.0, 600.0, None, False),
         )
     }

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import fcntl
 import shutil
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import psutil
 
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.memory.cache import SessionCache
@@ -50,14 +52,62 @@ class Finding:
         return f"run {self.run_id[:8]} [{self.status}]: {self.problem}{pools}; {done}"
 
 
-def _gone(folder: Path) -> list[ProcessId] | None:
-    """The run's recorded processes when every one (and its orchestrator) is gone, else None."""
+def _gone(
+    folder: Path, instance: dg.DagsterInstance | None = None, run_id: str = ""
+) -> list[ProcessId] | None:
+    """The run's recorded processes when every one (and its orchestrator) is gone, else None.
+
+    A run with no memwise records (killed before any, or run by another executor) is
+    judged by the processes its Dagster events came from, on a single-host (SQLite)
+    instance only, where every run's processes are this host's.
+    """
     records = recorded_processes(folder)
+    if not records and instance is not None and _single_host(instance):
+        return _gone_by_events(instance, run_id)
     if not records or not all(r.local for r in records):
         return None  # nothing recorded, or run on another host: not ours to judge
-    if any(r.alive() for r in records):
+    # pid 1 (init, or a container's entry point) orchestrates no run: a record naming it
+    # was taken from a child adopted after its parent died, so it proves nothing alive.
+    if any(r.pid != 1 and r.alive() for r in records):
         return None
     return records
+
+
+_EVENT_KINDS = {
+    dg.DagsterEventType.RUN_START,
+    dg.DagsterEventType.ENGINE_EVENT,
+    dg.DagsterEventType.STEP_WORKER_STARTED,
+    dg.DagsterEventType.STEP_START,
+}
+
+
+def _single_host(instance: dg.DagsterInstance) -> bool:
+    return type(instance.run_storage).__name__.startswith("Sqlite")
+
+
+def _gone_by_events(instance: dg.DagsterInstance, run_id: str) -> list[ProcessId] | None:
+    """The processes the run's events came from, when every one is gone; else None."""
+    first_seen: dict[int, float] = {}
+    for entry in instance.all_logs(run_id, of_type=_EVENT_KINDS):
+        pid = entry.dagster_event.pid if entry.dagster_event is not None else None
+        if pid:
+            first_seen[pid] = min(first_seen.get(pid, entry.timestamp), entry.timestamp)
+    if not first_seen:
+        return None  # not started far enough to say who runs it
+    if any(pid != 1 and _ran_since(pid, seen) for pid, seen in first_seen.items()):
+        return None
+    return [ProcessId(socket.gethostname(), pid, None) for pid in sorted(first_seen)]
+
+
+def _ran_since(pid: int, seen: float) -> bool:
+    """Whether `pid` is alive and is the process that existed at time `seen` (not a reuse)."""
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= seen + 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True
 
 
 def _pools_of(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
@@ -93,7 +143,7 @@ def _recover(
     findings: list[Finding] = []
     in_progress = {r.run_id: r for r in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS))}
     for run_id, run in in_progress.items():
-        dead = _gone(run_dir(memory_home, run_id))
+        dead = _gone(run_dir(memory_home, run_id), instance, run_id)
         if dead is None:
             continue
         who = ", ".join(sorted({f"pid {p.pid}" for p in dead}))

@@ -296,7 +296,7 @@ class MemoryResource(MemoryConfig):
                     exc,
                     step_key=step_key,
                     limit_mb=limit_mb,
-                    peak_mb=float(state.metrics()["rss_increase_mb"]),
+                    metrics=state.metrics(),
                     home=self.home,
                     retry=self.retry_policy,
                     pool_mb=float(self.ledger.pool_mb),

@@ -158,9 +158,10 @@ def retry_budget(
     raised = float(record["raised_mb"])
     if raised <= limit_mb:
         return limit_mb, None
+    used = record.get("figure") or f"{record['peak_mb']:.0f} MB used"
     reason = (
         f"retry {context.retry_number} after MemoryLimitExceeded: attempt "
-        f"{record['attempt']} used {record['peak_mb']:.0f} MB of a {record['limit_mb']:.0f} MB "
+        f"{record['attempt']} ({used}) passed a {record['limit_mb']:.0f} MB "
         f"budget; raised to {raised:.0f} MB = min(pool, max(peak + "
         f"{retry.headroom_mb:g} MB, {retry.factor:g} x peak))"
     )
@@ -174,14 +175,15 @@ def failure_for(
     *,
     step_key: str,
     limit_mb: float,
-    peak_mb: float,
+    metrics: dict[str, Any],
     home: Path,
     retry: RetryPolicy,
     pool_mb: float,
 ) -> BaseException | None:
     """The failure to raise instead of `exc` (None: raise `exc` itself).
 
-    `peak_mb` is what the step added above its start; `pool_mb` what the host's ledger holds.
+    `metrics`: the step monitor's figures (its start and peak RSS); `pool_mb` what the
+    host's ledger holds.
     """
     if isinstance(exc, StepTimeout):
         return dg.Failure(
@@ -193,9 +195,12 @@ def failure_for(
             },
             allow_retries=False,
         )
-    if not isinstance(exc, MemoryLimitExceeded) or (context.retry_number >= retry.max_retries):
+    if not isinstance(exc, MemoryLimitExceeded):
         return None
-    peak, pool = float(peak_mb), float(pool_mb)
+    peak, figure = restate_peak(exc, metrics)
+    if context.retry_number >= retry.max_retries:
+        return None
+    pool = float(pool_mb)
     if peak >= pool:
         return dg.Failure(
             description=(
@@ -214,12 +219,29 @@ def failure_for(
     record = {
         "attempt": context.retry_number,
         "peak_mb": peak,
+        "figure": figure,
         "limit_mb": limit_mb,
         "raised_mb": raised,
     }
     path.write_text(json.dumps(record))
     context.log.warning(
-        f"{step_key} passed its {limit_mb:.0f} MB budget ({peak:.0f} MB used); "
-        f"retrying with {raised:.0f} MB"
+        f"{step_key} passed its {limit_mb:.0f} MB budget ({figure}); retrying with {raised:.0f} MB"
     )
     return dg.RetryRequested(max_retries=retry.max_retries, seconds_to_wait=0)
+
+
+def restate_peak(exc: MemoryLimitExceeded, metrics: dict[str, Any]) -> tuple[float, str]:
+    """The attempt's one peak figure: MB above its start, and the text both the stop
+    message and the retry note quote.
+
+    The stop message is written at the emergency; the step may grow while it unwinds, so
+    the figure is the larger of the two peaks, and the message is restated to carry it.
+    """
+    start = float(metrics["initial_memory_mb"])
+    peak_rss = max(float(exc.peak_mb or 0.0), float(metrics["peak_memory_mb"]))
+    used = max(0.0, peak_rss - start)
+    figure = f"{used:.0f} MB used: peak {peak_rss:.1f} MB RSS above a {start:.1f} MB start"
+    if figure not in str(exc):
+        exc.args = (f"{exc}; the attempt's peak: {figure}",)
+    exc.peak_mb = peak_rss
+    return used, figure

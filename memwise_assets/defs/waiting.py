@@ -45,7 +45,10 @@ def blocked_on(instance: dg.DagsterInstance, run_ids: set[str]) -> list[str]:
         holders = ", ".join(f"run {s.run_id[:8]} step {s.step_key}" for s in info.claimed_slots)
         lines.append(
             f"{waiting[0].step_key} waits for pool {key!r} (limit {info.limit}): held by "
-            f"{holders or 'nobody yet'}; `memwise doctor` shows dead holders, Ctrl-C stops"
+            f"{holders or 'nobody yet'}; a dead holder is mended on its own (`memwise doctor` "
+            "shows it); a live one frees the slot when it ends, or when cancelled "
+            "(Runs page of the UI); `dagster instance concurrency set "
+            f"{key} <n>` allows more; Ctrl-C stops"
         )
     return lines
 

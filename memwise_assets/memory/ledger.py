@@ -14,7 +14,6 @@ import math
 import numbers
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 import uuid
@@ -25,8 +24,13 @@ from typing import Any
 from memwise_assets.memory.ledger_file import (  # noqa: F401 (DB_NAME: the ledger's file name)
     DB_NAME,
     HEARTBEAT_S,
+    LEDGER_DIR_ENV,
     REJOIN_S,
     LedgerFile,
+    default_ledger_dir,
+    drop_invalid_rows,
+    is_locked,
+    rejoin_wait,
 )
 from memwise_assets.memory.lifeline import holder_alive as _holder_alive
 from memwise_assets.memory.lifeline import holders_children_alive
@@ -36,7 +40,6 @@ from memwise_assets.memory.reservation import AdmissionTimeout, OversizeRequest,
 
 _log = logging.getLogger(__name__)
 
-LEDGER_DIR_ENV = "MEMWISE_LEDGER_DIR"
 _HISTORY_KEEP = 20_000
 # Float sums of MB must not refuse a request that fits exactly.
 _EPS_MB = 1e-6
@@ -45,18 +48,7 @@ _EPS_MB = 1e-6
 STALE_WAITER_S = 60.0
 # How often a dead holder's leftover children are looked for (a scan of the process table).
 ORPHAN_CHECK_S = 0.5
-
-
-def default_ledger_dir() -> Path:
-    """The host's ledger folder: $MEMWISE_LEDGER_DIR, else one per user in the temp folder.
-
-    Every memwise process of this user on this host (any Dagster home) shares it; other
-    users and other hosts (or containers with their own /tmp) have their own.
-    """
-    explicit = os.environ.get(LEDGER_DIR_ENV)
-    if explicit:
-        return Path(explicit)
-    return Path(tempfile.gettempdir()) / f"memwise-ledger-{os.getuid()}"
+RELEASE_BUSY_S = 5.0  # a release waits this long for a lock, then leaves it to the heartbeat
 
 
 class MemoryLedger:
@@ -90,6 +82,7 @@ class MemoryLedger:
         self._pstart = _process_start(self._pid)
         # Reservations this process holds, re-written by the heartbeat (see HEARTBEAT_S).
         self._held: dict[str, Reservation] = {}
+        self._unreleased: dict[str, Reservation] = {}
         self._held_lock = threading.Lock()
         self._heartbeat: threading.Thread | None = None
         self._orphan_checks: dict[tuple[int, float | None], tuple[float, bool]] = {}
@@ -108,12 +101,12 @@ class MemoryLedger:
         # A forked copy of this ledger is another holder: it must not reuse our identity
         # nor heartbeat the parent's reservations.
         self._pid, self._pstart = pid, _process_start(pid)
-        self._held, self._heartbeat = {}, None
+        self._held, self._unreleased, self._heartbeat = {}, {}, None
 
     # -- bookkeeping ------------------------------------------------------------------------
 
     def _reclaim(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        reclaimed = []
+        reclaimed = drop_invalid_rows(conn, self.db_path)
         holders: dict[tuple[int, float | None], bool] = {}
         for table in ("reservations", "waiters"):
             for row in conn.execute(f"SELECT id, label, mb, pid, pstart FROM {table}"):
@@ -134,9 +127,13 @@ class MemoryLedger:
                     row["mb"],
                     row["pid"],
                 )
+        # A heartbeat from the future is as stale as an old one: a clock running ahead
+        # must not keep a vanished waiter at the head of the queue.
+        now = time.time()
         stale = conn.execute(
-            "SELECT id, label, mb, pid FROM waiters WHERE heartbeat < ?",
-            (time.time() - STALE_WAITER_S,),
+            "SELECT id, label, mb, pid FROM waiters WHERE heartbeat < ? OR heartbeat > ? "
+            "OR typeof(heartbeat) NOT IN ('real', 'integer')",
+            (now - STALE_WAITER_S, now + STALE_WAITER_S),
         ).fetchall()
         for row in stale:
             conn.execute("DELETE FROM waiters WHERE id = ?", (row["id"],))
@@ -196,11 +193,20 @@ class MemoryLedger:
         waiter_id: str | None = None
         try:
             while True:
-                with self._transaction() as conn:
-                    admitted, reason = self._try_admit(conn, mb, label, waiter_id, started)
-                    if admitted is not None:
-                        return admitted
-                    waiter_id = self._keep_queued(conn, waiter_id, mb, label)
+                # Waiting on a lock another process holds counts against `timeout_s` too.
+                busy_s = None if deadline is None else max(0.01, deadline - time.monotonic())
+                try:
+                    with self._file.transaction(busy_s) as conn:
+                        admitted, reason = self._try_admit(conn, mb, label, waiter_id, started)
+                        if admitted is not None:
+                            return admitted
+                        waiter_id = self._keep_queued(conn, waiter_id, mb, label)
+                except sqlite3.OperationalError as error:
+                    if not is_locked(error):
+                        raise
+                    reason = (
+                        f"{error}; whoever holds it (a stuck or foreign process) blocks every step"
+                    )
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     raise AdmissionTimeout(
@@ -249,8 +255,7 @@ class MemoryLedger:
         ahead = int(conn.execute(ahead_query, params).fetchone()[0])
         if ahead:
             return None, f"{ahead} earlier request(s) still queued"
-        row = conn.execute("SELECT value FROM meta WHERE key = 'rejoin_until'").fetchone()
-        if row is not None and time.time() < row[0]:
+        if rejoin_wait(conn, self.db_path):
             return None, "the ledger was rebuilt; waiting for live holders to re-register"
         reserved = self._reserved(conn)
         if reserved + mb > self.pool_mb + _EPS_MB:
@@ -283,12 +288,18 @@ class MemoryLedger:
     def _release(self, reservation: Reservation) -> None:
         with self._held_lock:
             self._held.pop(reservation.id, None)
-        with self._transaction() as conn:
-            deleted = conn.execute(
-                "DELETE FROM reservations WHERE id = ?", (reservation.id,)
-            ).rowcount
-            if deleted:
-                self._log_event(conn, "release", reservation.label, reservation.mb, self._pid)
+        try:
+            with self._file.transaction(RELEASE_BUSY_S) as conn:
+                deleted = self._delete(conn, reservation)
+        except sqlite3.OperationalError as error:
+            if not is_locked(error):
+                raise
+            # Never fail a finished step for the lock: the heartbeat gives it back later.
+            _log.error("memory ledger: release of %r deferred: %s", reservation.label, error)
+            with self._held_lock:
+                self._unreleased[reservation.id] = reservation
+            self._start_heartbeat()
+            return
         if not deleted:
             _log.warning(
                 "memory ledger: reservation %r (%.1f MB) was already gone at release",
@@ -298,9 +309,19 @@ class MemoryLedger:
 
     # -- heartbeat: live holders re-appear in a rebuilt ledger --------------------------------
 
+    def _delete(self, conn: sqlite3.Connection, reservation: Reservation) -> int:
+        deleted = conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,)).rowcount
+        if deleted:
+            self._log_event(conn, "release", reservation.label, reservation.mb, self._pid)
+        return deleted
+
     def _hold(self, reservation: Reservation) -> None:
         with self._held_lock:
             self._held[reservation.id] = reservation
+        self._start_heartbeat()
+
+    def _start_heartbeat(self) -> None:
+        with self._held_lock:
             if self._heartbeat is None or not self._heartbeat.is_alive():
                 self._heartbeat = threading.Thread(
                     target=self._beat, name="memwise-ledger-heartbeat", daemon=True
@@ -311,12 +332,18 @@ class MemoryLedger:
         while True:
             time.sleep(HEARTBEAT_S)
             with self._held_lock:
-                if not self._held or os.getpid() != self._pid:
+                if not (self._held or self._unreleased) or os.getpid() != self._pid:
                     self._heartbeat = None
                     return
+                unreleased = list(self._unreleased.values())
             try:
                 with self._transaction() as conn:
                     self._rejoin(conn)
+                    for reservation in unreleased:
+                        self._delete(conn, reservation)
+                with self._held_lock:
+                    for reservation in unreleased:
+                        self._unreleased.pop(reservation.id, None)
             except sqlite3.Error as error:  # busy for long: try again next beat
                 _log.warning("memory ledger heartbeat failed: %s", error)
 

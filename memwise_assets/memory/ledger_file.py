@@ -11,14 +11,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import math
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 _log = logging.getLogger("memwise_assets.memory.ledger")
+
+LEDGER_DIR_ENV = "MEMWISE_LEDGER_DIR"
 
 # v2: reservations are identified by a random token, never by a reusable row number.
 DB_NAME = "memwise-ledger-v2.sqlite3"
@@ -26,15 +31,34 @@ DB_NAME = "memwise-ledger-v2.sqlite3"
 # learns them again; a rebuilt ledger admits nothing new until REJOIN_S have passed.
 HEARTBEAT_S = 1.0
 REJOIN_S = 3.0 * HEARTBEAT_S
+# A row claiming more than this (a petabyte) or less than nothing was not written by a ledger.
+MAX_ROW_MB = 1e9
+# Rows any process may have written: sizes validated on read, never trusted into the sums.
+_INVALID_ROW = (
+    "typeof(mb) NOT IN ('real', 'integer') OR NOT (mb >= 0 AND mb <= ?) OR typeof(pid) != 'integer'"
+)
+
+
+def default_ledger_dir() -> Path:
+    """The host's ledger folder: $MEMWISE_LEDGER_DIR, else one per user in the temp folder.
+
+    Every memwise process of this user on this host (any Dagster home) shares it; other
+    users and other hosts (or containers with their own /tmp) have their own.
+    """
+    explicit = os.environ.get(LEDGER_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    return Path(tempfile.gettempdir()) / f"memwise-ledger-{os.getuid()}"
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reservations (
     id TEXT PRIMARY KEY,
-    label TEXT NOT NULL, mb REAL NOT NULL, pid INTEGER NOT NULL,
+    label TEXT NOT NULL, mb REAL NOT NULL CHECK (mb >= 0 AND mb <= 1e9), pid INTEGER NOT NULL,
     pstart REAL, since REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS waiters (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
-    label TEXT NOT NULL, mb REAL NOT NULL, pid INTEGER NOT NULL,
+    label TEXT NOT NULL, mb REAL NOT NULL CHECK (mb >= 0 AND mb <= 1e9), pid INTEGER NOT NULL,
     pstart REAL, enqueued REAL NOT NULL, heartbeat REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS history (
@@ -135,7 +159,7 @@ class LedgerFile:
                 self._initialise(rebuilt)
                 return
             except sqlite3.OperationalError as error:
-                if "locked" in str(error) or "busy" in str(error):
+                if is_locked(error):
                     raise
                 reason = error
             except sqlite3.DatabaseError as error:
@@ -159,11 +183,21 @@ class LedgerFile:
         )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, busy_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """`BEGIN IMMEDIATE` ... `COMMIT`; `busy_s` bounds the wait for a lock held elsewhere.
+
+        A lock not had within the bound is an OperationalError naming this file.
+        """
         conn = self.connection()
+        if busy_s is not None:
+            conn.execute(f"PRAGMA busy_timeout = {max(1, int(busy_s * 1000))}")
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as error:
+            if is_locked(error):
+                raise sqlite3.OperationalError(
+                    f"memory ledger {self.db_path}: {error} (another process holds its lock)"
+                ) from error
             raise
         except sqlite3.DatabaseError as error:
             # Corrupted under our feet (e.g. overwritten): recover once, then retry.
@@ -185,3 +219,63 @@ class LedgerFile:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
+        finally:
+            if busy_s is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+
+
+def is_locked(error: BaseException) -> bool:
+    """Whether a SQLite error says another connection holds the lock (worth waiting out)."""
+    text = str(error)
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def drop_invalid_rows(conn: sqlite3.Connection, db_path: Path) -> list[dict[str, Any]]:
+    """Rows no ledger writes (a negative, infinite or non-numeric size; a future
+    heartbeat from a process whose clock runs ahead): dropped, each with a warning."""
+    dropped = []
+    for table in ("reservations", "waiters"):
+        query = f"SELECT id, label, mb, pid FROM {table} WHERE {_INVALID_ROW}"
+        for row in conn.execute(query, (MAX_ROW_MB,)).fetchall():
+            conn.execute(f"DELETE FROM {table} WHERE id = ?", (row["id"],))
+            dropped.append({"table": table, **dict(row)})
+            _log.warning(
+                "memory ledger %s: dropped invalid %s row %r (mb=%r, pid=%r): sizes must "
+                "be finite MB in [0, %g]",
+                db_path,
+                table,
+                row["label"],
+                row["mb"],
+                row["pid"],
+                MAX_ROW_MB,
+            )
+    return dropped
+
+
+def rejoin_wait(conn: sqlite3.Connection, db_path: Path) -> bool:
+    """Whether a rebuilt ledger still waits for live holders to re-register.
+
+    The deadline was written from one process's clock: one more than REJOIN_S ahead of
+    ours (a clock running fast, or garbage) is cut back to REJOIN_S from now, so no
+    clock can hold admissions for longer than that grace.
+    """
+    row = conn.execute("SELECT value FROM meta WHERE key = 'rejoin_until'").fetchone()
+    if row is None:
+        return False
+    now = time.time()
+    try:
+        until = float(row[0])
+    except (TypeError, ValueError):
+        until = math.inf
+    if not math.isfinite(until) or until > now + REJOIN_S:
+        _log.warning(
+            "memory ledger %s: rejoin deadline %r lies %s ahead of this clock; cut to %.0f s",
+            db_path,
+            row[0],
+            "too far" if math.isfinite(until) else "infinitely",
+            REJOIN_S,
+        )
+        until = now + REJOIN_S
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'rejoin_until'", (until,))
+    return now < until

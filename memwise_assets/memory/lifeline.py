@@ -164,11 +164,32 @@ def run_dir(memory_home: Path, run_id: str) -> Path:
     return memory_home / RUNS_DIR / run_id
 
 
+# The start time recorded for an orchestrator found dead: no live process ever matches it.
+GONE_START = 0.0
+
+
+def true_parent() -> ProcessId | None:
+    """The process that started this one, as it was when it did; None for no parent.
+
+    `os.getppid()` names whoever adopted us once the parent died (pid 1 or a subreaper),
+    so a record taken from it would call a dead orchestrator alive. multiprocessing hands a
+    child its parent's pid at start: where that is no longer our parent, it is gone.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return None
+    if os.getppid() != parent.pid:
+        return ProcessId(socket.gethostname(), parent.pid, GONE_START)
+    return ProcessId.of(parent.pid)
+
+
 def start_run_lifeline(memory_home: Path, run_id: str) -> None:
-    """Record this process for `run_id`; a step subprocess also dies with its orchestrator."""
-    orchestrator = ProcessId.of()
-    if multiprocessing.parent_process() is not None:
-        # A step subprocess of the multiprocess executor: its parent orchestrates the run.
-        orchestrator = ProcessId.of(os.getppid())
+    """Record this process for `run_id`; a step subprocess also dies with its orchestrator.
+
+    A step process whose orchestrator died while it started up records that (so recovery
+    sees every process of the run gone) and ends before it does any work.
+    """
+    orchestrator = true_parent()
+    record_process(run_dir(memory_home, run_id), depends_on=orchestrator or ProcessId.of())
+    if orchestrator is not None:
         die_with_parent(orchestrator.pid)
-    record_process(run_dir(memory_home, run_id), depends_on=orchestrator)

@@ -49,7 +49,7 @@ def test_only_trading_days_and_full_coverage(decade: pd.DataFrame) -> None:
 def test_ohlc_consistent_and_positive_volume(decade: pd.DataFrame) -> None:
     assert bars_issues(decade) == {
         "duplicates": 0, "nan_close": 0, "nan_price": 0, "ohlc_inconsistent": 0,
-        "nonpositive_price": 0, "negative_volume": 0,
+        "nonpositive_price": 0, "negative_volume": 0, "non_finite": 0,
     }  # fmt: skip
     assert (decade["volume"] > 0).all()
     assert (decade["low"] <= decade["high"]).all()

@@ -93,7 +93,7 @@ def test_bars_issues_counts_each_violation() -> None:
     bars = _bars()
     assert bars_issues(bars) == {
         "duplicates": 0, "nan_close": 0, "nan_price": 0, "ohlc_inconsistent": 0,
-        "nonpositive_price": 0, "negative_volume": 0,
+        "nonpositive_price": 0, "negative_volume": 0, "non_finite": 0,
     }  # fmt: skip
     bad = pd.concat([bars, bars.iloc[:1]], ignore_index=True)
     bad.loc[1, "open"] = -1.0

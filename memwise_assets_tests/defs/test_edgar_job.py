@@ -3,15 +3,18 @@ says it is paced, and leaves documents the landing sensor turns into partitions.
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from memwise_assets.compute.edgar import SEC_MAX_REQUESTS_PER_S
+from memwise_assets.compute.edgar import SEC_MAX_REQUESTS_PER_S, filings_of
 from memwise_assets.defs.filings.edgar import EdgarResource, edgar_download_job, edgar_sensor
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.sensors import filings_landing_sensor
+from memwise_assets.defs.resources import MemoryResource
 from memwise_assets_tests.edgar_server import (
     TESLA_CIK,
     max_in_any_second,
@@ -22,11 +25,17 @@ from memwise_assets_tests.edgar_server import (
 AGENT = "memwise tests tests@example.com"
 
 
-def _run(edgar: EdgarResource, landing: Path) -> dg.ExecuteInProcessResult:
+def _run(
+    edgar: EdgarResource, landing: Path, tags: dict[str, str] | None = None
+) -> dg.ExecuteInProcessResult:
     filings = FilingsResource(landing_dir=str(landing), dead_letter_path=str(landing.parent / "d"))
-    defs = dg.Definitions(jobs=[edgar_download_job], resources={"edgar": edgar, "filings": filings})
+    memory = MemoryResource(home_dir=str(landing.parent / "memwise"))
+    defs = dg.Definitions(
+        jobs=[edgar_download_job],
+        resources={"edgar": edgar, "filings": filings, "memory": memory},
+    )
     return defs.resolve_job_def("edgar_download_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, tags=tags
     )
 
 
@@ -127,3 +136,44 @@ def test_run_refuses_to_start_when_the_env_var_lacks_a_contact(
 def test_sensor_requests_a_download_run() -> None:
     request = edgar_sensor(dg.build_sensor_context())
     assert isinstance(request, dg.RunRequest)
+
+
+def test_the_download_is_a_memwise_step_with_a_timeout(tmp_path: Path) -> None:
+    """A server trickling one document for ever: the step's timeout ends the run, bounded."""
+    landing = tmp_path / "landing"
+    edgar = recorded_edgar()
+    listing = json.loads(edgar.routes[f"/submissions/CIK{TESLA_CIK:010d}.json"][1])
+
+    def trickle(handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "100000")
+        handler.end_headers()
+        for _ in range(100000):
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+            time.sleep(0.2)
+
+    edgar.handlers[filings_of(listing)[0].url("")] = trickle
+    with serving(edgar):
+        resource = EdgarResource(
+            user_agent=AGENT,
+            ciks=[TESLA_CIK],
+            data_base_url=edgar.base_url,
+            www_base_url=edgar.base_url,
+        )
+        began = time.monotonic()
+        result = _run(resource, landing, tags={"memwise/timeout_s": "3"})
+        took = time.monotonic() - began
+    assert not result.success and took < 60, took
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "timed out" in failure.step_failure_data.error.message.lower() or "timeout" in str(
+        failure.step_failure_data.error
+    )
+    # It held a ledger reservation under the edgar budget, given back at the end.
+    ledger = MemoryResource(home_dir=str(tmp_path / "memwise")).ledger
+    events = [(h["event"], h["label"]) for h in ledger.history()]
+    assert [e for e, label in events if label.endswith("download_edgar_filings")] == [
+        "admit",
+        "release",
+    ]
+    assert not list(landing.glob(".*.part"))  # the cut-off document left no part behind

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -77,6 +78,41 @@ def _check_entry(root: Path, entry: os.DirEntry) -> str | None:
     with open(path, "rb"):  # unreadable (permissions): raises PermissionError, skipped
         pass
     return None
+
+
+# Sidecars and submissions JSON are a few KB to a few MB; past this they are refused.
+MAX_JSON_BYTES = 64 << 20
+
+
+def read_confined(root: Path, path: Path, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+    """The bytes of `path`, under the landing folder's link rules (as filings are read).
+
+    `path` must resolve inside `root` (a symlink may point within it, never out), be a
+    regular file (no FIFO, device or folder) and hold at most `max_bytes`; else ValueError.
+    The file is opened without following a link and checked again after opening, so a
+    link swapped in between the check and the read is refused too.
+    """
+    base = Path(root).resolve()
+    try:
+        target = Path(path).resolve(strict=True)
+    except (OSError, RuntimeError) as error:
+        raise ValueError(f"{path}: cannot be resolved ({error})") from error
+    if base not in target.parents:
+        raise ValueError(f"{path}: resolves to {target}, outside the landing folder {base}")
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be opened ({error.strerror or error})") from error
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path}: not a regular file")
+        if info.st_size > max_bytes:
+            raise ValueError(f"{path}: {info.st_size:,} bytes, more than {max_bytes:,}")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{path}: more than {max_bytes:,} bytes")
+    return data
 
 
 def resolve_filing(folder: Path, key: str) -> Path:

@@ -40,6 +40,7 @@ from typing import Any
 import pandas as pd
 
 from memwise_assets.compute.acceptance import EASTERN, Clock, filer_clock, parse_acceptance
+from memwise_assets.compute.filings.landing import read_confined
 from memwise_assets.compute.filings.source import normalise_form
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def filing_metadata(
     if meta.cik is not None:
         found = submissions_file(Path(path).parent, meta.cik)
         try:
-            record = _load_json(found) if found is not None else None
+            record = _load_json(found, Path(path).parent) if found is not None else None
         except ValueError as exc:
             log.warning("ignoring submissions data: %s", exc)
             record = None
@@ -234,10 +235,10 @@ def read_sidecar(path: Path, *, clock: Clock = EASTERN) -> FilingMetadata:
 
     clock: how an EDGAR acceptance string without a believable offset reads (the filer's).
     """
-    if not path.is_file():
+    if not (path.is_file() or path.is_symlink()):
         return FilingMetadata()
     try:
-        record = _load_json(path)
+        record = _load_json(path, path.parent)
     except ValueError as exc:
         # A broken sidecar costs the filing its dates (it is flagged), never its sections.
         log.warning("ignoring sidecar: %s", exc)
@@ -264,7 +265,7 @@ def _text(value: object) -> str | None:
 def submissions_file(folder: Path, cik: int) -> Path | None:
     """The company's recorded submissions JSON under `folder`/submissions, if there."""
     path = folder / SUBMISSIONS_DIR / f"CIK{cik:010d}.json"
-    return path if path.is_file() else None
+    return path if path.is_file() or path.is_symlink() else None
 
 
 def submissions_metadata(
@@ -305,9 +306,10 @@ def submissions_metadata(
     )
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def _load_json(path: Path, root: Path) -> dict[str, Any]:
+    """A JSON object read under the landing folder's link rules (`read_confined`)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(read_confined(root, path).decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: expected a JSON object of filing metadata; {exc}") from exc
     if not isinstance(value, dict):

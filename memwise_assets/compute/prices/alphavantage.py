@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from memwise_assets.compute.http import HttpRefused, HttpStatus, bounded_get
 from memwise_assets.compute.prices.calendar import trading_days
 from memwise_assets.compute.prices.clean import clean_and_assemble
 from memwise_assets.compute.prices.pacing import RateLimiter, RetriesExhausted, RetryPolicy
@@ -31,6 +31,9 @@ from memwise_assets.compute.prices.schema import (
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://www.alphavantage.co/query"
+# A full daily history is a few MB of JSON; past this a response is refused.
+MAX_RESPONSE_BYTES = 64 << 20
+REQUEST_DEADLINE_S = 120.0
 ADJUSTED = "TIME_SERIES_DAILY_ADJUSTED"
 UNADJUSTED = "TIME_SERIES_DAILY"
 FIELDS = {
@@ -136,6 +139,7 @@ class AlphaVantageSource(PriceSource):
         retries: int = 2,
         rate_limit_wait_s: float = 60.0,
         timeout_s: float = 30.0,
+        deadline_s: float = REQUEST_DEADLINE_S,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -149,7 +153,7 @@ class AlphaVantageSource(PriceSource):
         self.retry = RetryPolicy(
             retries=retries, base_s=rate_limit_wait_s, factor=1.0, cap_s=rate_limit_wait_s
         )
-        self.timeout_s = timeout_s
+        self.timeout_s, self.deadline_s = timeout_s, deadline_s
         self.sleep = sleep
         self.limiter = RateLimiter(calls_per_minute / 60.0, burst=1, clock=clock, sleep=sleep)
         self.calls = 0
@@ -168,17 +172,26 @@ class AlphaVantageSource(PriceSource):
         url = f"{self.base_url}?{urllib.parse.urlencode(params)}"
         self.limiter.acquire(1)
         self.calls += 1
-        request = urllib.request.Request(url, headers={"User-Agent": "memwise/0.1"})
+        chunks: list[bytes] = []
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:  # noqa: S310
-                return json.load(resp)
-        except urllib.error.HTTPError as exc:
-            kind = "rate_limit" if exc.code == 429 else "http"
-            raise AlphaVantageError(kind, f"HTTP {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise AlphaVantageError("network", f"cannot reach Alpha Vantage: {reason}") from None
-        except json.JSONDecodeError as exc:
+            # Redirects only to the configured host, a size cap, an overall deadline.
+            bounded_get(
+                url,
+                chunks.append,
+                headers={"User-Agent": "memwise/0.1"},
+                cap=MAX_RESPONSE_BYTES,
+                deadline_s=self.deadline_s,
+                timeout_s=self.timeout_s,
+            )
+            return json.loads(b"".join(chunks))
+        except HttpStatus as exc:
+            kind = "rate_limit" if exc.status == 429 else "http"
+            raise AlphaVantageError(kind, f"HTTP {exc.status} {exc.reason}") from None
+        except HttpRefused as exc:
+            raise AlphaVantageError("http", f"Alpha Vantage response refused: {exc}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise AlphaVantageError("network", f"cannot reach Alpha Vantage: {exc}") from None
+        except ValueError as exc:
             raise AlphaVantageError("http", f"response is not JSON: {exc}") from None
 
     def fetch_one(self, symbol: str) -> tuple[pd.DataFrame, str]:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from memwise_assets.compute.prices.calendar import trading_days
 from memwise_assets.compute.prices.schema import (
+    MAX_VOLUME,
     PRICE_COLUMNS,
     FetchResult,
     PriceSourceError,
@@ -41,7 +42,8 @@ def clean_bars(
     """Raw long bars (any order, faults included) -> contract frame and fault counts per ticker.
 
     Rows outside [start, end) are dropped silently; rows on non-trading days, with unparsable
-    dates, NaN/zero/negative prices or negative volume are skipped and counted; duplicate
+    dates, infinite/NaN/zero/negative prices, negative volume or a volume that is infinite or
+    absurd (MAX_VOLUME) are skipped and counted; duplicate
     (symbol, date) rows keep the last one in input order; NaN adj_close falls back to close,
     NaN volume to 0; high/low are widened to cover open and close when a source broke that.
     """
@@ -66,6 +68,10 @@ def clean_bars(
     # One array per column (copies: the repairs below must never write into `raw`).
     cols = {c: raw[c].to_numpy(dtype="float64", na_value=np.nan, copy=True) for c in PRICE_COLUMNS}
     o, h, lo, c, adj = (cols[k] for k in PRICE_COLUMNS)
+    # An infinite price is refused on its own count: no repair can make it a price.
+    infinite = keep & (np.isinf(o) | np.isinf(h) | np.isinf(lo) | np.isinf(c) | np.isinf(adj))
+    counts["non_finite_price"] = _per_symbol(codes_all, infinite, n_t)
+    keep &= ~infinite
     with np.errstate(invalid="ignore"):
         bad_price = np.isnan(o) | np.isnan(h) | np.isnan(lo) | np.isnan(c)
         bad_price |= (o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0) | (adj <= 0)
@@ -82,6 +88,10 @@ def clean_bars(
     neg_vol = keep & (cols["volume"] < 0)
     counts["negative_volume"] = _per_symbol(codes_all, neg_vol, n_t)
     keep &= ~neg_vol
+    # An infinite volume would wrap to int64 min; an absurd one could overflow a sum later.
+    huge_vol = keep & (np.isinf(cols["volume"]) | (cols["volume"] >= MAX_VOLUME))
+    counts["non_finite_volume"] = _per_symbol(codes_all, huge_vol, n_t)
+    keep &= ~huge_vol
 
     cols["code"], cols["date"] = codes_all, dates_all
     if not keep.all():

@@ -6,6 +6,7 @@ import csv
 import gzip
 import os
 import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +18,12 @@ import pyarrow.csv as pacsv
 
 from memwise_assets.compute.prices.calendar import trading_days
 from memwise_assets.compute.prices.clean import clean_and_assemble
-from memwise_assets.compute.prices.schema import FetchResult, PriceSource
+from memwise_assets.compute.prices.schema import (
+    FetchResult,
+    PriceSource,
+    check_range,
+    normalize_tickers,
+)
 
 EXPECTED_HEADER = "Date, Open, High, Low, Close, Adj Close (optional), Volume [, Name]"
 # Header spellings seen in the wild, compared with case, spaces and punctuation removed.
@@ -219,6 +225,14 @@ class CsvPriceSource(PriceSource):
                     files.setdefault(ticker, path)
         return files, refused
 
+    def input_bytes(self, tickers: Iterable[str] | str, start: object, end: object) -> int:
+        """The bytes of the requested tickers' files, uncompressed: each is read whole,
+        whatever part of it the range keeps."""
+        symbols = set(normalize_tickers(tickers))
+        check_range(start, end)
+        files, _ = self._files()
+        return sum(_uncompressed_size(path) for t, path in files.items() if t in symbols)
+
     def _fetch(self, tickers: list[str], start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:
         files, refused = self._files()
         days = trading_days(start, end)
@@ -293,3 +307,17 @@ def _read_or_error(path: Path) -> dict[str, np.ndarray] | CsvFormatError:
         return _read_columns(path)
     except CsvFormatError as exc:
         return exc
+
+
+def _uncompressed_size(path: Path) -> int:
+    """A file's size on disk; for a .gz the size its trailer states (mod 4 GiB, at least
+    the compressed size)."""
+    try:
+        size = path.stat().st_size
+        if path.name.lower().endswith(".gz") and size >= 4:
+            with open(path, "rb") as handle:
+                handle.seek(-4, os.SEEK_END)
+                return max(size, int.from_bytes(handle.read(4), "little"))
+        return size
+    except OSError:
+        return 0

@@ -11,7 +11,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.prices.calendar import CALENDAR_END, CALENDAR_START, to_day
+from memwise_assets.compute.prices.calendar import (
+    CALENDAR_END,
+    CALENDAR_START,
+    to_day,
+    trading_days,
+)
 
 BAR_COLUMNS: tuple[str, ...] = (
     "symbol",
@@ -31,6 +36,12 @@ BAR_DTYPES: dict[str, str] = {
     **{c: "float64" for c in PRICE_COLUMNS},
     "volume": "int64",
 }
+# A stored bar: 8 columns of 8 bytes (the symbol is a category code).
+STORED_ROW_BYTES = 8 * 8
+# No stock trades 1e15 shares a day (the busiest trade ~1e10); past it a volume is refused,
+# never wrapped: int64 holds it, and sums over 9,000 rows of such volumes (weeks, years of
+# aggregates) stay within int64 too.
+MAX_VOLUME = 1e15
 TICKER_PATTERN = re.compile(r"^[A-Z0-9.\-^=]{1,20}$")
 MAX_RANGE_DAYS = 366 * 60
 
@@ -131,6 +142,17 @@ class PriceSource(ABC):
     def _fetch(self, tickers: list[str], start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:
         """Fetch validated, upper-cased tickers for a validated range."""
 
+    def input_bytes(self, tickers: Iterable[str] | str, start: object, end: object) -> int:
+        """Bytes a fetch of these bars brings in: the step's input size for its estimate.
+
+        Here the rows expected (tickers x trading days) at a stored row each; a source that
+        reads more than it keeps (whole files) says so by overriding this.
+        """
+        symbols = normalize_tickers(tickers)
+        start_ts, end_ts = check_range(start, end)
+        days = len(trading_days(start_ts, end_ts))
+        return len(symbols) * max(days, 1) * STORED_ROW_BYTES
+
 
 def normalize_tickers(tickers: Iterable[str] | str) -> list[str]:
     """Upper-cased, stripped, de-duplicated tickers in request order; ValueError on bad input."""
@@ -197,7 +219,9 @@ def bars_issues(frame: pd.DataFrame) -> dict[str, int]:
         ohlc_bad = (lo > np.minimum(o, c)) | (h < np.maximum(o, c)) | (lo > h)
         nonpositive = (prices <= 0).any(axis=1)
     volume = pd.to_numeric(frame["volume"], errors="coerce")
+    volume_values = volume.to_numpy(dtype="float64", na_value=np.nan)
     return {
+        "non_finite": int((np.isinf(prices).any(axis=1) | np.isinf(volume_values)).sum()),
         "duplicates": int(frame.duplicated(subset=["symbol", "date"]).sum()),
         "nan_close": int(np.isnan(c).sum()),
         "nan_price": int(np.isnan(prices).any(axis=1).sum()),
@@ -239,9 +263,13 @@ def validate_bars(frame: pd.DataFrame, *, check_ohlc: bool = True) -> pd.DataFra
     if check_ohlc and issues["ohlc_inconsistent"]:
         n_bad = issues["ohlc_inconsistent"]
         problems.append(f"{n_bad} rows with low > min(open, close) or high < max(open, close)")
+    if issues["non_finite"]:
+        problems.append(f"{issues['non_finite']} rows with an infinite price or volume")
     volume = out["volume"]
     if volume.isna().any():
         problems.append(f"{int(volume.isna().sum())} NaN volume(s)")
+    elif volume.dtype.kind == "f" and (volume.abs() >= MAX_VOLUME).any():
+        problems.append("volumes of 1e15 shares or more")
     if problems:
         raise ValueError(
             "bars expected unique (symbol, date) with finite OHLC; got " + "; ".join(problems)
@@ -257,6 +285,8 @@ def issues_text(issues: Mapping[str, int]) -> str:
         "duplicates": "duplicate dates resolved (kept last)",
         "duplicates_conflicting": "of them with differing values",
         "bad_price": "rows skipped for NaN/zero/negative prices",
+        "non_finite_price": "rows skipped for an infinite price",
+        "non_finite_volume": "rows skipped for an infinite volume or one of 1e15 shares or more",
         "bad_date": "rows skipped for unparsable or ambiguous dates",
         "unparsable_value": "rows skipped for a value that is not a plain number (e.g. 1,234)",
         "negative_volume": "rows skipped for negative volume",

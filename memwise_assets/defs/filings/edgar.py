@@ -1,11 +1,16 @@
 """The EDGAR source in Dagster: a resource, a download job, and a sensor that runs it.
 
-Downloading is paced (the shared 10 requests/s limiter), not memory-bound: it holds one
-document at a time, so it runs outside the memory ledger and its metadata says so. The
-landing sensor turns what it downloads into `sec_filing_sections` partitions.
+Downloading is paced (the shared 10 requests/s limiter), not memory-bound: it streams one
+document at a time to disk. It still runs as a memwise step (`edgar` budget): admitted on
+the ledger, monitored, and under a step timeout, on top of each request's own deadline
+and size cap. The landing sensor turns what it downloads into `sec_filing_sections`
+partitions.
 """
 
-from collections.abc import Sequence
+import multiprocessing
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
@@ -20,15 +25,22 @@ from memwise_assets.compute.edgar import (
     check_user_agent,
     download_new_filings,
 )
+from memwise_assets.compute.edgar.files import sweep_partials
 from memwise_assets.compute.markdown import md_table
+from memwise_assets.defs.budgets import budget_named
 from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.figures import TIMEOUT_KEY
 from memwise_assets.defs.universe import UNIVERSE
+from memwise_assets.memory.deadline import Deadline, StepTimeout
 
 PACING = (
     f"paced: at most {SEC_MAX_REQUESTS_PER_S} requests/s to EDGAR (one limiter per process), "
-    "backoff on 429/503; not memory-bound (one document in memory at a time), so not "
-    "admitted through the memory ledger"
+    "backoff on 429/503; not memory-bound (one document streamed to disk at a time); run "
+    "as a memwise step: admitted on the ledger under the 'edgar' budget, monitored, with a "
+    "step timeout, each request with its own deadline and size cap"
 )
+BUDGET = "edgar"
 
 
 class EdgarResource(dg.ConfigurableResource):
@@ -68,13 +80,21 @@ class EdgarResource(dg.ConfigurableResource):
         return value
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._client = EdgarClient(self.user_agent, retries=self.retries, backoff_s=self.backoff_s)
+        self._client = self.client()
+
+    def client(self) -> EdgarClient:
+        """A client with the default bounds (a deadline and a size cap per request), whose
+        redirects may go only to the two configured hosts."""
+        return EdgarClient(
+            self.user_agent,
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+            allowed_origins=[self.data_base_url, self.www_base_url],
+        )
 
     def edgar_client(self) -> EdgarClient:
-        """The run's EDGAR client: the shared pacing, this User-Agent, the backoff."""
-        return self._client or EdgarClient(
-            self.user_agent, retries=self.retries, backoff_s=self.backoff_s
-        )
+        """The run's EDGAR client: the shared pacing, this User-Agent, the bounds."""
+        return self._client or self.client()
 
     def download(
         self, filings: FilingsResource, universe: Sequence[str] = ()
@@ -112,16 +132,63 @@ def _report_row(report: CompanyReport) -> dict[str, object]:
 
 # The limiter is per process; the pool (default limit 1, dagster.yaml) keeps EDGAR
 # downloads to one at a time across runs, so the 10/s ceiling holds for the whole host.
+@contextmanager
+def edgar_step(context: dg.OpExecutionContext, memory: MemoryResource) -> Iterator[Deadline]:
+    """The download as a memwise step: admitted, monitored, and timed out as a failure.
+
+    The timeout is the run tag `memwise/timeout_s`, else the budget's step timeout.
+    """
+    spec = budget_named(BUDGET)
+    tagged = context.run.tags.get(TIMEOUT_KEY)
+    timeout_s = float(tagged) if tagged else memory.step_timeouts_s.get(BUDGET, spec.timeout_s)
+    basis = f"run tag {TIMEOUT_KEY}" if tagged else f"static ({BUDGET} budget default)"
+    owns_process = (
+        multiprocessing.parent_process() is not None
+        and threading.current_thread() is threading.main_thread()
+    )
+    label = f"{context.run_id[:8]}:{context.op.name}"
+    try:
+        with (
+            memory.admit(spec.static_estimate(0.0), label) as waited_s,
+            memory.monitor(memory.limit_for(BUDGET), logger=context.log),
+            Deadline(
+                timeout_s,
+                basis=basis,
+                label=context.op.name,
+                grace_s=memory.timeout_grace_s,
+                kill_process=owns_process,
+            ) as deadline,
+        ):
+            context.log.info(
+                f"admitted {context.op.name}: {spec.static_estimate(0.0):.0f} MB ({BUDGET} "
+                f"budget), waited {waited_s:.2f} s, timeout {timeout_s:.0f} s ({basis})"
+            )
+            yield deadline
+    except StepTimeout as exc:
+        raise dg.Failure(
+            description=str(exc), metadata={TIMEOUT_KEY: timeout_s}, allow_retries=False
+        ) from exc
+
+
 @dg.op(out=dg.Out(dg.Nothing), pool="edgar", tags={"memwise/bound": "paced"})
 def download_edgar_filings(
-    context: dg.OpExecutionContext, edgar: EdgarResource, filings: FilingsResource
+    context: dg.OpExecutionContext,
+    edgar: EdgarResource,
+    filings: FilingsResource,
+    memory: MemoryResource,
 ) -> dg.Output:
     """Download new 10-K/10-Q primary documents with sidecar metadata into the landing folder."""
-    # The deployment's universe ($MEMWISE_UNIVERSE or the sample's): a job cannot share the
-    # assets' resource instance, and a run of this job has no run config of theirs anyway.
-    reports = download_new_filings_logged(context, edgar, filings, UNIVERSE.resolve())
+    with edgar_step(context, memory) as deadline:
+        swept = sweep_partials(filings.landing) if filings.landing.is_dir() else []
+        if swept:
+            context.log.warning(f"swept {len(swept)} partial download(s) of an earlier run")
+        # The deployment's universe ($MEMWISE_UNIVERSE or the sample's): a job cannot share
+        # the assets' resource instance, and a run of this job has no run config of theirs.
+        reports = download_new_filings_logged(context, edgar, filings, UNIVERSE.resolve())
     failed = [r for r in reports if r.status != "ok"]
     metadata = {
+        "memwise/partials_swept": len(swept),
+        TIMEOUT_KEY: deadline.timeout_s,
         "memwise/companies": len(reports),
         "memwise/companies_failed": len(failed),
         "memwise/filings_downloaded": sum(len(r.downloaded) for r in reports),

@@ -27,8 +27,6 @@ from memwise_assets.defs.prices.partitions import monthly_partitions
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.universe import UNIVERSE_DEFS, UniverseResource
 
-# A stored bar: 8 columns of 8 bytes (the symbol is a category code).
-_BYTES_PER_ROW = 8 * 8
 _EXCHANGE_TZ = "America/New_York"
 _ONE_DAY = pd.Timedelta(days=1)
 
@@ -104,7 +102,7 @@ def daily_bars(
     end = min(end, pd.Timestamp.now(tz=_EXCHANGE_TZ).tz_localize(None).normalize() + _ONE_DAY)
     keys = list(context.partition_keys)
     n_days = len(trading_days(start, end))
-    input_mb = len(config.tickers) * max(n_days, 1) * _BYTES_PER_ROW / MB
+    input_mb = price_source(config).input_bytes(config.tickers, start, end) / MB
     with memory.step(context, budget="prices", input_mb=input_mb) as step:
         step.mark("pre-fetch-start")
         context.log.info(

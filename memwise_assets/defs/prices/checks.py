@@ -19,6 +19,7 @@ TICKERS_ACCOUNTED = "tickers_present_or_reported"
 # source knows but that has no rows in the range (listed later, delisted before) is listed in
 # the check's metadata without failing it: nothing is missing there.
 TICKERS_WITH_DATA = "every_ticker_has_data"
+FINITE_VALUES = "finite_prices_and_volumes"
 
 PRICE_CHECKS = [
     dg.AssetCheckSpec(NO_DUPLICATES, asset="daily_bars", description="One row per symbol and day."),
@@ -36,6 +37,11 @@ PRICE_CHECKS = [
         asset="daily_bars",
         description="Each requested ticker has rows (WARN: a ticker without data is named).",
     ),
+    dg.AssetCheckSpec(
+        FINITE_VALUES,
+        asset="daily_bars",
+        description="Every stored price is a finite number and every volume >= 0 (no wrap).",
+    ),
 ]
 
 
@@ -50,7 +56,7 @@ def price_check_results(
     `failed`: tickers the source reported (failed or empty); `empty`: those of them it knows
     but that have no rows in the range.
     """
-    dupes = n_bad = nan_close = 0
+    dupes = n_bad = nan_close = non_finite = 0
     present: set[str] = set()
     for frame in frames:
         if not len(frame):
@@ -59,6 +65,7 @@ def price_check_results(
         dupes += found["duplicates"]
         n_bad += found["inconsistent"]
         nan_close += found["nan_close"]
+        non_finite += found["non_finite"]
         present.update(found["symbols"])
     yield dg.AssetCheckResult(
         check_name=NO_DUPLICATES, passed=dupes == 0, metadata={"duplicates": dupes}
@@ -68,6 +75,11 @@ def price_check_results(
     )
     yield dg.AssetCheckResult(
         check_name=NO_NAN_CLOSE, passed=nan_close == 0, metadata={"nan_close_rows": nan_close}
+    )
+    yield dg.AssetCheckResult(
+        check_name=FINITE_VALUES,
+        passed=non_finite == 0,
+        metadata={"non_finite_rows": non_finite},
     )
     wanted = {t.upper() for t in requested}
     unaccounted = sorted(wanted - present - set(failed))
@@ -121,10 +133,16 @@ def _frame_faults(frame: pd.DataFrame) -> dict:
     # fmin/fmax skip a NaN open or close as pandas' row-wise min/max did; NaN low/high fail.
     with np.errstate(invalid="ignore"):
         consistent = (lo <= np.fmin(o, c)) & (np.fmax(o, c) <= h)
+    prices = frame[["open", "high", "low", "close", "adj_close"]].to_numpy(dtype="float64")
+    volume = frame["volume"].to_numpy()
+    # A volume below 0 is what an inf wrapped into int64 looks like; a float one may be inf.
+    bad_volume = ~np.isfinite(volume) | (volume < 0) if volume.dtype.kind == "f" else volume < 0
+    non_finite = int(((~np.isfinite(prices)).any(axis=1) | bad_volume).sum())
     used = np.unique(codes[codes >= 0])
     return {
         "duplicates": duplicates,
         "inconsistent": int((~consistent).sum()),
         "nan_close": int(np.isnan(c).sum()),
+        "non_finite": non_finite,
         "symbols": [str(s) for s in categories[used].tolist()],
     }

@@ -116,10 +116,14 @@ def unknown_budget(
 def test_budgets_are_one_table_and_an_unknown_budget_names_the_known_ones(
     memwise_resources,
 ) -> None:
-    assert {"prices", "weekly", "labels", "filings", "filing_features", "default"} == set(BUDGETS)
+    assert {"prices", "weekly", "labels", "filings", "filing_features", "edgar", "default"} == set(
+        BUDGETS
+    )
     assert budget_named("prices").static_estimate(10.0) == 140.0
     assert MemoryResource(limits_mb={"prices": 300}).limit_for("prices") == 300.0
-    with pytest.raises(ValueError, match="expected one of default, filing_features, filings"):
+    with pytest.raises(
+        ValueError, match="expected one of default, edgar, filing_features, filings"
+    ):
         MemoryResource(limits_mb={"pricse": 300})
     result = dg.materialize([unknown_budget], resources=memwise_resources, raise_on_error=False)
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
