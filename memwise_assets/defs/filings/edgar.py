@@ -28,9 +28,9 @@ from memwise_assets.compute.edgar import (
 from memwise_assets.compute.edgar.files import sweep_partials
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.defs.budgets import budget_named
+from memwise_assets.defs.figures import TIMEOUT_KEY
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.figures import TIMEOUT_KEY
 from memwise_assets.defs.universe import UNIVERSE
 from memwise_assets.memory.deadline import Deadline, StepTimeout
 
