@@ -38,18 +38,21 @@ def _read_one(path: Path) -> pd.DataFrame:
         raise ValueError(f"{path.name}: expected bars, got a header only")
     stamps = pd.to_datetime(raw[time_col], errors="coerce")
     prices = raw[list(_PRICES)].apply(pd.to_numeric, errors="coerce")
-    bad = stamps.isna() | prices.isna().any(axis=1)
+    volume = pd.to_numeric(raw[volume_col], errors="coerce").astype(np.float64)
+    # Infinite prices or volumes are refused like missing ones: never stored.
+    finite = np.isfinite(prices.to_numpy(dtype=np.float64)).all(axis=1)
+    bad = stamps.isna().to_numpy() | ~finite | np.isinf(volume.to_numpy())
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()  # +2: header, 1-based
+        rows = (np.flatnonzero(bad)[:5] + 2).tolist()  # +2: header, 1-based
         raise ValueError(
-            f"{path.name}: expected a time and four prices on every line, "
-            f"got {int(bad.sum())} bad lines, e.g. lines {rows}"
+            f"{path.name}: expected a time, four finite prices and a finite or empty volume "
+            f"on every line, got {int(bad.sum())} bad lines, e.g. lines {rows}"
         )
     return pd.DataFrame(
         {
             "timestamp": stamps,
             **{c: prices[c].astype(np.float64) for c in _PRICES},
-            "volume": pd.to_numeric(raw[volume_col], errors="coerce").astype(np.float64),
+            "volume": volume,
         }
     )
 

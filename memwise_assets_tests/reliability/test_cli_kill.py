@@ -199,3 +199,50 @@ def test_a_long_pool_wait_names_the_holder_and_the_remedy(
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.mark.slow
+def test_a_cli_killed_while_blocked_on_the_pool_never_inherits_the_slot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed while queued for the slot: when the holder ends, Dagster hands the slot to the
+    dead run's pending step; the next plain CLI run still gets through."""
+    home, env = _home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    pid_file = tmp_path / "holder.pid"
+    holder = subprocess.Popen([sys.executable, "-c", _UNRECORDED, str(pid_file)], env=env)
+    victim: subprocess.Popen | None = None
+    try:
+        _wait("the holder at work", pid_file.exists)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            held = _wait("the holder holding the prices slot", lambda: _holder(instance))
+            victim = _materialize(env, ["2024-01"], tmp_path / "victim.log")
+
+            def queued() -> str | None:
+                info = instance.event_log_storage.get_concurrency_info("prices")
+                return next((s.run_id for s in info.pending_steps if s.run_id != held), None)
+
+            dead = _wait("the victim queued for the slot", queued)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        holder.kill()  # the holder dies too; its slot goes to the queue
+        holder.wait()
+    finally:
+        for proc in (victim, holder):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    nxt = subprocess.run(
+        [DAGSTER, "asset", "materialize", "-m", "memwise_assets.definitions"]
+        + ["--select", "daily_bars", "--partition", "2024-02"],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+    )
+    assert nxt.returncode == 0, (nxt.stdout + nxt.stderr)[-4000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for run_id in (dead, held):
+            run = instance.get_run_by_id(run_id)
+            assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_run_ids()

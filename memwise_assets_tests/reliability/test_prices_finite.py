@@ -125,3 +125,15 @@ def test_clean_bars_never_wraps_a_volume() -> None:
     assert frame["volume"].tolist() == [7]
     assert issues["A"]["non_finite_volume"] == 3
     assert int(frame["volume"].sum()) == 7
+
+
+@pytest.mark.parametrize("line", ["10,inf,10,10,100", "10,10,10,-inf,100", "10,10,10,10,inf"])
+def test_intraday_bars_refuse_non_finite_values(tmp_path: Path, line: str) -> None:
+    from memwise_assets.compute.intraday import read_intraday_bars
+
+    (tmp_path / "ES_minute.csv").write_text(
+        "timestamp,open,high,low,close,volume\n"
+        f"2024-01-02 09:30,10,10,10,10,100\n2024-01-02 09:31,{line}\n"
+    )
+    with pytest.raises(ValueError, match="finite .* lines \\[3\\]"):
+        read_intraday_bars(tmp_path)

@@ -90,9 +90,10 @@ class EdgarClient:
         self.requests = 0
 
     def get(self, url: str, *, max_bytes: int | None = None) -> bytes:
-        """The body of `url`; EdgarError on a refusal or after the retries run out."""
+        """The body of `url` in memory (at most 64 MB unless `max_bytes` says otherwise);
+        EdgarError on a refusal or after the retries run out."""
         chunks: list[bytes] = []
-        self.get_into(url, chunks.append, max_bytes=max_bytes)
+        self.get_into(url, chunks.append, max_bytes=max_bytes or MAX_JSON_BYTES)
         return b"".join(chunks)
 
     def get_to_file(self, url: str, handle: BinaryIO) -> int:
