@@ -13,6 +13,7 @@ from memwise_assets.defs.company.resources import CompanyDataResource
 from memwise_assets.defs.filings import edgar as edgar_defs
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.prices.assets import daily_bars
+from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.universe import UNIVERSE_ENV, UniverseResource
 
 ASSETS = [daily_bars, company_profiles, company_fundamentals]
@@ -87,7 +88,11 @@ def test_the_edgar_download_follows_the_universe_without_tickers_of_its_own(
     assert asked == [(["AAPL", "MSFT"], []), (["KO"], []), ([], [320193])]
     defs = dg.Definitions(
         jobs=[edgar_defs.edgar_download_job],
-        resources={"edgar": edgar_defs.EdgarResource(user_agent=agent), "filings": filings},
+        resources={
+            "edgar": edgar_defs.EdgarResource(user_agent=agent),
+            "filings": filings,
+            "memory": MemoryResource(home_dir=str(tmp_path / "memwise")),
+        },
     )
     assert defs.resolve_job_def("edgar_download_job").execute_in_process().success
     assert asked[-1] == (["AAPL", "MSFT"], [])
