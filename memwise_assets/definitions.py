@@ -18,11 +18,14 @@ from memwise_assets.defs.company.assets import (
 )
 from memwise_assets.defs.company.resources import CompanyDataResource
 from memwise_assets.defs.company.schedules import company_refresh_job, company_refresh_schedule
-from memwise_assets.defs.company.sec import daily_with_sec_fundamentals, sec_fundamentals
 from memwise_assets.defs.filings.assets import sec_filing_sections
 from memwise_assets.defs.filings.edgar import EdgarResource, edgar_download_job, edgar_sensor
 from memwise_assets.defs.filings.features import daily_with_filing_features, filing_text_features
 from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.filings.sec_fundamentals import (
+    daily_with_sec_fundamentals,
+    sec_fundamentals,
+)
 from memwise_assets.defs.filings.sensors import (
     dead_letter_sensor,
     filings_landing_sensor,

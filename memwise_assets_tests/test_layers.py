@@ -258,6 +258,8 @@ KNOWN_COMPUTE_CROSSINGS = {
     "compute.company.yahoo -> compute.prices.schema",
     "compute.company.yahoo -> compute.prices.yahoo_errors",
     "compute.edgar.client -> compute.prices.pacing",
+    "compute.edgar.files -> compute.filings.landing",
+    "compute.edgar.files -> compute.filings.metadata",
     "compute.edgar.source -> compute.filings.metadata",
     "compute.holes -> compute.prices.calendar",
 }

@@ -17,8 +17,8 @@ from memwise_assets.defs.company.assets import (
     daily_with_fundamentals,
 )
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
-from memwise_assets.defs.company.sec import SecFundamentalsConfig, SecJoinConfig
 from memwise_assets.defs.filings.features import FilingJoinConfig
+from memwise_assets.defs.filings.sec_fundamentals import SecFundamentalsConfig, SecJoinConfig
 from memwise_assets_tests.clock import FakeClock
 from memwise_assets_tests.company_replay import RecordedYahoo
 

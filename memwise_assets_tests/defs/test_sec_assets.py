@@ -12,14 +12,14 @@ import pytest
 from memwise_assets.compute.company.sec_facts import company_facts
 from memwise_assets.compute.company.sec_join import sec_daily
 from memwise_assets.compute.prices import SamplePriceSource
-from memwise_assets.defs.company.sec import (
+from memwise_assets.defs.filings.edgar import EdgarResource
+from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.filings.sec_fundamentals import (
     daily_with_sec_fundamentals,
     fact_check_results,
     sec_fundamentals,
     sec_join_check,
 )
-from memwise_assets.defs.filings.edgar import EdgarResource
-from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets_tests.edgar_server import RecordedEdgar, serving
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

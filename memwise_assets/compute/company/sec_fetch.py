@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from memwise_assets.compute.company.sec_facts import empty_facts, reports_of, views
-from memwise_assets.compute.edgar.client import EdgarClient, EdgarError
+from memwise_assets.compute.edgar import EdgarClient, EdgarError
 
 CACHE_DIR = "companyfacts"
 
