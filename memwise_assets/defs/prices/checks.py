@@ -29,35 +29,53 @@ PRICE_CHECKS = [
 ]
 
 
+class PriceChecks:
+    """The four price checks, tallied month by month as a step stores its months."""
+
+    def __init__(self) -> None:
+        self.duplicates = self.inconsistent = self.nan_close = 0
+        self.present: set[str] = set()
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Count one frame's faults (frames of one step are disjoint by date)."""
+        if not len(frame):
+            return
+        found = _frame_faults(frame)
+        self.duplicates += found["duplicates"]
+        self.inconsistent += found["inconsistent"]
+        self.nan_close += found["nan_close"]
+        self.present.update(found["symbols"])
+
+    def results(
+        self, requested: Iterable[str], failed: Iterable[str]
+    ) -> Iterator[dg.AssetCheckResult]:
+        """The check results of every frame added."""
+        dupes, n_bad, nan_close = self.duplicates, self.inconsistent, self.nan_close
+        yield dg.AssetCheckResult(
+            check_name=NO_DUPLICATES, passed=dupes == 0, metadata={"duplicates": dupes}
+        )
+        yield dg.AssetCheckResult(
+            check_name=OHLC_CONSISTENT, passed=n_bad == 0, metadata={"inconsistent_rows": n_bad}
+        )
+        yield dg.AssetCheckResult(
+            check_name=NO_NAN_CLOSE, passed=nan_close == 0, metadata={"nan_close_rows": nan_close}
+        )
+        unaccounted = sorted({t.upper() for t in requested} - self.present - set(failed))
+        yield dg.AssetCheckResult(
+            check_name=TICKERS_ACCOUNTED,
+            passed=not unaccounted,
+            metadata={"unaccounted": ", ".join(unaccounted[:50]) or "none"},
+        )
+
+
 def price_check_results(
     frames: Iterable[pd.DataFrame], requested: Iterable[str], failed: Iterable[str]
 ) -> Iterator[dg.AssetCheckResult]:
     """The four price checks over the frames of one step (months: disjoint by date)."""
-    dupes = n_bad = nan_close = 0
-    present: set[str] = set()
+    checks = PriceChecks()
     for frame in frames:
-        if not len(frame):
-            continue
-        found = _frame_faults(frame)
-        dupes += found["duplicates"]
-        n_bad += found["inconsistent"]
-        nan_close += found["nan_close"]
-        present.update(found["symbols"])
-    yield dg.AssetCheckResult(
-        check_name=NO_DUPLICATES, passed=dupes == 0, metadata={"duplicates": dupes}
-    )
-    yield dg.AssetCheckResult(
-        check_name=OHLC_CONSISTENT, passed=n_bad == 0, metadata={"inconsistent_rows": n_bad}
-    )
-    yield dg.AssetCheckResult(
-        check_name=NO_NAN_CLOSE, passed=nan_close == 0, metadata={"nan_close_rows": nan_close}
-    )
-    unaccounted = sorted({t.upper() for t in requested} - present - set(failed))
-    yield dg.AssetCheckResult(
-        check_name=TICKERS_ACCOUNTED,
-        passed=not unaccounted,
-        metadata={"unaccounted": ", ".join(unaccounted[:50]) or "none"},
-    )
+        checks.add(frame)
+    yield from checks.results(requested, failed)
 
 
 def _frame_faults(frame: pd.DataFrame) -> dict:
