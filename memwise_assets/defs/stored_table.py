@@ -22,6 +22,8 @@ from memwise_assets.defs.budgets import MB
 
 # Bytes per value in memory by Arrow type width (a category code is 4 bytes).
 _DEFAULT_WIDTH = 8
+# Rows of the symbol column counted at once (4 MB of codes).
+_COUNT_BATCH = 1 << 20
 
 
 class StoredTable:
@@ -38,6 +40,10 @@ class StoredTable:
     @functools.cached_property
     def _footers(self) -> list[pq.FileMetaData]:
         return [pq.read_metadata(path) for path in self.files]
+
+    @functools.cached_property
+    def _spans(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [_symbol_spans(meta) for meta in self._footers]
 
     @property
     def rows(self) -> int:
@@ -69,11 +75,10 @@ class StoredTable:
     def symbol_rows(self) -> pd.Series:
         """Rows per symbol (index: symbols sorted), read from the `symbol` column only."""
         counts: dict[str, int] = {}
-        for path in self.files:
-            file = pq.ParquetFile(path)
-            for group in range(file.num_row_groups):
-                column = file.read_row_group(group, columns=["symbol"]).column(0)
-                values, n = _value_counts(column)
+        for path, meta in zip(self.files, self._footers, strict=True):
+            file = pq.ParquetFile(path, metadata=meta)
+            for batch in file.iter_batches(_COUNT_BATCH, columns=["symbol"], use_threads=False):
+                values, n = _value_counts(batch.column(0))
                 for symbol, rows in zip(values, n, strict=True):
                     counts[symbol] = counts.get(symbol, 0) + int(rows)
         return pd.Series(counts, dtype="int64").sort_index()
@@ -102,11 +107,12 @@ class StoredTable:
         """
         names = list(columns) if columns else self.columns
         tables = []
-        for path, meta in zip(self.files, self._footers, strict=True):
-            groups = _groups_overlapping(meta, first, last)
+        for path, meta, spans in zip(self.files, self._footers, self._spans, strict=True):
+            groups = _groups_overlapping(spans, first, last)
             if not groups:
                 continue
-            table = pq.ParquetFile(path).read_row_groups(groups, columns=names)
+            file = pq.ParquetFile(path, metadata=meta)
+            table = file.read_row_groups(groups, columns=names, use_threads=False)
             tables.append(_rows_within(table, first, last))
         if not tables:
             schema = self._footers[0].schema.to_arrow_schema() if self.files else pa.schema([])
@@ -116,6 +122,10 @@ class StoredTable:
         del tables
         frame = table.to_pandas()
         del table
+        if isinstance(frame["symbol"].dtype, pd.CategoricalDtype):
+            # The block's own symbols only: per-symbol arrays of the compute passes are sized
+            # by the categories, which would otherwise be the whole stored universe.
+            frame["symbol"] = frame["symbol"].cat.remove_unused_categories()
         return _by_symbol_and_date(frame)
 
     def read_all(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -138,24 +148,34 @@ class StoredTable:
             yield self.read(symbols[lo], symbols[hi - 1], columns)
 
 
-def _value_counts(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+def _value_counts(column: pa.Array) -> tuple[list[str], np.ndarray]:
     counts = column.value_counts()
     values = counts.field("values").to_pylist()
     return [str(v) for v in values], counts.field("counts").to_numpy()
 
 
-def _groups_overlapping(meta: pq.FileMetaData, first: str | None, last: str | None) -> list[int]:
+def _symbol_spans(meta: pq.FileMetaData) -> tuple[np.ndarray, np.ndarray]:
+    """Each row group's first and last symbol (None-free: no statistics spans everything)."""
     index = meta.schema.to_arrow_schema().get_field_index("symbol")
-    groups = []
+    lows, highs = [], []
     for group in range(meta.num_row_groups):
         stats = meta.row_group(group).column(index).statistics if index >= 0 else None
-        if stats is not None and stats.has_min_max:
-            if (last is not None and str(stats.min) > last) or (
-                first is not None and str(stats.max) < first
-            ):
-                continue
-        groups.append(group)
-    return groups
+        known = stats is not None and stats.has_min_max
+        lows.append(str(stats.min) if known else "")
+        highs.append(str(stats.max) if known else "\U0010ffff")
+    return np.asarray(lows, dtype=object), np.asarray(highs, dtype=object)
+
+
+def _groups_overlapping(
+    spans: tuple[np.ndarray, np.ndarray], first: str | None, last: str | None
+) -> list[int]:
+    lows, highs = spans
+    keep = np.ones(len(lows), dtype=bool)
+    if last is not None:
+        keep &= lows <= last
+    if first is not None:
+        keep &= highs >= first
+    return np.flatnonzero(keep).tolist()
 
 
 def _rows_within(table: pa.Table, first: str | None, last: str | None) -> pa.Table:
