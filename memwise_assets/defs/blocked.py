@@ -21,12 +21,14 @@ from memwise_assets.compute.weekly import attach_weekly_features, weekly_feature
 from memwise_assets.defs.io_manager import block_metadata
 from memwise_assets.defs.step import StepMemory
 from memwise_assets.defs.stored_table import StoredTable
-from memwise_assets.memory.blocks import BlockPlan, plan_blocks
+from memwise_assets.memory.blocks import MB, BlockPlan, plan_blocks
 
 # Static cost of one input row in a block (bytes), measured on the sample source at
 # 1,000 tickers x 30 years: the block as read, its (symbol, date) sorted copy, the compute
 # pass's working arrays, the output block and the one in flight to the writer.
 BYTES_PER_ROW = {"weekly": 320.0, "weekly_attach": 520.0, "labels": 480.0}
+# A block step's fixed cost beside its block: the symbol counts, the session calendar.
+BLOCK_BASE_MB = 64.0
 
 
 def plan_for(
@@ -40,6 +42,18 @@ def plan_for(
         basis=f"static cost of {cost}",
         max_rows=max_rows,
     )
+
+
+def block_estimate_mb(stored: StoredTable, cost: str, limit_mb: float) -> float:
+    """The admission estimate of a block step: its largest block's working set, not its input.
+
+    Planned at the budget's limit before admission (the step plans again at the limit it was
+    admitted with, the same unless a retry raised it).
+    """
+    plan = plan_blocks(
+        stored.symbol_rows.to_numpy(), budget_mb=limit_mb, bytes_per_row=BYTES_PER_ROW[cost]
+    )
+    return min(limit_mb, BLOCK_BASE_MB + plan.largest_rows * BYTES_PER_ROW[cost] / MB)
 
 
 def plan_metadata(plan: BlockPlan) -> dict[str, Any]:

@@ -73,6 +73,7 @@ class VersionWriter:
         """Queue one block's table (its rows sorted by symbol, then date)."""
         while self._in_flight:
             self.bytes += self._in_flight.popleft().result()
+        table = _uniform_dictionaries(table)
         path = self.folder / f"part-{len(self.files):05d}.parquet"
         self.files.append(path)
         self.rows += table.num_rows
@@ -110,6 +111,20 @@ class VersionWriter:
         while self._in_flight:
             self.bytes += self._in_flight.popleft().result()
         self._writer.shutdown(wait=True)
+
+
+def _uniform_dictionaries(table: pa.Table) -> pa.Table:
+    """Categories with int32 codes in every block: pandas picks the narrowest code type for
+    each block's own symbols, and a dataset's files must agree on one schema."""
+    fields = [
+        pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type), f.nullable)
+        if pa.types.is_dictionary(f.type) and f.type.index_type != pa.int32()
+        else f
+        for f in table.schema
+    ]
+    if all(a.type == b.type for a, b in zip(fields, table.schema, strict=True)):
+        return table
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def _write(table: pa.Table, path: Path) -> int:

@@ -118,7 +118,11 @@ class StoredTable:
             schema = self._footers[0].schema.to_arrow_schema() if self.files else pa.schema([])
             empty = schema.empty_table()
             return empty.select(names).to_pandas() if names else empty.to_pandas()
-        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        table = (
+            tables[0]
+            if len(tables) == 1
+            else pa.concat_tables(tables, promote_options="permissive")
+        )
         del tables
         frame = table.to_pandas()
         del table
@@ -133,7 +137,9 @@ class StoredTable:
         names = list(columns) if columns else self.columns
         tables = [pq.read_table(path, columns=names) for path in self.files]
         table = (
-            tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+            tables[0]
+            if len(tables) == 1
+            else pa.concat_tables(tables, promote_options="permissive")
         )
         return table.to_pandas().reset_index(drop=True)
 

@@ -201,19 +201,23 @@ def _months_index(
 
 
 def _spill(held: dict[str, list[dict[str, np.ndarray]]], folder: Path, n: int) -> Path:
-    """The held pieces to one Arrow file, one record batch per month (pieces in order)."""
+    """The held pieces to one Arrow file, one record batch per month (pieces in order).
+
+    Month by month: each month's pieces are joined, written and dropped before the next, so
+    a spill never holds a second copy of what it writes.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"months-spill-{n:05d}.arrow"
     keys = sorted(held)
-    batches = []
-    for key in keys:
-        joined = {c: np.concatenate([p[c] for p in held[key]]) for c in BAR_COLUMNS}
-        batches.append(pa.record_batch({c: pa.array(v) for c, v in joined.items()}))
-    held.clear()
-    schema = batches[0].schema.with_metadata({"months": ",".join(keys)})
+    schema = pa.schema([(c, pa.from_numpy_dtype(held[keys[0]][0][c].dtype)) for c in BAR_COLUMNS])
+    schema = schema.with_metadata({"months": ",".join(keys)})
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-        for batch in batches:
-            writer.write_batch(batch)
+        for key in keys:
+            pieces = held.pop(key)
+            joined = {c: np.concatenate([p[c] for p in pieces]) for c in BAR_COLUMNS}
+            del pieces
+            writer.write_batch(pa.record_batch([pa.array(joined[c]) for c in BAR_COLUMNS], schema))
+            del joined
     return path
 
 

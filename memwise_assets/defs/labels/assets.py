@@ -16,6 +16,7 @@ from memwise_assets.compute.labels import (
     triple_barrier_labels,
 )
 from memwise_assets.defs.blocked import (
+    block_estimate_mb,
     label_blocks,
     longest_series,
     plan_for,
@@ -156,7 +157,7 @@ def weighted_labels(
     refuse_long_horizons(None, labeling, longest=longest_series(daily_bars))
     sessions = sessions_of(daily_bars)
     input_mb = daily_bars.memory_mb
-    static_mb = budget_named("labels").static_estimate(input_mb)
+    static_mb = block_estimate_mb(daily_bars, "labels", memory.limit_for("labels"))
     with memory.step(
         context, budget="labels", input_mb=input_mb, static_estimate_mb=static_mb
     ) as step:

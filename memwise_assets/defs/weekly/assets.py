@@ -10,6 +10,7 @@ from memwise_assets.compute.holes import find_holes
 from memwise_assets.compute.weekly import weekly_features as compute_features
 from memwise_assets.defs.blocked import (
     attach_blocks,
+    block_estimate_mb,
     plan_for,
     plan_metadata,
     sessions_of,
@@ -52,7 +53,10 @@ def weekly_features(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Weekly (W-FRI) bars and momentum, volatility, RSI, ATR and volume features per symbol."""
     sessions = sessions_of(daily_bars)
-    with memory.step(context, budget="weekly", input_mb=daily_bars.memory_mb) as step:
+    estimate = block_estimate_mb(daily_bars, "weekly", memory.limit_for("weekly"))
+    with memory.step(
+        context, budget="weekly", input_mb=daily_bars.memory_mb, static_estimate_mb=estimate
+    ) as step:
         plan = plan_for(step, daily_bars, "weekly")
         context.log.info(f"weekly_features by blocks: {plan.reason}")
         tally = _WeeklyTally(config.price_field)
@@ -131,7 +135,10 @@ def daily_with_weekly_features(
     """Daily rows with the features of each symbol's latest completed week, without look-ahead."""
     sessions = sessions_of(daily_bars)
     input_mb = daily_bars.memory_mb + weekly_features.memory_mb
-    with memory.step(context, budget="weekly", input_mb=input_mb) as step:
+    estimate = block_estimate_mb(daily_bars, "weekly_attach", memory.limit_for("weekly"))
+    with memory.step(
+        context, budget="weekly", input_mb=input_mb, static_estimate_mb=estimate
+    ) as step:
         plan = plan_for(step, daily_bars, "weekly_attach")
         context.log.info(f"daily_with_weekly_features by blocks: {plan.reason}")
         blocks = attach_blocks(
