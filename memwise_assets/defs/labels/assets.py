@@ -157,12 +157,13 @@ def weighted_labels(
     refuse_long_horizons(None, labeling, longest=longest_series(daily_bars))
     sessions = sessions_of(daily_bars)
     input_mb = daily_bars.memory_mb
-    static_mb = block_estimate_mb(daily_bars, "labels", memory.limit_for("labels"))
+    modes = len(labeling.modes)
+    static_mb = block_estimate_mb(daily_bars, "labels", memory.limit_for("labels"), modes)
     with memory.step(
         context, budget="labels", input_mb=input_mb, static_estimate_mb=static_mb
     ) as step:
         step.register_cleanup(release_free_heap)
-        plan = plan_for(step, daily_bars, "labels")
+        plan = plan_for(step, daily_bars, "labels", modes)
         context.log.info(f"weighted_labels by blocks: {plan.reason}")
         tally = _LabelTally(config)
 
