@@ -80,10 +80,16 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         """Store each block as it comes: partitions replaced in groups, or one new version."""
         step = blocks.step or open_step(context.run_id, context.step_key)
         started = time.perf_counter()
-        if context.has_asset_partitions:
-            records = self._write_partitions(context, blocks, asset_label)
-        else:
-            records = {None: self._write_version(context, blocks, asset_label)}
+        try:
+            if context.has_asset_partitions:
+                records = self._write_partitions(context, blocks, asset_label)
+            else:
+                records = {None: self._write_version(context, blocks, asset_label)}
+        except Exception as exc:
+            failure = step.failure(exc) if step and step.failure else exc
+            if failure is exc:
+                raise
+            raise failure from exc
         extra = {**blocks.plan, **(blocks.summary() if blocks.summary else {})}
         self._finish(context, step, records, time.perf_counter() - started, extra)
 
