@@ -18,6 +18,11 @@ MB = 1024.0 * 1024.0
 BLOCK_SHARE = 0.5
 # Never plan blocks smaller than this (unless a budget is tiny): per-block fixed costs.
 MIN_BLOCK_ROWS = 10_000
+# A block's working set stays below this however large the budget: past a few million rows
+# a larger block buys little time (a block's fixed cost is a fraction of a second) and
+# holds host memory the ledger could give to another step; and a step then stays within
+# 1 GB of the RSS it started with.
+MAX_BLOCK_MB = 768.0
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,12 @@ class BlockPlan:
 
 
 def rows_cap(budget_mb: float, bytes_per_row: float, share: float = BLOCK_SHARE) -> int:
-    """Rows a block may hold: `share` of the budget over the cost of one row."""
+    """Rows a block may hold: `share` of the budget (at most `MAX_BLOCK_MB`) over the cost
+    of one row."""
     if bytes_per_row <= 0:
         raise ValueError(f"bytes_per_row: expected a positive cost, got {bytes_per_row}")
-    return max(MIN_BLOCK_ROWS, int(budget_mb * share * MB / bytes_per_row))
+    working_mb = min(budget_mb * share, MAX_BLOCK_MB)
+    return max(MIN_BLOCK_ROWS, int(working_mb * MB / bytes_per_row))
 
 
 def plan_blocks(
@@ -73,7 +80,8 @@ def plan_blocks(
         largest = max(largest, held)
     total = int(sum(int(r) for r in rows_per_symbol))
     reason = (
-        f"{budget_mb:.0f} MB budget x {share:.2f} / {bytes_per_row:.0f} B per row ({basis}) = "
+        f"min({budget_mb:.0f} MB budget x {share:.2f}, {MAX_BLOCK_MB:.0f} MB) / "
+        f"{bytes_per_row:.0f} B per row ({basis}) = "
         f"{cap:,} rows per block; {total:,} rows of {len(rows_per_symbol):,} symbols in "
         f"{len(bounds)} block(s), largest {largest:,} rows"
     )
