@@ -1,5 +1,6 @@
 """A 30-year `daily_bars` backfill killed with SIGKILL mid-write: earlier months intact, the
-partial month invisible, the statuses true, and the next backfill completes and sweeps."""
+partial month invisible, the statuses true, and (after `memwise doctor` mends the dead run)
+the next backfill completes and sweeps."""
 
 from __future__ import annotations
 
@@ -74,6 +75,10 @@ def test_a_killed_backfill_keeps_every_month_it_wrote_and_the_next_one_completes
     assert done == set(before), "the killed run reported no partition it may not have finished"
     instance.dispose()
 
+    # The killed run still holds its "prices" pool slot; `memwise doctor` (as every memwise
+    # entry point and the recovery sensor do) marks it failed and frees the slot.
+    mended = run_cli([tool("memwise"), "doctor"], dagster_home)
+    assert mended.returncode == 0, mended.stdout[-2000:] + mended.stderr[-2000:]
     again = run_cli(_materialize("1995-01...2024-12"), dagster_home)
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(list(folder.glob("*.parquet"))) == 360
