@@ -119,11 +119,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         self, context: dg.OutputContext, blocks: Blocks, asset_label: str
     ) -> dict[str, Any]:
         writer = VersionWriter(self._get_path(context.asset_key, None).with_suffix(""))
+        in_memory_mb = 0.0
         try:
             for frame in blocks.frames:
                 _check_columns(_check_frame(frame, asset_label), asset_label)
-                writer.write(_to_table(frame, asset_label))
-                del frame
+                table = _to_table(frame, asset_label)
+                in_memory_mb += frame_mb(frame, table)
+                writer.write(table)
+                del frame, table
             if writer.schema is None:
                 raise ValueError(f"{asset_label} gave no block to store")
             link = writer.commit()
@@ -133,6 +136,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return {
             "dagster/row_count": writer.rows,
             "dagster/column_schema": _table_schema(writer.schema),
+            "memwise/frame_mb": round(in_memory_mb, 6),  # of all blocks, never held at once
             "memwise/file_mb": round(writer.bytes / MB, 6),
             "memwise/files": len(writer.files),
             "memwise/path": dg.MetadataValue.path(str(link)),
