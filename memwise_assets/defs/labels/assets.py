@@ -127,16 +127,9 @@ def label_step(
 
 def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, float]:
     """Events, non-events and the share of -1 / 0 / +1 among events, per mode."""
-    meta: dict[str, float] = {}
-    for mode in config.modes:
-        is_event = labelled[f"is_event_{mode.name}"]
-        events = labelled.loc[is_event, f"label_{mode.name}"]
-        meta[f"memwise/events_{mode.name}"] = int(len(events))
-        meta[f"memwise/non_events_{mode.name}"] = int(len(labelled) - len(events))
-        for value, word in ((-1, "down"), (0, "flat"), (1, "up")):
-            share = float((events == value).mean()) if len(events) else 0.0
-            meta[f"memwise/label_{word}_share_{mode.name}"] = round(share, 4)
-    return meta
+    tally = _LabelTally(config)
+    tally.add(labelled, check=False)
+    return tally.metadata()
 
 
 @table_asset(
@@ -188,17 +181,18 @@ class _LabelTally:
         self.counts = {m.name: np.zeros(4, dtype=np.int64) for m in config.modes}
         self.problems: list[str] = []
 
-    def add(self, labelled: pd.DataFrame) -> None:
+    def add(self, labelled: pd.DataFrame, check: bool = True) -> None:
         self.rows += len(labelled)
         for mode in self.config.modes:
             events = labelled.loc[labelled[f"is_event_{mode.name}"], f"label_{mode.name}"]
             values = events.to_numpy()
             self.counts[mode.name] += [len(values), *((values == v).sum() for v in (-1, 0, 1))]
-        self.problems += [
-            p for p in label_problems(labelled, self.config) if p not in self.problems
-        ]
+        if check:
+            found = label_problems(labelled, self.config)
+            self.problems += [p for p in found if p not in self.problems]
 
     def metadata(self) -> dict[str, float]:
+        """Events, non-events and the share of -1 / 0 / +1 among events, per mode."""
         meta: dict[str, float] = {}
         for name, (n_events, *per_value) in self.counts.items():
             meta[f"memwise/events_{name}"] = int(n_events)
