@@ -74,14 +74,12 @@ class StoredTable:
     @functools.cached_property
     def symbol_rows(self) -> pd.Series:
         """Rows per symbol (index: symbols sorted), read from the `symbol` column only."""
-        counts: dict[str, int] = {}
+        counts = _SymbolCounts()
         for path, meta in zip(self.files, self._footers, strict=True):
             file = pq.ParquetFile(path, metadata=meta)
             for batch in file.iter_batches(_COUNT_BATCH, columns=["symbol"], use_threads=False):
-                values, n = _value_counts(batch.column(0))
-                for symbol, rows in zip(values, n, strict=True):
-                    counts[symbol] = counts.get(symbol, 0) + int(rows)
-        return pd.Series(counts, dtype="int64").sort_index()
+                counts.add(batch.column(0))
+        return counts.series()
 
     def date_range(self, column: str = "date") -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """First and last value of `column`, from the row groups' statistics."""
@@ -154,10 +152,42 @@ class StoredTable:
             yield self.read(symbols[lo], symbols[hi - 1], columns)
 
 
-def _value_counts(column: pa.Array) -> tuple[list[str], np.ndarray]:
-    counts = column.value_counts()
-    values = counts.field("values").to_pylist()
-    return [str(v) for v in values], counts.field("counts").to_numpy()
+class _SymbolCounts:
+    """Rows per symbol over many batches; batches sharing a dictionary (the month files of
+    one universe) are counted by one `bincount` each, without a string per row."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+        self.words: pa.Array | None = None
+        self.pending: np.ndarray | None = None
+
+    def add(self, column: pa.Array) -> None:
+        if not pa.types.is_dictionary(column.type):
+            counts = column.value_counts()
+            words = counts.field("values").to_pylist()
+            self._merge(words, counts.field("counts").to_numpy())
+            return
+        codes = column.indices.to_numpy(zero_copy_only=False)
+        n = np.bincount(codes, minlength=len(column.dictionary))
+        if self.words is not None and self.words.equals(column.dictionary):
+            self.pending += n
+            return
+        self._flush()
+        self.words, self.pending = column.dictionary, n
+
+    def _flush(self) -> None:
+        if self.words is not None and self.pending is not None:
+            self._merge(self.words.to_pylist(), self.pending)
+        self.words, self.pending = None, None
+
+    def _merge(self, words: list, counts: np.ndarray) -> None:
+        for word, rows in zip(words, counts.tolist(), strict=True):
+            if rows:
+                self.totals[str(word)] = self.totals.get(str(word), 0) + int(rows)
+
+    def series(self) -> pd.Series:
+        self._flush()
+        return pd.Series(self.totals, dtype="int64").sort_index()
 
 
 def _symbol_spans(meta: pq.FileMetaData) -> tuple[np.ndarray, np.ndarray]:
