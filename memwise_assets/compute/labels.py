@@ -177,9 +177,15 @@ def longest_series(bars: pd.DataFrame) -> int:
     return int(np.bincount(pd.factorize(_segment_codes(bars))[0]).max())
 
 
-def refuse_long_horizons(bars: pd.DataFrame, config: LabelingConfig) -> None:
-    """Refuse a horizon longer than every series of `bars`: no event could ever reach it."""
-    longest = longest_series(bars)
+def refuse_long_horizons(
+    bars: pd.DataFrame | None, config: LabelingConfig, *, longest: int | None = None
+) -> None:
+    """Refuse a horizon longer than every series of `bars`: no event could ever reach it.
+
+    `longest`: the longest series when it is known without the bars (a stored table's counts).
+    """
+    if longest is None:
+        longest = longest_series(bars) if bars is not None else 0
     for mode in config.modes:
         if mode.horizon > longest:
             raise ValueError(

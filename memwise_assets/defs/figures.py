@@ -115,7 +115,7 @@ class StepFigures:
     # A step that works in blocks records its plan; a step on a cluster records its host.
     blocks: int | None = None
     block_rows: int | None = None
-    block_plan: dict[str, Any] | None = None
+    block_plan: str | None = None  # why the blocks are this size, in words
     host: str | None = None
 
     @property
@@ -149,9 +149,7 @@ class StepFigures:
             STEP_KEY: self.step,
             BLOCKS_KEY: None if self.blocks is None else int(self.blocks),
             BLOCK_ROWS_KEY: None if self.block_rows is None else int(self.block_rows),
-            BLOCK_PLAN_KEY: None
-            if self.block_plan is None
-            else dg.MetadataValue.json(_plain(self.block_plan)),
+            BLOCK_PLAN_KEY: self.block_plan,
             HOST_KEY: self.host,
         }
         metadata.update({k: v for k, v in optional.items() if v is not None})
@@ -210,6 +208,11 @@ class StepFigures:
 KEYS: frozenset[str] = StepFigures.REQUIRED_KEYS | StepFigures.OPTIONAL_KEYS
 READ_ONLY_KEYS: frozenset[str] = frozenset(f"memwise/{name}" for name in DETAIL_FIELDS)
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StepFigures))
+
+
+def block_metadata(blocks: int, block_rows: int, plan: str) -> dict[str, Any]:
+    """How a step cut its work: blocks, rows of the largest, and why (beside the figures)."""
+    return {BLOCKS_KEY: int(blocks), BLOCK_ROWS_KEY: int(block_rows), BLOCK_PLAN_KEY: plan}
 
 
 def figure(metadata: Mapping[str, Any], key: str, default: Any = None) -> Any:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field
 
 # AtomicBatch and atomic_write_table are this module's public names too.
@@ -20,11 +20,15 @@ from memwise_assets.defs.budgets import MB
 from memwise_assets.defs.figures import STEP_KEY, StepFigures
 from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, open_step
+from memwise_assets.defs.store import Blocks, VersionWriter
+from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.memory.run_metrics import record_step
 
 # Assets whose single-run backfills return one frame for many partitions name the column
 # that says which partition a row belongs to.
 PARTITION_COLUMN_KEY = "memwise/partition_column"
+# Partitions written by blocks are flushed and renamed this many at a time.
+PARTITIONS_PER_FLUSH = 12
 
 
 def _check_key(key: str) -> str:
@@ -54,6 +58,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         asset_label = context.asset_key.to_user_string()
+        if isinstance(obj, Blocks):
+            self._handle_blocks(context, obj, asset_label)
+            return
         step = open_step(context.run_id, context.step_key)
         frames = self._frames_by_partition(context, obj, asset_label)
         for frame in frames.values():
@@ -68,13 +75,89 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             }
             for record in records.values():
                 record["memwise/file_mb"] = round(record["memwise/file_mb"].result() / MB, 6)
-        write_s = time.perf_counter() - started
+        self._finish(context, step, records, time.perf_counter() - started, {})
+
+    def _handle_blocks(self, context: dg.OutputContext, blocks: Blocks, asset_label: str) -> None:
+        """Store each block as it comes: partitions replaced in groups, or one new version."""
+        step = blocks.step or open_step(context.run_id, context.step_key)
+        started = time.perf_counter()
+        try:
+            if context.has_asset_partitions:
+                records = self._write_partitions(context, blocks, asset_label)
+            else:
+                records = {None: self._write_version(context, blocks, asset_label)}
+        except Exception as exc:
+            failure = step.failure(exc) if step and step.failure else exc
+            if failure is exc:
+                raise
+            raise failure from exc
+        extra = {**blocks.plan, **(blocks.summary() if blocks.summary else {})}
+        self._finish(context, step, records, time.perf_counter() - started, extra)
+
+    def _write_partitions(
+        self, context: dg.OutputContext, blocks: Blocks, asset_label: str
+    ) -> dict[str | None, dict[str, Any]]:
+        keys = set(context.asset_partition_keys)
+        records: dict[str | None, dict[str, Any]] = {}
+        pairs = iter(blocks.frames)
+        while True:
+            # A group's files are flushed once and renamed together: a killed run keeps
+            # every group it finished, and the partitions it had not reached as they were.
+            with AtomicBatch() as batch:
+                group = {}
+                for key, frame in itertools.islice(pairs, PARTITIONS_PER_FLUSH):
+                    if key not in keys:
+                        raise ValueError(f"{asset_label} gave partition {key!r} outside the run")
+                    _check_columns(frame, asset_label)
+                    group[key] = self._write(context, batch, key, frame, asset_label)
+            for record in group.values():
+                record["memwise/file_mb"] = round(record["memwise/file_mb"].result() / MB, 6)
+            records.update(group)
+            if len(group) < PARTITIONS_PER_FLUSH:
+                return records
+
+    def _write_version(
+        self, context: dg.OutputContext, blocks: Blocks, asset_label: str
+    ) -> dict[str, Any]:
+        writer = VersionWriter(self._get_path(context.asset_key, None).with_suffix(""))
+        in_memory_mb = 0.0
+        try:
+            for frame in blocks.frames:
+                _check_columns(_check_frame(frame, asset_label), asset_label)
+                table = _to_table(frame, asset_label)
+                in_memory_mb += frame_mb(frame, table)
+                writer.write(table)
+                del frame, table
+            if writer.schema is None:
+                raise ValueError(f"{asset_label} gave no block to store")
+            link = writer.commit()
+        except BaseException:
+            writer.discard()
+            raise
+        return {
+            "dagster/row_count": writer.rows,
+            "dagster/column_schema": _table_schema(writer.schema),
+            "memwise/frame_mb": round(in_memory_mb, 6),  # of all blocks, never held at once
+            "memwise/file_mb": round(writer.bytes / MB, 6),
+            "memwise/files": len(writer.files),
+            "memwise/path": dg.MetadataValue.path(str(link)),
+        }
+
+    def _finish(
+        self,
+        context: dg.OutputContext,
+        step: StepMemory | None,
+        records: dict[str | None, dict[str, Any]],
+        write_s: float,
+        extra: dict[str, Any],
+    ) -> None:
         if step:
             step.mark("store-complete")
         step_meta: dict[str, Any] = {
             "memwise/write_seconds": round(write_s, 3),
             "memwise/partitions_written": len(records),
             "memwise/step_rows": sum(r["dagster/row_count"] for r in records.values()),
+            **extra,
         }
         if step:
             # The step's figures are the step's: recorded once, on its last partition.
@@ -86,7 +169,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 self.root,
                 context.run_id,
                 context.step_key,
-                asset_label,
+                context.asset_key.to_user_string(),
                 metrics,
                 purge,
                 rows=step_meta["memwise/step_rows"],
@@ -207,34 +290,40 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     # -- input -----------------------------------------------------------------------
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        asset_key = context.asset_key
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame | StoredTable:
+        """The stored frame; or, for an input typed `StoredTable`, a handle that reads nothing
+        until the step asks for a block (so the input is read inside the step's budget)."""
         columns = (context.definition_metadata or {}).get("columns")
-        if context.has_asset_partitions:
-            paths = [self._get_path(asset_key, key) for key in context.asset_partition_keys]
-        else:
+        files = self._stored_files(context)
+        stored = StoredTable(context.asset_key.to_user_string(), files, columns)
+        if getattr(context.dagster_type, "typing_type", None) is StoredTable:
+            return stored
+        return stored.read_all()
+
+    def _stored_files(self, context: dg.InputContext) -> list[Path]:
+        asset_key, label = context.asset_key, context.asset_key.to_user_string()
+        if not context.has_asset_partitions:
+            link = self._get_path(asset_key).with_suffix("")
+            if link.is_symlink():  # written by blocks: the current version's files
+                return sorted(link.glob("*.parquet"))
             paths = [self._get_path(asset_key)]
-        present = [p for p in paths if p.exists()]
-        missing = len(paths) - len(present)
+        else:
+            paths = [self._get_path(asset_key, key) for key in context.asset_partition_keys]
+        present = [i for i, p in enumerate(paths) if p.exists()]
         if not present:
             raise FileNotFoundError(
-                f"no stored output of {asset_key.to_user_string()} under {self.root} "
+                f"no stored output of {label} under {self.root} "
                 f"({len(paths)} partition(s) asked for); materialize it first"
             )
+        # Partitions before the first stored one or after the last are history not backfilled
+        # (yet): only holes inside the stored range are missing work.
+        missing = present[-1] - present[0] + 1 - len(present)
         if missing:
             context.log.warning(
-                f"{asset_key.to_user_string()}: {missing} of {len(paths)} partitions not "
-                "materialized; loading the ones that are"
+                f"{label}: {missing} partitions between {paths[present[0]].stem} and "
+                f"{paths[present[-1]].stem} are not materialized; loading the ones that are"
             )
-        return read_parquet_files(present, columns)
-
-
-def read_parquet_files(paths: Sequence[Path], columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read Parquet files (only the named columns) into one frame with their stored dtypes."""
-    tables = [pq.read_table(path, columns=list(columns) if columns else None) for path in paths]
-    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
-    frame = table.to_pandas()
-    return frame.reset_index(drop=True)
+        return [paths[i] for i in present]
 
 
 def _check_frame(obj: Any, asset_label: str) -> pd.DataFrame:

@@ -242,6 +242,14 @@ class MemoryResource(MemoryConfig):
                 record_failed_peak(context, state.metrics(), failure)
             raise
 
+    def _block_failure(
+        self, context: dg.AssetExecutionContext, state: StepMemory, exc: BaseException
+    ) -> BaseException:
+        """An error raised while the IO manager consumes the step's blocks (outside the
+        asset's frame): recorded and turned into the step's failure as inside `step()`."""
+        record_failed_peak(context, state.metrics(), exc)
+        return step_limits.failure_for(self, context, state, exc) or exc
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Which processes run this run, so a run killed with them is found and mended.
         if context.dagster_run is not None:
@@ -287,6 +295,7 @@ class MemoryResource(MemoryConfig):
                 f"budget {limit_mb:.0f} MB, waited {waited_s:.2f} s, "
                 f"timeout {timeout.seconds:.0f} s ({timeout.describe()})"
             )
+            state.failure = lambda exc: self._block_failure(context, state, exc)
             register_open(run_id, step_key, state)
             try:
                 yield state

@@ -36,6 +36,9 @@ class StepMemory:
     limits_metadata: dict[str, Any] = field(default_factory=dict)
     # Set by the IO manager once it has written the step's output and recorded its figures.
     output_recorded: bool = False
+    # What an exception raised while the IO manager pulls this step's blocks becomes: the
+    # same failure (a timeout, a memory retry) as if the asset had raised it in its block.
+    failure: Callable[[BaseException], BaseException] | None = None
 
     @property
     def cache_dir(self) -> Path:

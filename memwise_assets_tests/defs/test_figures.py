@@ -30,7 +30,7 @@ FULL = StepFigures(
     cache_mb_freed=0.5, estimator_inputs={"history": 0}, timeout_inputs={"budget": "default"},
     samples=[{"stage": "start", "memory_mb": 733.2, "delta_mb": 0.0}], timeout_s=600.0,
     timeout_basis="static", budget_reason="retry 1", step="toy", blocks=4, block_rows=1000,
-    block_plan={"by": "symbol", "blocks": 4}, host="host-a",
+    block_plan="4 blocks of whole symbols: 768 MB / 400 B per row", host="host-a",
 )  # fmt: skip
 
 

@@ -77,6 +77,6 @@ def test_refresh_materializes_on_a_dask_cluster_with_memory_metadata(dagster_hom
     admits = [e for e in events if e["event"] == "admit" and result.run_id[:8] in e["label"]]
     assert len(admits) == len(REFRESHED)
     assert {e["pid"] for e in admits} <= worker_pids
-    stored = pd.read_parquet(home / "data" / "daily_with_weekly_features.parquet")
+    stored = pd.read_parquet(home / "data" / "daily_with_weekly_features")
     assert set(stored["symbol"].astype(str)) == {"AAPL", "MSFT", "SPY"}
     assert not any((home / "cache").glob(f"{result.run_id}/*/*"))

@@ -28,6 +28,7 @@ from memwise_assets.defs.company.checks import (
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset
 from memwise_assets.defs.universe import UNIVERSE_DEFS, UniverseResource
 
@@ -194,20 +195,22 @@ def daily_with_fundamentals(
     context: dg.AssetExecutionContext,
     config: FundamentalsJoinConfig,
     memory: MemoryResource,
-    daily_bars: pd.DataFrame,
+    daily_bars: StoredTable,
     company_fundamentals: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily rows with each symbol's latest statement figures public on that day."""
-    input_mb = frame_mb(daily_bars) + frame_mb(company_fundamentals)
+    # The daily bars are read inside the step: counted by its budget and its reservation.
+    input_mb = daily_bars.memory_mb + frame_mb(company_fundamentals)
     # Filing dates come from EDGAR files for now; `filed_dates_from_sections` derives them
     # from sec_filing_sections once its rows carry tickers and filed dates.
     filed = _filed_dates(config.filed_dates_path)
     with memory.step(
         context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
     ) as step:
+        bars = daily_bars.read_all()
         step.mark("input-loaded")
         joined = join_fundamentals(
-            daily_bars,
+            bars,
             company_fundamentals,
             filed,
             frequency=config.frequency,

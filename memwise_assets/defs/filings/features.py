@@ -19,6 +19,7 @@ from memwise_assets.defs.filings.feature_checks import (
 )
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset
 
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
@@ -69,17 +70,19 @@ def daily_with_filing_features(
     context: dg.AssetExecutionContext,
     config: FilingJoinConfig,
     memory: MemoryResource,
-    daily_bars: pd.DataFrame,
+    daily_bars: StoredTable,
     filing_text_features: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily rows with the features of their ticker's latest filing public before the open."""
-    input_mb = frame_mb(daily_bars) + frame_mb(filing_text_features)
+    # The daily bars are read inside the step: counted by its budget and its reservation.
+    input_mb = daily_bars.memory_mb + frame_mb(filing_text_features)
     with memory.step(
         context, budget=BUDGET, input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
     ) as step:
+        bars = daily_bars.read_all()
         step.mark("input-loaded")
         joined = attach_filing_features(
-            daily_bars, filing_text_features, max_age_days=config.max_age_days
+            bars, filing_text_features, max_age_days=config.max_age_days
         )
         step.mark("attach-complete")
         yield dg.Output(
@@ -93,5 +96,5 @@ def daily_with_filing_features(
             },
         )
         yield from join_check_results(
-            daily_bars, filing_text_features, joined, max_age_days=config.max_age_days
+            bars, filing_text_features, joined, max_age_days=config.max_age_days
         )

@@ -5,20 +5,35 @@ from dataclasses import fields
 from typing import Literal
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from memwise_assets.compute.holes import nyse_sessions
 from memwise_assets.compute.labels import (
     LabelingConfig,
     LabelMode,
     refuse_long_horizons,
     triple_barrier_labels,
 )
+from memwise_assets.defs.blocked import (
+    block_estimate_mb,
+    label_blocks,
+    longest_series,
+    plan_for,
+    plan_metadata,
+    sessions_of,
+)
 from memwise_assets.defs.budgets import BUDGETS, MB, budget_named
-from memwise_assets.defs.labels.checks import LABEL_CHECKS, label_check_results
+from memwise_assets.defs.labels.checks import (
+    LABEL_CHECKS,
+    label_check_result,
+    label_check_results,
+    label_problems,
+)
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.store import Blocks
+from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset
 from memwise_assets.memory import release_free_heap
 
@@ -112,16 +127,9 @@ def label_step(
 
 def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, float]:
     """Events, non-events and the share of -1 / 0 / +1 among events, per mode."""
-    meta: dict[str, float] = {}
-    for mode in config.modes:
-        is_event = labelled[f"is_event_{mode.name}"]
-        events = labelled.loc[is_event, f"label_{mode.name}"]
-        meta[f"memwise/events_{mode.name}"] = int(len(events))
-        meta[f"memwise/non_events_{mode.name}"] = int(len(labelled) - len(events))
-        for value, word in ((-1, "down"), (0, "flat"), (1, "up")):
-            share = float((events == value).mean()) if len(events) else 0.0
-            meta[f"memwise/label_{word}_share_{mode.name}"] = round(share, 4)
-    return meta
+    tally = _LabelTally(config)
+    tally.add(labelled, check=False)
+    return tally.metadata()
 
 
 @table_asset(
@@ -134,10 +142,63 @@ def weighted_labels(
     context: dg.AssetExecutionContext,
     config: LabelsConfig,
     memory: MemoryResource,
-    daily_bars: pd.DataFrame,
+    daily_bars: StoredTable,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Triple-barrier labels (int8) and uniqueness-weighted sample weights per mode."""
-    sessions = nyse_sessions(daily_bars["date"])
-    yield from label_step(
-        context, memory, daily_bars, config, asset="weighted_labels", sessions=sessions
-    )
+    labeling = config.to_labeling()
+    # Before any admission: a horizon no series can reach is a configuration error.
+    refuse_long_horizons(None, labeling, longest=longest_series(daily_bars))
+    sessions = sessions_of(daily_bars)
+    input_mb = daily_bars.memory_mb
+    modes = len(labeling.modes)
+    static_mb = block_estimate_mb(daily_bars, "labels", memory.limit_for("labels"), modes)
+    with memory.step(
+        context, budget="labels", input_mb=input_mb, static_estimate_mb=static_mb
+    ) as step:
+        step.register_cleanup(release_free_heap)
+        plan = plan_for(step, daily_bars, "labels", modes)
+        context.log.info(f"weighted_labels by blocks: {plan.reason}")
+        tally = _LabelTally(config)
+
+        def label(bars: pd.DataFrame) -> pd.DataFrame:
+            return triple_barrier_labels(bars, labeling, sessions=sessions)
+
+        def on_block(i: int, labelled: pd.DataFrame) -> None:
+            step.mark(f"block-{i + 1}-of-{plan.blocks}")
+            tally.add(labelled)
+
+        blocks = label_blocks(daily_bars, plan, label, on_block)
+        yield dg.Output(Blocks(blocks, step=step, plan=plan_metadata(plan), summary=tally.metadata))
+        yield label_check_result(tally.problems, "weighted_labels")
+
+
+class _LabelTally:
+    """Balance counts and check problems, summed over the blocks."""
+
+    def __init__(self, config: LabelsConfig) -> None:
+        self.config = config
+        self.rows = 0
+        self.counts = {m.name: np.zeros(4, dtype=np.int64) for m in config.modes}
+        self.problems: list[str] = []
+
+    def add(self, labelled: pd.DataFrame, check: bool = True) -> None:
+        self.rows += len(labelled)
+        for mode in self.config.modes:
+            events = labelled.loc[labelled[f"is_event_{mode.name}"], f"label_{mode.name}"]
+            values = events.to_numpy()
+            self.counts[mode.name] += [len(values), *((values == v).sum() for v in (-1, 0, 1))]
+        if check:
+            found = label_problems(labelled, self.config)
+            self.problems += [p for p in found if p not in self.problems]
+
+    def metadata(self) -> dict[str, float]:
+        """Events, non-events and the share of -1 / 0 / +1 among events, per mode."""
+        meta: dict[str, float] = {}
+        for name, (n_events, *per_value) in self.counts.items():
+            meta[f"memwise/events_{name}"] = int(n_events)
+            meta[f"memwise/non_events_{name}"] = int(self.rows - n_events)
+            for count, word in zip(per_value, ("down", "flat", "up"), strict=True):
+                meta[f"memwise/label_{word}_share_{name}"] = round(
+                    float(count) / float(n_events) if n_events else 0.0, 4
+                )
+        return meta

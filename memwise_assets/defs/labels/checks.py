@@ -31,6 +31,21 @@ def label_check_results(
     labelled: pd.DataFrame, config: Any, asset: str
 ) -> Iterator[dg.AssetCheckResult]:
     """One result covering every mode of the labelled frame."""
+    yield label_check_result(label_problems(labelled, config), asset)
+
+
+def label_check_result(problems: list[str], asset: str) -> dg.AssetCheckResult:
+    """The check's result from the problems found (in one frame, or in every block)."""
+    return dg.AssetCheckResult(
+        check_name=VALID_LABELS,
+        asset_key=asset,
+        passed=not problems,
+        metadata={"problems": "; ".join(problems) or "none"},
+    )
+
+
+def label_problems(labelled: pd.DataFrame, config: Any) -> list[str]:
+    """What is wrong with a labelled frame (segments are whole within it), per mode."""
     problems: list[str] = []
     segment = ["symbol", "contract"] if "contract" in labelled.columns else ["symbol"]
     for mode in config.modes:
@@ -56,9 +71,4 @@ def label_check_results(
             problems.append(
                 f"{mode.name}: weights do not sum to event count in {len(off)} segments"
             )
-    yield dg.AssetCheckResult(
-        check_name=VALID_LABELS,
-        asset_key=asset,
-        passed=not problems,
-        metadata={"problems": "; ".join(problems) or "none"},
-    )
+    return problems

@@ -17,18 +17,22 @@ from memwise_assets.compute.prices import (
     YFinancePriceSource,
     trading_days,
 )
-from memwise_assets.compute.prices.monthly import fetch_months
+from memwise_assets.compute.prices.monthly import MonthStream
 from memwise_assets.compute.prices.schema import FetchResult
 from memwise_assets.defs.budgets import BUDGETS, MB
 from memwise_assets.defs.columns import column_metadata
+from memwise_assets.defs.figures import block_metadata
 from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
-from memwise_assets.defs.prices.checks import PRICE_CHECKS, price_check_results
+from memwise_assets.defs.prices.checks import PRICE_CHECKS, PriceChecks
 from memwise_assets.defs.prices.partitions import monthly_partitions
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.universe import UNIVERSE_DEFS, UniverseResource
 
 _EXCHANGE_TZ = "America/New_York"
 _ONE_DAY = pd.Timedelta(days=1)
+# Of the budget, month pieces held before a spill to the step's cache folder.
+HOLD_SHARE = 0.3
 
 
 class PricesConfig(dg.Config):
@@ -110,29 +114,48 @@ def daily_bars(
             f"{start.date()} to {end.date()} (end exclusive): {n_days} trading days, "
             f"{len(keys)} monthly partitions"
         )
-        bars = fetch_months(
+        stream = MonthStream(
             price_source(config),
             config.tickers,
             start,
             end,
             keys,
+            spill_dir=step.cache_dir,
+            hold_mb=step.limit_mb * HOLD_SHARE,
             enrich=_alpha_vantage_fill(start, end) if config.alpha_vantage_fill else None,
             on_slice=lambda i, n: step.mark(f"slice-{i + 1}-of-{n}"),
         )
-        step.mark("fetch-complete")
-        result = bars.result
-        if result.failed:
-            context.log.warning(
-                f"{len(result.failed)} tickers failed: {', '.join(result.failed[:20])}"
+        checks = PriceChecks()
+        largest = [0]
+
+        def months() -> Iterator[tuple[str, pd.DataFrame]]:
+            # The IO manager pulls the months one by one and stores each as it comes.
+            for key, frame in stream.months():
+                checks.add(frame)
+                largest[0] = max(largest[0], len(frame))
+                yield key, frame
+
+        def summary() -> dict[str, object]:
+            step.mark("fetch-complete")
+            result = stream.result
+            if result.failed:
+                context.log.warning(
+                    f"{len(result.failed)} tickers failed: {', '.join(result.failed[:20])}"
+                )
+            plan = (
+                f"one month per block ({len(keys)}); fetched in ticker slices, month pieces "
+                f"held up to {step.limit_mb * HOLD_SHARE:.0f} MB ({HOLD_SHARE:.2f} of the "
+                f"budget), {stream.spills} spill(s) to the step's cache"
             )
-        # What the source did is a fact of the step, not of a month: on the last partition.
-        context.add_asset_metadata(_source_metadata(result, config.source), partition_key=keys[-1])
-        yield dg.Output(bars.months)
-        yield from price_check_results(
-            bars.months.values(),
-            config.tickers,
-            [*result.failed, *result.empty],
-            empty=result.empty,
+            return {
+                **block_metadata(len(keys), largest[0], plan),
+                **_source_metadata(result, config.source),
+            }
+
+        yield dg.Output(Blocks(months(), step=step, summary=summary))
+        result = stream.result
+        yield from checks.results(
+            config.tickers, [*result.failed, *result.empty], empty=result.empty
         )
 
 

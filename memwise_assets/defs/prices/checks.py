@@ -45,50 +45,68 @@ PRICE_CHECKS = [
 ]
 
 
+class PriceChecks:
+    """The price checks, tallied month by month as a step stores its months."""
+
+    def __init__(self) -> None:
+        self.duplicates = self.inconsistent = self.nan_close = self.non_finite = 0
+        self.present: set[str] = set()
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Count one frame's faults (frames of one step are disjoint by date)."""
+        if not len(frame):
+            return
+        found = _frame_faults(frame)
+        self.duplicates += found["duplicates"]
+        self.inconsistent += found["inconsistent"]
+        self.nan_close += found["nan_close"]
+        self.non_finite += found["non_finite"]
+        self.present.update(found["symbols"])
+
+    def results(
+        self, requested: Iterable[str], failed: Iterable[str], empty: Iterable[str] = ()
+    ) -> Iterator[dg.AssetCheckResult]:
+        """The check results of every frame added.
+
+        `failed`: tickers the source reported (failed or empty); `empty`: those of them it
+        knows but that have no rows in the range.
+        """
+        dupes, n_bad, nan_close = self.duplicates, self.inconsistent, self.nan_close
+        yield dg.AssetCheckResult(
+            check_name=NO_DUPLICATES, passed=dupes == 0, metadata={"duplicates": dupes}
+        )
+        yield dg.AssetCheckResult(
+            check_name=OHLC_CONSISTENT, passed=n_bad == 0, metadata={"inconsistent_rows": n_bad}
+        )
+        yield dg.AssetCheckResult(
+            check_name=NO_NAN_CLOSE, passed=nan_close == 0, metadata={"nan_close_rows": nan_close}
+        )
+        yield dg.AssetCheckResult(
+            check_name=FINITE_VALUES,
+            passed=self.non_finite == 0,
+            metadata={"non_finite_rows": self.non_finite},
+        )
+        wanted = {t.upper() for t in requested}
+        unaccounted = sorted(wanted - self.present - set(failed))
+        yield dg.AssetCheckResult(
+            check_name=TICKERS_ACCOUNTED,
+            passed=not unaccounted,
+            metadata={"unaccounted": ", ".join(unaccounted[:50]) or "none"},
+        )
+        yield tickers_with_data(wanted, self.present, empty)
+
+
 def price_check_results(
     frames: Iterable[pd.DataFrame],
     requested: Iterable[str],
     failed: Iterable[str],
     empty: Iterable[str] = (),
 ) -> Iterator[dg.AssetCheckResult]:
-    """The price checks over the frames of one step (months: disjoint by date).
-
-    `failed`: tickers the source reported (failed or empty); `empty`: those of them it knows
-    but that have no rows in the range.
-    """
-    dupes = n_bad = nan_close = non_finite = 0
-    present: set[str] = set()
+    """The price checks over the frames of one step (months: disjoint by date)."""
+    checks = PriceChecks()
     for frame in frames:
-        if not len(frame):
-            continue
-        found = _frame_faults(frame)
-        dupes += found["duplicates"]
-        n_bad += found["inconsistent"]
-        nan_close += found["nan_close"]
-        non_finite += found["non_finite"]
-        present.update(found["symbols"])
-    yield dg.AssetCheckResult(
-        check_name=NO_DUPLICATES, passed=dupes == 0, metadata={"duplicates": dupes}
-    )
-    yield dg.AssetCheckResult(
-        check_name=OHLC_CONSISTENT, passed=n_bad == 0, metadata={"inconsistent_rows": n_bad}
-    )
-    yield dg.AssetCheckResult(
-        check_name=NO_NAN_CLOSE, passed=nan_close == 0, metadata={"nan_close_rows": nan_close}
-    )
-    yield dg.AssetCheckResult(
-        check_name=FINITE_VALUES,
-        passed=non_finite == 0,
-        metadata={"non_finite_rows": non_finite},
-    )
-    wanted = {t.upper() for t in requested}
-    unaccounted = sorted(wanted - present - set(failed))
-    yield dg.AssetCheckResult(
-        check_name=TICKERS_ACCOUNTED,
-        passed=not unaccounted,
-        metadata={"unaccounted": ", ".join(unaccounted[:50]) or "none"},
-    )
-    yield tickers_with_data(wanted, present, empty)
+        checks.add(frame)
+    yield from checks.results(requested, failed, empty)
 
 
 def tickers_with_data(

@@ -3,15 +3,29 @@
 from collections.abc import Iterator
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.holes import find_holes, nyse_sessions
-from memwise_assets.compute.weekly import attach_weekly_features
+from memwise_assets.compute.holes import find_holes
 from memwise_assets.compute.weekly import weekly_features as compute_features
+from memwise_assets.defs.blocked import (
+    attach_blocks,
+    block_estimate_mb,
+    plan_for,
+    plan_metadata,
+    sessions_of,
+    weekly_blocks,
+)
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.store import Blocks
+from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset
-from memwise_assets.defs.weekly.checks import WEEKLY_CHECKS, weekly_check_results
+from memwise_assets.defs.weekly.checks import (
+    NO_DUPLICATE_WEEKS,
+    NO_LOOK_AHEAD,
+    WEEKLY_CHECKS,
+    weekly_check_results,
+)
 from memwise_assets.defs.weekly.config import WeeklyAttachConfig, WeeklyFeaturesConfig
 
 # adj_close for price_field: adj_close. The daily merge keeps it too (with the week_end it
@@ -36,38 +50,79 @@ def weekly_features(
     context: dg.AssetExecutionContext,
     config: WeeklyFeaturesConfig,
     memory: MemoryResource,
-    daily_bars: pd.DataFrame,
+    daily_bars: StoredTable,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Weekly (W-FRI) bars and momentum, volatility, RSI, ATR and volume features per symbol."""
-    input_mb = frame_mb(daily_bars)
-    sessions = nyse_sessions(daily_bars["date"])
+    sessions = sessions_of(daily_bars)
+    estimate = block_estimate_mb(daily_bars, "weekly", memory.limit_for("weekly"))
+    with memory.step(
+        context, budget="weekly", input_mb=daily_bars.memory_mb, static_estimate_mb=estimate
+    ) as step:
+        plan = plan_for(step, daily_bars, "weekly")
+        context.log.info(f"weekly_features by blocks: {plan.reason}")
+        tally = _WeeklyTally(config.price_field)
 
-    def compute(daily: pd.DataFrame) -> pd.DataFrame:
-        return compute_features(daily, price_field=config.price_field, sessions=sessions)
+        def on_block(i: int, daily: pd.DataFrame, features: pd.DataFrame) -> None:
+            step.mark(f"block-{i + 1}-of-{plan.blocks}")
+            tally.add(daily, features, sessions)
 
-    with memory.step(context, budget="weekly", input_mb=input_mb) as step:
-        step.mark("input-loaded")
-        features = compute(daily_bars)
-        step.mark("features-complete")
-        holes = _holes_metadata(daily_bars, sessions)
-        if holes["memwise/holes"]:
-            context.log.warning(
-                f"daily_bars has {holes['memwise/holes']} holes; windows restart after each"
-            )
-        yield dg.Output(
-            features,
-            metadata={
-                "memwise/symbols": int(features["symbol"].nunique()),
-                "memwise/weeks": int(features["week_end"].nunique()),
-                "memwise/price_field": config.price_field,
-                "memwise/last_week_end": str(features["week_end"].max().date())
-                if len(features)
-                else "none",
-                **holes,
-            },
+        blocks = weekly_blocks(daily_bars, plan, config.price_field, sessions, on_block)
+        yield dg.Output(Blocks(blocks, step=step, plan=plan_metadata(plan), summary=tally.metadata))
+        if tally.holes:
+            context.log.warning(f"daily_bars has {tally.holes} holes; windows restart after each")
+        # Inside the step: the no-look-ahead check recomputed one block under the budget.
+        yield from tally.check_results()
+
+
+class _WeeklyTally:
+    """What the weekly step reports, summed over its blocks; the checks on its first block."""
+
+    def __init__(self, price_field: str) -> None:
+        self.price_field = price_field
+        self.symbols = self.holes = self.duplicates = 0
+        self.weeks: set[np.datetime64] = set()
+        self.last_week: pd.Timestamp | None = None
+        self.shown: list[str] = []
+        self.look_ahead: dg.AssetCheckResult | None = None
+
+    def add(self, daily: pd.DataFrame, features: pd.DataFrame, sessions: pd.DatetimeIndex) -> None:
+        self.symbols += int(features["symbol"].nunique())
+        self.weeks.update(features["week_end"].unique())
+        if len(features):
+            last = features["week_end"].max()
+            self.last_week = last if self.last_week is None else max(self.last_week, last)
+        holes = _holes_metadata(daily, sessions)
+        self.holes += int(holes["memwise/holes"])
+        if holes["memwise/holes"] and len(self.shown) < _HOLES_SHOWN:
+            self.shown += str(holes["memwise/holes_preview"]).split("; ")
+        self.duplicates += int(features.duplicated(["symbol", "week_end"]).sum())
+        if self.look_ahead is None and len(features):
+            seen = sessions  # the check truncates the block itself: its own last week rules
+
+            def compute(part: pd.DataFrame) -> pd.DataFrame:
+                return compute_features(part, price_field=self.price_field, sessions=seen)
+
+            self.look_ahead = next(iter(weekly_check_results(daily, features, compute)))
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "memwise/price_field": self.price_field,
+            "memwise/symbols": self.symbols,
+            "memwise/weeks": len(self.weeks),
+            "memwise/last_week_end": str(self.last_week.date()) if self.last_week else "none",
+            "memwise/holes": self.holes,
+            "memwise/holes_preview": "; ".join(self.shown[:_HOLES_SHOWN]) or "none",
+        }
+
+    def check_results(self) -> Iterator[dg.AssetCheckResult]:
+        yield self.look_ahead or dg.AssetCheckResult(
+            check_name=NO_LOOK_AHEAD, passed=True, metadata={"detail": "no rows to test"}
         )
-        # Inside the step: the no-look-ahead check recomputes features under the budget.
-        yield from weekly_check_results(daily_bars, features, compute)
+        yield dg.AssetCheckResult(
+            check_name=NO_DUPLICATE_WEEKS,
+            passed=self.duplicates == 0,
+            metadata={"duplicates": self.duplicates},
+        )
 
 
 @table_asset("weekly", reads={"daily_bars": _MERGED_COLUMNS})
@@ -75,20 +130,24 @@ def daily_with_weekly_features(
     context: dg.AssetExecutionContext,
     config: WeeklyAttachConfig,
     memory: MemoryResource,
-    daily_bars: pd.DataFrame,
-    weekly_features: pd.DataFrame,
+    daily_bars: StoredTable,
+    weekly_features: StoredTable,
 ) -> Iterator[dg.Output]:
     """Daily rows with the features of each symbol's latest completed week, without look-ahead."""
-    input_mb = frame_mb(daily_bars) + frame_mb(weekly_features)
-    sessions = nyse_sessions(daily_bars["date"])
-    with memory.step(context, budget="weekly", input_mb=input_mb) as step:
-        step.mark("input-loaded")
-        attached = attach_weekly_features(
+    sessions = sessions_of(daily_bars)
+    input_mb = daily_bars.memory_mb + weekly_features.memory_mb
+    estimate = block_estimate_mb(daily_bars, "weekly_attach", memory.limit_for("weekly"))
+    with memory.step(
+        context, budget="weekly", input_mb=input_mb, static_estimate_mb=estimate
+    ) as step:
+        plan = plan_for(step, daily_bars, "weekly_attach")
+        context.log.info(f"daily_with_weekly_features by blocks: {plan.reason}")
+        blocks = attach_blocks(
             daily_bars,
             weekly_features,
-            available=config.available,
-            sessions=sessions,
-            week_end_column="week_end",
+            plan,
+            config.available,
+            sessions,
+            lambda i, _: step.mark(f"block-{i + 1}-of-{plan.blocks}"),
         )
-        step.mark("attach-complete")
-        yield dg.Output(attached)
+        yield dg.Output(Blocks(blocks, step=step, plan=plan_metadata(plan)))

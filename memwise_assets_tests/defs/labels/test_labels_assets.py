@@ -67,7 +67,8 @@ def test_stored_labels_and_metadata_per_mode(instance, memwise_resources) -> Non
     meta = {k: getattr(v, "value", v) for k, v in record.asset_materialization.metadata.items()}
     stored = pd.read_parquet(meta["memwise/path"])
     root = memwise_resources["io_manager"].root
-    assert meta["memwise/path"] == str(root / "weighted_labels.parquet")
+    assert meta["memwise/path"] == str(root / "weighted_labels")
+    assert meta["memwise/blocks"] == 1 and meta["memwise/block_rows"] == len(stored)
     # Exactly what the compute function makes of the stored partitions, four months of two.
     bars = _stored_bars(root / "daily_bars")
     labeling = LabelsConfig(modes=MODES, chunk_rows=50).to_labeling()
@@ -106,7 +107,7 @@ def test_a_horizon_past_the_series_fails_before_admission_and_keeps_the_stored_l
         [daily_bars], instance=instance, resources=memwise_resources, run_config=TICKERS, tags=RANGE
     )
     _label(instance, memwise_resources, LABELS)
-    path = memwise_resources["io_manager"].root / "weighted_labels.parquet"
+    path = memwise_resources["io_manager"].root / "weighted_labels" / "part-00000.parquet"
     before = path.read_bytes()
     too_long = {
         "ops": {"weighted_labels": {"config": {"modes": [{"name": "base", "horizon": 500}]}}}

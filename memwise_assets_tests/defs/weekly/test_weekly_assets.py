@@ -29,6 +29,11 @@ def holey_daily_bars() -> pd.DataFrame:
     return frame.astype({"symbol": "category"})
 
 
+def _stored(resources: dict, asset: str) -> pd.DataFrame:
+    """An asset as stored by blocks (the current version's files)."""
+    return pd.read_parquet(resources["io_manager"].root / asset)
+
+
 def _materialize(resources: dict, **run_config: dict) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [holey_daily_bars, weekly_features, daily_with_weekly_features, weighted_labels],
@@ -40,7 +45,7 @@ def _materialize(resources: dict, **run_config: dict) -> dg.ExecuteInProcessResu
 def test_stored_features_and_labels_never_span_the_hole(memwise_resources) -> None:
     result = _materialize(memwise_resources)
     assert result.success
-    features = result.output_for_node("weekly_features")
+    features = _stored(memwise_resources, "weekly_features")
     aapl = features[features["symbol"] == "AAPL"].set_index("week_end")
     assert np.isnan(aapl.loc["2024-01-05", "ret_1w"])
     assert np.isfinite(aapl.loc["2024-01-12", "ret_1w"])  # a real one-week return follows
@@ -50,12 +55,12 @@ def test_stored_features_and_labels_never_span_the_hole(memwise_resources) -> No
     assert meta["memwise/price_field"].value == "adj_close"
     # 2024-06-28 is a Friday: the last week is complete and kept.
     assert meta["memwise/last_week_end"].value == "2024-06-28"
-    attached = result.output_for_node("daily_with_weekly_features")
+    attached = _stored(memwise_resources, "daily_with_weekly_features")
     early = attached[
         (attached["symbol"] == "AAPL") & attached["date"].between("2024-01-01", "2024-01-04")
     ]
     assert len(early) == 3 and early["ret_4w"].isna().all()
-    labels = result.output_for_node("weighted_labels")
+    labels = _stored(memwise_resources, "weighted_labels")
     last_2022 = labels[(labels["symbol"] == "AAPL") & (labels["date"] == "2022-06-10")]
     assert not last_2022["is_event_base"].any()  # its path would have run into 2024
     meta = result.asset_materializations_for_node("weighted_labels")[0].metadata
@@ -68,7 +73,7 @@ def test_next_session_and_close_are_selectable(memwise_resources) -> None:
         weekly_features={"config": {"price_field": "close"}},
         daily_with_weekly_features={"config": {"available": "next_session"}},
     )
-    attached = result.output_for_node("daily_with_weekly_features")
+    attached = _stored(memwise_resources, "daily_with_weekly_features")
     fridays = attached[attached["date"] == "2024-01-12"]
     previous = attached[attached["date"] == "2024-01-11"]
     np.testing.assert_array_equal(fridays["range_1w"].to_numpy(), previous["range_1w"].to_numpy())

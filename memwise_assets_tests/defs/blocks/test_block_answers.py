@@ -1,0 +1,144 @@
+"""Block passes give the whole-history answers: 200+ symbols x 30 years, any block size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from memwise_assets.compute.holes import nyse_sessions
+from memwise_assets.compute.labels import LabelingConfig, triple_barrier_labels
+from memwise_assets.compute.prices import SamplePriceSource
+from memwise_assets.compute.weekly import attach_weekly_features, weekly_features
+from memwise_assets.defs.atomic_files import write_parquet
+from memwise_assets.defs.blocked import (
+    attach_blocks,
+    label_blocks,
+    sessions_of,
+    weekly_blocks,
+)
+from memwise_assets.defs.stored_table import StoredTable
+from memwise_assets.memory.blocks import plan_blocks
+
+TICKERS = [f"T{i:04d}" for i in range(210)]
+START, END = pd.Timestamp("1995-01-01"), pd.Timestamp("2025-01-01")
+LABELING = LabelingConfig(price_field="adj_close", chunk_rows=50_000)
+KEY = ["symbol", "date"]
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, list[Path]]:
+    """Daily bars with late listings, delistings and holes, stored as one file per decade."""
+    source = SamplePriceSource(seed=7, listing_rate=0.3, delisting_rate=0.3)
+    bars = source.fetch(TICKERS, START, END).frame
+    rng = np.random.default_rng(0)
+    drop = np.zeros(len(bars), dtype=bool)
+    starts = np.flatnonzero(
+        np.r_[True, bars["symbol"].to_numpy()[1:] != bars["symbol"].to_numpy()[:-1]]
+    )
+    for lo in rng.choice(starts, 40, replace=False):  # a hole of 3..40 sessions in 40 symbols
+        at = lo + rng.integers(300, 3000)
+        drop[at : at + rng.integers(3, 40)] = True
+    drop[rng.choice(len(bars), 500, replace=False)] = True  # and single missing days
+    bars = bars[~drop].reset_index(drop=True)
+    folder = tmp_path_factory.mktemp("daily_bars")
+    files = []
+    for decade, rows in bars.groupby(bars["date"].dt.year // 10, sort=True).indices.items():
+        path = folder / f"{decade}0s.parquet"
+        part = bars.iloc[rows].sort_values(KEY)
+        write_parquet(pa_table(part), path, row_group_rows=1024)
+        files.append(path)
+    return bars, files
+
+
+def pa_table(frame: pd.DataFrame):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    out = frame.sort_values(keys).reset_index(drop=True)
+    out["symbol"] = out["symbol"].astype(str)
+    return out
+
+
+def _same(blocked: pd.DataFrame, expected: pd.DataFrame, keys: list[str]) -> None:
+    got, want = _sorted(blocked, keys), _sorted(expected, keys)
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    for name in got.columns:
+        a, b = got[name].to_numpy(), want[name].to_numpy()
+        if a.dtype.kind == "f":
+            assert a.dtype == b.dtype, name
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True, err_msg=name)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)  # labels, dates, ints exact
+
+
+@pytest.fixture(scope="module")
+def expected(whole) -> dict[str, pd.DataFrame]:
+    """The whole-history answers: each compute function on the whole table at once."""
+    bars, files = whole
+    sessions = nyse_sessions(bars["date"])
+    features = weekly_features(bars, price_field="adj_close", sessions=sessions)
+    daily = StoredTable("daily_bars", files, DAILY).read_all()
+    labels = StoredTable("daily_bars", files, LABEL_INPUT).read_all()
+    return {
+        "weekly": features,
+        "attached": attach_weekly_features(daily, features, sessions=sessions),
+        "labels": triple_barrier_labels(labels, LABELING, sessions=sessions),
+    }
+
+
+DAILY = ["symbol", "date", "open", "high", "low", "close", "volume"]
+LABEL_INPUT = ["symbol", "date", "close", "adj_close"]
+
+
+@pytest.mark.parametrize("max_rows", [1, 20_000, None])
+def test_blocks_give_the_whole_history_answers(whole, expected, tmp_path: Path, max_rows) -> None:
+    bars, files = whole
+    stored = StoredTable("daily_bars", files)
+    assert stored.rows == len(bars) and len(stored.symbol_rows) == len(TICKERS)
+    plan = plan_blocks(
+        stored.symbol_rows.to_numpy(), budget_mb=2048, bytes_per_row=320, max_rows=max_rows
+    )
+    if max_rows == 1:
+        assert plan.blocks == len(TICKERS)  # one symbol per block
+    sessions = nyse_sessions(bars["date"])
+    assert sessions.equals(sessions_of(stored))
+
+    features = list(weekly_blocks(stored, plan, "adj_close", sessions))
+    _same(pd.concat(features, ignore_index=True), expected["weekly"], ["symbol", "week_end"])
+
+    folder = tmp_path / "weekly"
+    folder.mkdir()
+    for i, block in enumerate(features):
+        write_parquet(pa_table(block), folder / f"part-{i:05d}.parquet")
+    stored_features = StoredTable("weekly_features", sorted(folder.glob("*.parquet")))
+    daily = StoredTable("daily_bars", files, DAILY)
+    attached = attach_blocks(daily, stored_features, plan, "same_close", sessions)
+    _same(pd.concat(list(attached), ignore_index=True), expected["attached"], KEY)
+
+    label_input = StoredTable("daily_bars", files, LABEL_INPUT)
+
+    def label(block: pd.DataFrame) -> pd.DataFrame:
+        return triple_barrier_labels(block, LABELING, sessions=sessions)
+
+    labelled = pd.concat(list(label_blocks(label_input, plan, label)), ignore_index=True)
+    _same(labelled, expected["labels"], KEY)
+
+
+def test_a_symbol_block_reads_only_the_row_groups_it_overlaps(whole) -> None:
+    from memwise_assets.defs.stored_table import _groups_overlapping, _symbol_spans
+
+    _, files = whole
+    stored = StoredTable("daily_bars", files)
+    meta = stored._footers[-1]
+    groups = _groups_overlapping(_symbol_spans(meta), "T0100", "T0100")
+    assert 0 < len(groups) < meta.num_row_groups
+    one = stored.read("T0100", "T0100")
+    assert set(one["symbol"].astype(str)) == {"T0100"}
+    assert one["date"].is_monotonic_increasing
