@@ -71,20 +71,6 @@ def sessions_of(stored: StoredTable) -> pd.DatetimeIndex:
     return nyse_sessions(pd.Series(span) if span else pd.Series([], dtype="datetime64[ns]"))
 
 
-def block_sessions(sessions: pd.DatetimeIndex, block_last: Any, last: Any) -> pd.DatetimeIndex:
-    """The sessions a block's weekly pass sees, so it drops exactly the weeks the whole does.
-
-    The whole table's pass leaves out the week of its last day while sessions of that week
-    are still to come. A block whose symbols end earlier must not take its own last week for
-    unfinished: the sessions after the block's last day up to the table's last day are
-    removed (no hole of the block lies there: it has no bars after its last day).
-    """
-    block_last, last = pd.Timestamp(block_last), pd.Timestamp(last)
-    if block_last >= last:
-        return sessions
-    return sessions[(sessions <= block_last) | (sessions > last)]
-
-
 def weekly_blocks(
     stored: StoredTable,
     plan: BlockPlan,
@@ -93,10 +79,10 @@ def weekly_blocks(
     on_block: Callable[[int, pd.DataFrame, pd.DataFrame], None] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Weekly features of each block (symbol, week_end order)."""
-    span = stored.date_range()
+    # A week is judged finished on its own symbol's rows and the exchange's sessions, never
+    # on other symbols: a block gives the weeks of its symbols exactly as the whole table does.
     for i, daily in enumerate(stored.blocks(plan.bounds)):
-        seen = block_sessions(sessions, daily["date"].max(), span[1]) if span else sessions
-        features = weekly_features(daily, price_field=price_field, sessions=seen)
+        features = weekly_features(daily, price_field=price_field, sessions=sessions)
         if on_block is not None:
             on_block(i, daily, features)
         del daily

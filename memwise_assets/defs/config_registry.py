@@ -20,10 +20,12 @@ ASSET_CONFIGS: dict[str, str | None] = {
     "intraday_labels": "memwise_assets.defs.labels.intraday:IntradayLabelsConfig",
     "sec_filing_sections": "memwise_assets.defs.filings.config:FilingsConfig",
     "filing_text_features": None,
-    "daily_with_filing_features": None,
+    "daily_with_filing_features": "memwise_assets.defs.filings.features:FilingJoinConfig",
     "company_profiles": "memwise_assets.defs.company.resources:CompanyConfig",
     "company_fundamentals": "memwise_assets.defs.company.resources:CompanyConfig",
     "daily_with_fundamentals": "memwise_assets.defs.company.assets:FundamentalsJoinConfig",
+    "sec_fundamentals": "memwise_assets.defs.filings.sec_fundamentals:SecFundamentalsConfig",
+    "daily_with_sec_fundamentals": "memwise_assets.defs.filings.sec_fundamentals:SecJoinConfig",
 }
 
 # resource key -> "module:Class"

@@ -248,7 +248,22 @@ class MemoryResource(MemoryConfig):
         """An error raised while the IO manager consumes the step's blocks (outside the
         asset's frame): recorded and turned into the step's failure as inside `step()`."""
         record_failed_peak(context, state.metrics(), exc)
-        return step_limits.failure_for(self, context, state, exc) or exc
+        return self._failure_for(context, state, exc) or exc
+
+    def _failure_for(
+        self, context: dg.AssetExecutionContext, state: StepMemory, exc: BaseException
+    ) -> BaseException | None:
+        """The failure to raise instead of `exc` (None: `exc` itself), from the step's state."""
+        return step_limits.failure_for(
+            context,
+            exc,
+            step_key=state.step_key,
+            limit_mb=state.limit_mb,
+            metrics=state.metrics(),
+            home=self.home,
+            retry=self.retry_policy,
+            pool_mb=float(self.ledger.pool_mb),
+        )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Which processes run this run, so a run killed with them is found and mended.
@@ -300,16 +315,7 @@ class MemoryResource(MemoryConfig):
             try:
                 yield state
             except BaseException as exc:
-                failure = step_limits.failure_for(
-                    context,
-                    exc,
-                    step_key=step_key,
-                    limit_mb=limit_mb,
-                    metrics=state.metrics(),
-                    home=self.home,
-                    retry=self.retry_policy,
-                    pool_mb=float(self.ledger.pool_mb),
-                )
+                failure = self._failure_for(context, state, exc)
                 if failure is None:
                     raise
                 raise failure from exc

@@ -88,7 +88,9 @@ def expected(whole) -> dict[str, pd.DataFrame]:
     labels = StoredTable("daily_bars", files, LABEL_INPUT).read_all()
     return {
         "weekly": features,
-        "attached": attach_weekly_features(daily, features, sessions=sessions),
+        "attached": attach_weekly_features(
+            daily, features, sessions=sessions, week_end_column="week_end"
+        ),
         "labels": triple_barrier_labels(labels, LABELING, sessions=sessions),
     }
 
