@@ -291,6 +291,7 @@ def _memory_metadata(
         "memwise/estimator_inputs": dg.MetadataValue.json(state.estimate.inputs),
         "memwise/input_mb": float(state.input_mb),
         "memwise/seconds": float(metrics["seconds"]),
+        "memwise/host": str(metrics["host"]),
         "memwise/admission_wait_s": float(metrics["admission_wait_s"]),
         "memwise/sample_count": int(metrics["sample_count"]),
         "memwise/samples": dg.MetadataValue.json(metrics["samples"]),

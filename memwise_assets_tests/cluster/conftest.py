@@ -1,0 +1,45 @@
+"""One local cluster for the cluster tests: Postgres, Redis, two workers, daemon, webserver."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from memwise_assets.cluster.local import DEFAULT_HOSTS, LocalCluster
+from memwise_assets.cluster.servers import missing_servers
+
+SLOW_DEFS = "memwise_assets_tests.cluster.slow_defs"
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """The cluster, up for the whole session (hosts: host-a 3 GB, host-b 9 GB of pool)."""
+    missing = missing_servers()
+    if missing:
+        pytest.skip(f"cluster tests need the server programs of: {', '.join(missing)} "
+                    f"(apt-get install {' '.join(missing)}; .ci/run installs them)")  # fmt: skip
+    local = LocalCluster(
+        tmp_path_factory.mktemp("cluster"),
+        DEFAULT_HOSTS,
+        extra_modules=[SLOW_DEFS],
+        poll_s=5,
+    )
+    local.up()
+    try:
+        yield local
+    finally:
+        local.down()
+
+
+@pytest.fixture(scope="session")
+def cluster_instance(cluster: LocalCluster) -> Iterator[dg.DagsterInstance]:
+    """The cluster's instance (Postgres) as this test process sees it."""
+    assert cluster.postgres is not None
+    # The instance's dagster.yaml reads its Postgres settings from the environment.
+    os.environ.update(cluster.postgres.env())
+    with dg.DagsterInstance.from_config(str(Path(cluster.instance_home))) as instance:
+        yield instance
