@@ -2,12 +2,15 @@
 
 dagster-celery's app, plus what a memwise host needs: tasks recorded as STARTED with the
 worker's name (the executor pings it while the step runs), and, when the worker comes up,
-the reservations its host's dead processes left in the ledger reclaimed at once.
+the reservations its host's dead processes left in the ledger reclaimed at once, and task
+processes allowed children of their own (the filings step parses in a pool of workers).
 """
 
 import logging
+import multiprocessing
+import os
 
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 from dagster_celery.app import app
 
 from memwise_assets.memory import MemoryLedger
@@ -33,3 +36,17 @@ def reclaim_dead_reservations(**_: object) -> None:
         ledger.pool_mb,
         len(reclaimed),
     )
+
+
+@worker_process_init.connect
+def allow_children(**_: object) -> None:
+    """Let this task process start processes (Celery marks its pool processes daemonic).
+
+    Python refuses children to a daemonic process; memwise's worker pools and isolated
+    items need them, and tie them to their parent themselves (they die with it).
+    """
+    # This is billiard's process object: its setters would store billiard's types again.
+    config = multiprocessing.current_process()._config  # noqa: SLF001
+    config["daemon"] = False
+    # billiard's key refuses to be pickled, and a spawned child is sent its parent's key.
+    config["authkey"] = multiprocessing.process.AuthenticationString(os.urandom(32))

@@ -263,8 +263,8 @@ class LocalCluster:
             "dagster-celery", "worker", "start", "-A", "memwise_assets.cluster.celery_app",
             "-y", str(self.host_dir(name) / "worker.yaml"), "-n", name,
         ]  # fmt: skip
-        for queue in self.queues[name]:
-            args += ["-q", queue]
+        # One comma-separated -q: Celery keeps only the last of repeated -Q options.
+        args += ["-q", ",".join(self.queues[name])]
         # After "--": options of `celery worker` itself.
         args += ["--", f"--concurrency={host.concurrency}"]
         pid = self._spawn(f"worker-{name}", args, env=self.worker_env(name))

@@ -1,6 +1,8 @@
-"""A code location for the cluster's fault tests: one step that holds a reservation a while."""
+"""A code location for the cluster's fault tests: one step that holds a reservation a while.
 
-from __future__ import annotations
+(No `from __future__ import annotations`: Dagster resolves the config class from the
+signature at definition time.)
+"""
 
 import time
 from collections.abc import Iterator

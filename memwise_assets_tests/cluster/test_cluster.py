@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.execution.backfill import BulkActionStatus
 
 from memwise_assets.cluster.local import LocalCluster
 from memwise_assets.defs.scale import HEAVY_STEPS
@@ -95,6 +96,15 @@ def _step_intervals(
     return spans
 
 
+def _failures(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The failure messages of a run, for assertion messages."""
+    return " | ".join(
+        f"{e.step_key}: {e.user_message} {e.dagster_event.event_specific_data}"[:1500]
+        for e in instance.all_logs(run_id)
+        if e.dagster_event and e.dagster_event.is_failure
+    )
+
+
 def _most_at_once(spans: list[tuple[float, float]]) -> int:
     edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
     at_once = most = 0
@@ -115,7 +125,7 @@ def _backfill_runs(instance: dg.DagsterInstance, backfill_id: str, timeout_s: fl
     deadline = time.monotonic() + timeout_s
     while True:
         backfill = instance.get_backfill(backfill_id)
-        if backfill.status != dg.BulkActionStatus.REQUESTED:
+        if backfill.status != BulkActionStatus.REQUESTED:
             break
         assert time.monotonic() < deadline, f"backfill still {backfill.status} after {timeout_s} s"
         time.sleep(2)
@@ -146,9 +156,9 @@ def test_backfill_spreads_over_both_hosts_within_pools_and_budgets(
             },
         )
         runs = _backfill_runs(instance, backfill_id, timeout_s=420)
-    failed = [r.run_id for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
+    failed = {r.run_id: _failures(instance, r.run_id) for r in runs if r.status.value != "SUCCESS"}
     assert not failed, failed
-    assert instance.get_backfill(backfill_id).status == dg.BulkActionStatus.COMPLETED_SUCCESS
+    assert instance.get_backfill(backfill_id).status == BulkActionStatus.COMPLETED_SUCCESS
 
     run_ids = [r.run_id for r in runs]
     figures: dict[tuple[str, str], dict] = {}
