@@ -200,7 +200,10 @@ class LocalCluster:
             hosts=[asdict(h) for h in self.hosts.values()],
             queues=self.queues,
         )
-        self.postgres = Postgres(None, self.state.pg_port)
+        # A cluster started again under the same root keeps its instance's history.
+        earlier = load_state(self.root).pg_folder if (self.root / STATE_FILE).exists() else ""
+        folder = Path(earlier) if earlier and Path(earlier, "data").is_dir() else None
+        self.postgres = Postgres(folder, self.state.pg_port)
         self.state.pg_folder = str(self.postgres.folder)
         self._save()
         self.postgres.start()
