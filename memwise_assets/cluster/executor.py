@@ -10,7 +10,8 @@ host (kill -9, a node gone) never sends one, and Dagster's run monitoring only w
 worker, which is alive. Tasks are tracked as STARTED (Celery records the worker's name), and
 the executor pings that worker while it runs: a worker silent for `LOST_AFTER_S` fails its
 step with the reason, and the run fails instead of staying STARTED. A task waiting on a queue
-no live worker serves for as long fails the same way.
+no live worker serves for as long fails the same way, and so does a broker that stays
+unreachable: a broker back within the grace lets the run go on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
+import kombu.exceptions
+import redis.exceptions
 from celery.result import AsyncResult
 from dagster._core.execution.retries import RetryMode
 from dagster_celery.core_execution_loop import core_celery_execution_loop
@@ -36,6 +39,8 @@ from memwise_assets.defs.scale import HEAVY_STEPS
 CHECK_EVERY_S = 5.0
 LOST_AFTER_S = 30.0
 PING_TIMEOUT_S = 2.0
+# What a broker or result store that is restarting raises.
+BROKER_ERRORS = (OSError, kombu.exceptions.OperationalError, redis.exceptions.RedisError)
 
 
 class WorkerLost(Exception):
@@ -81,13 +86,26 @@ class WatchedResult:
         self._lost: str | None = None
 
     def ready(self) -> bool:
-        if self._result.ready():
+        if self._lost is not None:
             return True
-        now = time.monotonic()
-        if self._lost is None and now - self._checked >= CHECK_EVERY_S:
-            self._checked = now
-            self._lost = self._check(now)
+        try:
+            if self._result.ready():
+                return True
+            now = time.monotonic()
+            if now - self._checked >= CHECK_EVERY_S:
+                self._checked = now
+                self._lost = self._check(now)
+        except BROKER_ERRORS as error:
+            # A broker restarting is news delayed, not a lost step: wait out the grace.
+            self._lost = self._silent(time.monotonic(), f"the broker did not answer ({error})")
         return self._lost is not None
+
+    def _silent(self, now: float, what: str) -> str | None:
+        if self._silent_since is None:
+            self._silent_since = now
+        if now - self._silent_since >= LOST_AFTER_S:
+            return f"{what}, for {now - self._silent_since:.0f} s (step {self._step_key})"
+        return None
 
     def _check(self, now: float) -> str | None:
         state, info = self._result.state, self._result.info
@@ -109,11 +127,7 @@ class WatchedResult:
         if healthy:
             self._silent_since = None
             return None
-        if self._silent_since is None:
-            self._silent_since = now
-        if now - self._silent_since >= LOST_AFTER_S:
-            return f"{what}, for {now - self._silent_since:.0f} s"
-        return None
+        return self._silent(now, what)
 
     def get(self) -> Any:
         if self._lost is not None:

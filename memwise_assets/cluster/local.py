@@ -282,6 +282,18 @@ class LocalCluster:
         _signal_group(pid, signal.SIGKILL)
         self._save()
 
+    def restart_broker(self, down_s: float = 2.0) -> None:
+        """Stop Redis (SIGTERM: it writes its append-only file), wait `down_s`, start it again."""
+        assert self.state is not None
+        pid = self.state.pids.pop("redis")
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _group_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(down_s)
+        self.state.pids["redis"] = Redis(self.root / "redis", self.state.redis_port).start()
+        self._save()
+
     def down(self) -> None:
         """Stop everything this cluster started (a part already gone is skipped)."""
         state = self.state or load_state(self.root)

@@ -297,3 +297,25 @@ def test_kill_9_of_the_host_running_a_step_fails_the_run_and_frees_its_reservati
     assert wait_for_runs(cluster_instance, [next_id], 240)[next_id].status == (
         dg.DagsterRunStatus.SUCCESS
     )
+
+
+def test_a_broker_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_on(
+    cluster: LocalCluster, cluster_instance: dg.DagsterInstance
+) -> None:
+    assert cluster.state is not None and cluster.state.webserver_port
+    port = cluster.state.webserver_port
+    hold = {"ops": {"held_reservation": {"config": {"seconds": 15}}}}
+    run_id = launch_run(port, "__ASSET_JOB", run_config=hold, location=SLOW_DEFS)
+    _holder(cluster, run_id, timeout_s=180)
+    cluster.restart_broker()
+    # Resumed (the step's result reached the restarted Redis) or failed with a reason:
+    # never left in progress.
+    run = wait_for_runs(cluster_instance, [run_id], timeout_s=240)[run_id]
+    if run.status != dg.DagsterRunStatus.SUCCESS:
+        assert run.status == dg.DagsterRunStatus.FAILURE
+        assert "broker" in _failures(cluster_instance, run_id)
+    short = {"ops": {"held_reservation": {"config": {"seconds": 1}}}}
+    next_id = launch_run(port, "__ASSET_JOB", run_config=short, location=SLOW_DEFS)
+    assert wait_for_runs(cluster_instance, [next_id], 240)[next_id].status == (
+        dg.DagsterRunStatus.SUCCESS
+    )

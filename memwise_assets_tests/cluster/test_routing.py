@@ -118,6 +118,25 @@ def test_a_task_on_a_queue_nobody_serves_fails_instead_of_waiting(fast_watch: li
         orphan.get()
 
 
+class _BrokerDown(_FakeResult):
+    def ready(self) -> bool:
+        raise ConnectionRefusedError("Error 111 connecting to 127.0.0.1:6379")
+
+
+def test_a_broker_away_for_a_moment_is_waited_for_and_one_gone_fails_the_step(
+    fast_watch: list[float],
+) -> None:
+    flaky = _BrokerDown("STARTED")
+    watched = WatchedResult(flaky, "daily_bars", "memwise-small", _FakeWorkers(True, {}))
+    assert not watched.ready()
+    fast_watch[0] += executor.LOST_AFTER_S / 2
+    assert not watched.ready()
+    fast_watch[0] += executor.LOST_AFTER_S
+    assert watched.ready()
+    with pytest.raises(WorkerLost, match="broker did not answer"):
+        watched.get()
+
+
 def test_host_identity_and_pool_come_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
