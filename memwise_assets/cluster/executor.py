@@ -97,14 +97,15 @@ class WatchedResult:
                 self._lost = self._check(now)
         except BROKER_ERRORS as error:
             # A broker restarting is news delayed, not a lost step: wait out the grace.
-            self._lost = self._silent(time.monotonic(), f"the broker did not answer ({error})")
+            what = f"the broker did not answer while step {self._step_key} ran ({error})"
+            self._lost = self._silent(time.monotonic(), what)
         return self._lost is not None
 
     def _silent(self, now: float, what: str) -> str | None:
         if self._silent_since is None:
             self._silent_since = now
         if now - self._silent_since >= LOST_AFTER_S:
-            return f"{what}, for {now - self._silent_since:.0f} s (step {self._step_key})"
+            return f"{what}, for {now - self._silent_since:.0f} s"
         return None
 
     def _check(self, now: float) -> str | None:
@@ -114,8 +115,8 @@ class WatchedResult:
             healthy = self._workers.alive(worker)
             what = (
                 f"celery worker {worker} (pid {info.get('pid')}) stopped answering while it "
-                f"ran step {self._step_key}: its host is gone or hung; that host's ledger "
-                "reclaims the step's reservation when its worker restarts"
+                f"ran step {self._step_key} (its host is gone or hung; that host's ledger "
+                "reclaims the step's reservation when its worker restarts)"
             )
         else:
             served = self._workers.refresh()
