@@ -15,9 +15,12 @@ from memwise_assets.cluster.servers import missing_servers
 SLOW_DEFS = "memwise_assets_tests.cluster.slow_defs"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """The cluster, up for the whole session (hosts: host-a 3 GB, host-b 9 GB of pool)."""
+    """The cluster, up for one test module (hosts: host-a 3 GB, host-b 9 GB of pool).
+
+    Module scope: its servers stop before the rest of the suite runs.
+    """
     missing = missing_servers()
     if missing:
         pytest.skip(f"cluster tests need the server programs of: {', '.join(missing)} "
@@ -35,7 +38,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         local.down()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster_instance(cluster: LocalCluster) -> Iterator[dg.DagsterInstance]:
     """The cluster's instance (Postgres) as this test process sees it."""
     assert cluster.postgres is not None

@@ -273,7 +273,7 @@ def test_kill_9_of_the_host_running_a_step_fails_the_run_and_frees_its_reservati
     killed_at = time.monotonic()
     run = wait_for_runs(cluster_instance, [run_id], timeout_s=240)[run_id]
     assert run.status == dg.DagsterRunStatus.FAILURE
-    assert time.monotonic() - killed_at < 120 + 30  # the bound, and slack for a loaded machine
+    assert time.monotonic() - killed_at < 120  # the bound the issue sets (typically ~40 s)
     reasons = " ".join(
         e.user_message + str(e.dagster_event.event_specific_data or "")
         for e in cluster_instance.all_logs(run_id)
