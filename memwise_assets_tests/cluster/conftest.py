@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         yield local
     finally:
         local.down()
+        # Postgres keeps its data outside the test's folder (its user must reach it).
+        if local.postgres is not None:
+            shutil.rmtree(local.postgres.folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
