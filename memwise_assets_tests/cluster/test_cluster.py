@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 
@@ -280,6 +281,9 @@ def test_kill_9_of_the_host_running_a_step_fails_the_run_and_frees_its_reservati
         if e.dagster_event and e.dagster_event.is_failure
     )
     assert "stopped answering" in reasons and victim in reasons, reasons
+    # Stored outputs are intact: every file in the shared folder still reads whole.
+    for path in cluster.data_dir.rglob("*.parquet"):
+        pq.read_table(path)
 
     # The host comes back: its worker reclaims what the killed step held, at start.
     cluster.start_worker(victim)
