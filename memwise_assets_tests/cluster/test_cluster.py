@@ -308,7 +308,7 @@ def test_a_broker_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_on(
 ) -> None:
     assert cluster.state is not None and cluster.state.webserver_port
     port = cluster.state.webserver_port
-    hold = {"ops": {"held_reservation": {"config": {"seconds": 15}}}}
+    hold = {"ops": {"held_reservation": {"config": {"seconds": 8}}}}
     run_id = launch_run(port, "__ASSET_JOB", run_config=hold, location=SLOW_DEFS)
     _holder(cluster, run_id, timeout_s=180)
     cluster.restart_broker()
