@@ -294,6 +294,13 @@ class LocalCluster:
         self.state.pids["redis"] = Redis(self.root / "redis", self.state.redis_port).start()
         self._save()
 
+    def restart_postgres(self, down_s: float = 2.0) -> None:
+        """Stop PostgreSQL (fast: open transactions abort), wait `down_s`, start it again."""
+        assert self.postgres is not None
+        self.postgres.stop()
+        time.sleep(down_s)
+        self.postgres.start()
+
     def down(self) -> None:
         """Stop everything this cluster started (a part already gone is skipped)."""
         state = self.state or load_state(self.root)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+import urllib.error
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -320,6 +321,35 @@ def test_a_broker_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_on(
         assert "broker" in _failures(cluster_instance, run_id)
     short = {"ops": {"held_reservation": {"config": {"seconds": 1}}}}
     next_id = launch_run(port, "__ASSET_JOB", run_config=short, location=SLOW_DEFS)
+    assert wait_for_runs(cluster_instance, [next_id], 240)[next_id].status == (
+        dg.DagsterRunStatus.SUCCESS
+    )
+
+
+def test_a_postgres_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_on(
+    cluster: LocalCluster, cluster_instance: dg.DagsterInstance
+) -> None:
+    assert cluster.state is not None and cluster.state.webserver_port
+    port = cluster.state.webserver_port
+    hold = {"ops": {"held_reservation": {"config": {"seconds": 8}}}}
+    run_id = launch_run(port, "__ASSET_JOB", run_config=hold, location=SLOW_DEFS)
+    _holder(cluster, run_id, timeout_s=180)
+    cluster.restart_postgres()
+    run = wait_for_runs(cluster_instance, [run_id], timeout_s=240)[run_id]
+    assert run.status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
+    short = {"ops": {"held_reservation": {"config": {"seconds": 1}}}}
+    # The webserver's first requests may meet connections the restart closed (HTTP 500);
+    # a request again a moment later goes through.
+    errors: list[str] = []
+    for _ in range(10):
+        try:
+            next_id = launch_run(port, "__ASSET_JOB", run_config=short, location=SLOW_DEFS)
+            break
+        except urllib.error.HTTPError as error:
+            errors.append(str(error))
+            time.sleep(3)
+    else:
+        raise AssertionError(f"the webserver never recovered from the restart: {errors}")
     assert wait_for_runs(cluster_instance, [next_id], 240)[next_id].status == (
         dg.DagsterRunStatus.SUCCESS
     )
