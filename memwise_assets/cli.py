@@ -1,4 +1,4 @@
-"""The `memwise` command line: demo, bench, report, check-config, doctor.
+"""The `memwise` command line: demo, bench, report, check-config, doctor, cluster.
 
 Each subcommand is one entry of `COMMANDS`: a function adding its arguments and the function
 running it. `--verbose` is accepted before and after the subcommand.
@@ -246,6 +246,18 @@ def _demo(args: argparse.Namespace) -> int:
     return run(args, _say, _load_run_config(args.config))
 
 
+def _cluster_args(parser: argparse.ArgumentParser) -> None:
+    from memwise_assets.cluster.command import add_arguments
+
+    add_arguments(parser)
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from memwise_assets.cluster.command import run
+
+    return run(args)
+
+
 # name -> (help, add its arguments, run it)
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -262,6 +274,8 @@ COMMANDS: dict[
              _path_args, _path),
     "doctor": ("Show and mend dead runs, stuck pool slots and dead ledger holders.",
                _doctor_args, _doctor),
+    "cluster": ("Start or stop a local cluster: Postgres, Redis, two Celery hosts, daemon, UI.",
+                _cluster_args, _cluster),
 }  # fmt: skip
 
 

@@ -370,6 +370,7 @@ def _schema_of(columns: tuple[tuple[str, str], ...]) -> dg.TableSchema:
 def _memory_metadata(
     state: StepMemory, metrics: dict[str, Any], purge: dict[str, Any]
 ) -> dict[str, Any]:
+
     return StepFigures(
         peak_rss_mb=metrics["peak_memory_mb"],
         rss_increase_mb=metrics["rss_increase_mb"],
@@ -388,5 +389,6 @@ def _memory_metadata(
         cache_files_removed=purge["files_removed"],
         cache_mb_freed=purge["disk_freed_mb"],
         step=state.step_key,
+        host=metrics.get("host"),
         **state.limits_metadata,
     ).to_metadata()

@@ -180,7 +180,9 @@ class MemoryConfig(dg.ConfigurableResource):
         "(/tmp/memwise-ledger-<uid>), shared by every Dagster home of that user.",
     )
     pool_mb: float | None = Field(
-        default=None, description="Ledger pool size in MB; default host RAM minus the reserve."
+        default=None,
+        description="Ledger pool size in MB; default $MEMWISE_POOL_MB (a host of a cluster "
+        "given less than its RAM), else host RAM minus the reserve.",
     )
     small_below_mb: float = Field(default=20.0, description="Inputs below this are SMALL.")
     large_above_mb: float = Field(default=50.0, description="Inputs above this are LARGE.")

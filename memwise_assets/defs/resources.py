@@ -38,6 +38,7 @@ from memwise_assets.memory import (
     run_isolated,
 )
 from memwise_assets.memory.cache import safe_name
+from memwise_assets.memory.host import host_pool_mb
 from memwise_assets.memory.ledger import default_ledger_dir
 from memwise_assets.memory.lifeline import start_run_lifeline
 
@@ -70,8 +71,10 @@ class MemoryResource(MemoryConfig):
     def ledger(self) -> MemoryLedger:
         """The host's reservation ledger (opened lazily, once per process)."""
         if self._ledger is None:
+            # A host's own pool ($MEMWISE_POOL_MB) applies unless the run sets one.
+            pool_mb = self.pool_mb if self.pool_mb is not None else host_pool_mb()
             self._ledger = MemoryLedger(
-                self.ledger_location, pool_mb=self.pool_mb, reserve_fraction=self.reserve_fraction
+                self.ledger_location, pool_mb=pool_mb, reserve_fraction=self.reserve_fraction
             )
         return self._ledger
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from memwise_assets.defs.calibration import Estimate
 from memwise_assets.memory import MemoryMonitor, SessionCache
+from memwise_assets.memory.host import host_id
 
 
 @dataclass
@@ -70,6 +71,7 @@ class StepMemory:
             "input_mb": self.input_mb,
             "admission_wait_s": round(self.waited_s, 3),
             "seconds": round(time.perf_counter() - self.started, 3),
+            "host": host_id(),
         }
 
 

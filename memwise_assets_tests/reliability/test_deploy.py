@@ -111,7 +111,10 @@ def test_postgres_instance_config_is_valid(tmp_path: Path, monkeypatch) -> None:
         "db_name",
         "username",
         "password",
+        "scheme",
     }
+    # psycopg2 is what dagster-postgres installs; SQLAlchemy 2.1's default is psycopg 3.
+    assert raw["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
     assert raw["storage"]["postgres"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
     shutil.copy(DEPLOY / "dagster-postgres.yaml", tmp_path / "dagster.yaml")
     config, _ = dagster_instance_config(str(tmp_path))  # Dagster's own schema check

@@ -1,0 +1,1 @@
+"""memwise on a Celery cluster: routing by size class, a watched executor, a local cluster."""
