@@ -67,8 +67,13 @@ def build_defs(
     filings: FilingsResource | None = None,
     company: CompanyDataResource | None = None,
     edgar: EdgarResource | None = None,
+    executor: dg.ExecutorDefinition | None = None,
 ) -> dg.Definitions:
-    """The definitions with these resources (defaults: everything under $DAGSTER_HOME)."""
+    """The definitions with these resources (defaults: everything under $DAGSTER_HOME).
+
+    `executor`: the jobs' executor; default the run-guarded multiprocess one (a cluster
+    passes its own).
+    """
     return dg.Definitions(
         assets=ASSETS,
         jobs=[
@@ -98,7 +103,7 @@ def build_defs(
         },
         # Dagster's default executor, whose orchestrator records itself and mends dead runs
         # before claiming pool slots: a plain CLI backfill recovers from a killed one.
-        executor=memwise_executor,
+        executor=executor or memwise_executor,
     )
 
 

@@ -21,7 +21,6 @@ cluster_executor = memwise_celery_executor.configured(
     name="memwise_cluster",
 )
 
-defs = dg.Definitions.merge(
-    build_defs(io_manager=ParquetIOManager(base_dir=dg.EnvVar(DATA_DIR_ENV))),
-    dg.Definitions(executor=cluster_executor),
+defs = build_defs(
+    io_manager=ParquetIOManager(base_dir=dg.EnvVar(DATA_DIR_ENV)), executor=cluster_executor
 )
