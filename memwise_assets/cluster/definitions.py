@@ -8,13 +8,10 @@ ledger, pool and caches (see `memwise_assets.memory.host`).
 
 import dagster as dg
 
+from memwise_assets.cluster.env import BACKEND_ENV, BROKER_ENV, DATA_DIR_ENV
 from memwise_assets.cluster.executor import memwise_celery_executor
 from memwise_assets.definitions import build_defs
 from memwise_assets.defs.io_manager import ParquetIOManager
-
-BROKER_ENV = "MEMWISE_BROKER_URL"
-BACKEND_ENV = "MEMWISE_RESULT_BACKEND"
-DATA_DIR_ENV = "MEMWISE_DATA_DIR"
 
 cluster_executor = memwise_celery_executor.configured(
     {"broker": {"env": BROKER_ENV}, "backend": {"env": BACKEND_ENV}},

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from memwise_assets.cluster.definitions import BACKEND_ENV, BROKER_ENV, DATA_DIR_ENV
+from memwise_assets.cluster.env import BACKEND_ENV, BROKER_ENV, DATA_DIR_ENV
 from memwise_assets.cluster.routing import assign_queues
 from memwise_assets.cluster.servers import Postgres, Redis, free_port, wait_for_port
 from memwise_assets.defs.filings.resources import LANDING_ENV

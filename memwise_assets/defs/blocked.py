@@ -96,6 +96,7 @@ def attach_blocks(
     available: str,
     sessions: pd.DatetimeIndex,
     on_block: Callable[[int, pd.DataFrame], None] | None = None,
+    max_age_days: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Daily rows of each block with their weekly features (symbol, date order)."""
     symbols = daily_bars.symbol_rows.index
@@ -103,7 +104,12 @@ def attach_blocks(
         daily = daily_bars.read(symbols[lo], symbols[hi - 1])
         weekly = features.read(symbols[lo], symbols[hi - 1])
         attached = attach_weekly_features(
-            daily, weekly, available=available, sessions=sessions, week_end_column="week_end"
+            daily,
+            weekly,
+            available=available,
+            sessions=sessions,
+            max_age_days=max_age_days,
+            week_end_column="week_end",
         )
         del daily, weekly
         if on_block is not None:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from memwise_assets.cluster.definitions import DATA_DIR_ENV, cluster_executor
+from memwise_assets.cluster.definitions import cluster_executor
+from memwise_assets.cluster.env import DATA_DIR_ENV
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
 

@@ -149,5 +149,6 @@ def daily_with_weekly_features(
             config.available,
             sessions,
             lambda i, _: step.mark(f"block-{i + 1}-of-{plan.blocks}"),
+            max_age_days=config.max_age_days,
         )
         yield dg.Output(Blocks(blocks, step=step, plan=plan_metadata(plan)))

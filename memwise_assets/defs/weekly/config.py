@@ -25,3 +25,9 @@ class WeeklyAttachConfig(dg.Config):
         "rows carry their own week); next_session: only weeks ending before its date. Use "
         "next_session when a target ends at the row's close.",
     )
+    max_age_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="A row carries no week that ended more than this many days before it "
+        "(null: no limit beyond the calendar's; a week is at most 13 days old on NYSE sessions).",
+    )

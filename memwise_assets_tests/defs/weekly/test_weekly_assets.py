@@ -79,3 +79,14 @@ def test_next_session_and_close_are_selectable(memwise_resources) -> None:
     np.testing.assert_array_equal(fridays["range_1w"].to_numpy(), previous["range_1w"].to_numpy())
     meta = result.asset_materializations_for_node("weekly_features")[0].metadata
     assert meta["memwise/price_field"].value == "close"
+
+
+def test_a_week_older_than_max_age_days_is_not_carried(memwise_resources) -> None:
+    _materialize(memwise_resources, daily_with_weekly_features={"config": {"max_age_days": 3}})
+    attached = _stored(memwise_resources, "daily_with_weekly_features")
+    carried = attached.dropna(subset=["week_end"])
+    age = (carried["date"] - carried["week_end"]).dt.days
+    assert len(carried) and age.max() <= 3
+    # Thursday 2024-01-11 would carry the week of Friday 2024-01-05 (6 days): not any more.
+    thursday = attached[(attached["symbol"] == "MSFT") & (attached["date"] == "2024-01-11")]
+    assert thursday["week_end"].isna().all() and thursday["ret_1w"].isna().all()
