@@ -34,7 +34,9 @@ DateLike = str | dt.date | pd.Timestamp
 def data_root(home: str | os.PathLike[str] | None = None) -> Path:
     """The folder of stored outputs: `<home>/memwise/data` ($DAGSTER_HOME or ./.memwise_home)."""
     if home is None:
-        home = os.environ.get("DAGSTER_HOME") or os.path.abspath(".memwise_home")
+        from memwise_assets.defs.shared import memwise_home
+
+        return memwise_home() / "data"
     return Path(home) / "memwise" / "data"
 
 

@@ -19,6 +19,7 @@ or equal to the truth, for the same reason.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from datetime import time
@@ -43,7 +44,12 @@ _EVIDENCE_FORMS = ("10-", "8-K", "6-K", "20-F", "40-F", "DEF ", "DEFA", "S-", "4
 _EVIDENCE_RATIO = 10
 _SGML = re.compile(r"^\d{14}$")
 _OFFSET = re.compile(r"[+-]\d{2}:?\d{2}$")
-_EDGAR_DAY = CustomBusinessDay(calendar=USFederalHolidayCalendar())
+
+
+@functools.cache
+def _edgar_day() -> CustomBusinessDay:
+    # Built on first use: the holiday rules cost about 70 ms, paid by every import otherwise.
+    return CustomBusinessDay(calendar=USFederalHolidayCalendar())
 
 
 def _localize_new_york(stamp: pd.Timestamp) -> pd.Timestamp:
@@ -95,8 +101,9 @@ def predicted_filing_date(accepted: pd.Timestamp) -> pd.Timestamp:
     """The filing date EDGAR gives a filing accepted at `accepted` (an instant)."""
     local = accepted.tz_convert(NEW_YORK)
     day = pd.Timestamp(local.date())
-    if local.time() >= EDGAR_CUTOFF or not _EDGAR_DAY.is_on_offset(day):
-        return day + _EDGAR_DAY
+    edgar_day = _edgar_day()
+    if local.time() >= EDGAR_CUTOFF or not edgar_day.is_on_offset(day):
+        return day + edgar_day
     return day
 
 

@@ -73,8 +73,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 key: self._write(context, batch, key, frame, asset_label)
                 for key, frame in frames.items()
             }
-            for record in records.values():
-                record["memwise/file_mb"] = round(record["memwise/file_mb"].result() / MB, 6)
+        _settle_file_mb(records)
         self._finish(context, step, records, time.perf_counter() - started, {})
 
     def _handle_blocks(self, context: dg.OutputContext, blocks: Blocks, asset_label: str) -> None:
@@ -110,8 +109,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                         raise ValueError(f"{asset_label} gave partition {key!r} outside the run")
                     _check_columns(frame, asset_label)
                     group[key] = self._write(context, batch, key, frame, asset_label)
-            for record in group.values():
-                record["memwise/file_mb"] = round(record["memwise/file_mb"].result() / MB, 6)
+            _settle_file_mb(group)
             records.update(group)
             if len(group) < PARTITIONS_PER_FLUSH:
                 return records
@@ -161,20 +159,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         }
         if step:
             # The step's figures are the step's: recorded once, on its last partition.
-            metrics = step.metrics()
-            purge = step.cache.purge(step.cache_step)
-            step_meta.update(_memory_metadata(step, metrics, purge))
-            step_meta[STEP_KEY] = context.step_key
-            record_step(
-                self.root,
-                context.run_id,
-                context.step_key,
-                context.asset_key.to_user_string(),
-                metrics,
-                purge,
-                rows=step_meta["memwise/step_rows"],
+            step_meta.update(
+                self.record_step_figures(
+                    step,
+                    context.run_id,
+                    context.asset_key.to_user_string(),
+                    rows=step_meta["memwise/step_rows"],
+                )
             )
-            step.output_recorded = True
         if not context.has_asset_partitions:
             context.add_output_metadata({**records[None], **step_meta})
             return
@@ -324,6 +316,12 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 f"{paths[present[-1]].stem} are not materialized; loading the ones that are"
             )
         return [paths[i] for i in present]
+
+
+def _settle_file_mb(records: dict[str | None, dict[str, Any]]) -> None:
+    """Each record's file size, once its writer thread is done with the file (MB)."""
+    for record in records.values():
+        record["memwise/file_mb"] = round(record["memwise/file_mb"].result() / MB, 6)
 
 
 def _check_frame(obj: Any, asset_label: str) -> pd.DataFrame:

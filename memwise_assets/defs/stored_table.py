@@ -116,11 +116,7 @@ class StoredTable:
             schema = self._footers[0].schema.to_arrow_schema() if self.files else pa.schema([])
             empty = schema.empty_table()
             return empty.select(names).to_pandas() if names else empty.to_pandas()
-        table = (
-            tables[0]
-            if len(tables) == 1
-            else pa.concat_tables(tables, promote_options="permissive")
-        )
+        table = _concat(tables)
         del tables
         frame = table.to_pandas()
         del table
@@ -133,12 +129,7 @@ class StoredTable:
     def read_all(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The whole table (small assets, notebooks): files in order, rows as stored."""
         names = list(columns) if columns else self.columns
-        tables = [pq.read_table(path, columns=names) for path in self.files]
-        table = (
-            tables[0]
-            if len(tables) == 1
-            else pa.concat_tables(tables, promote_options="permissive")
-        )
+        table = _concat([pq.read_table(path, columns=names) for path in self.files])
         return table.to_pandas().reset_index(drop=True)
 
     def blocks(
@@ -150,6 +141,11 @@ class StoredTable:
             if hi <= lo:
                 continue
             yield self.read(symbols[lo], symbols[hi - 1], columns)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """One table of the files' tables (a file's own when there is one: no copy)."""
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
 
 
 class _SymbolCounts:

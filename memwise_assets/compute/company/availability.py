@@ -149,15 +149,7 @@ def availability_dates(
         lag_days = lag_days.where(~year_end, np.maximum(lag_days, lags_days["annual"]))
     periods["lag_date"] = periods["period_end"] + pd.to_timedelta(lag_days, unit="D")
     filings = filed_dates_frame(filed).rename(columns={"period_end": "filed_period"})
-    matched = pd.merge_asof(
-        periods,
-        filings.sort_values("filed_period"),
-        left_on="period_end",
-        right_on="filed_period",
-        by="ticker",
-        direction="nearest",
-        tolerance=pd.Timedelta(days=PERIOD_MATCH_DAYS),
-    )
+    matched = _nearest_of_ticker(periods, filings, "filed_period")
     # A filing dated before its period ended is bad data: fall back to the lag.
     use_filed = matched["filed_date"].notna() & (matched["filed_date"] > matched["period_end"])
     known = matched["filed_date"].where(use_filed, matched["lag_date"])
@@ -176,14 +168,8 @@ def _fiscal_year_end(periods: pd.DataFrame, annual: pd.DataFrame) -> pd.Series:
             "year_end": pd.to_datetime(annual["period_end"]).astype("datetime64[ns]"),
         }
     ).drop_duplicates()
-    nearest = pd.merge_asof(
-        periods[["ticker", "period_end"]].reset_index(),
-        ends.sort_values("year_end"),
-        left_on="period_end",
-        right_on="year_end",
-        by="ticker",
-        direction="nearest",
-        tolerance=pd.Timedelta(days=PERIOD_MATCH_DAYS),
+    nearest = _nearest_of_ticker(
+        periods[["ticker", "period_end"]].reset_index(), ends, "year_end"
     ).set_index("index")["year_end"]
     unknown = ~periods["ticker"].isin(set(ends["ticker"]))
     return (nearest.reindex(periods.index).notna() | unknown).astype(bool)
@@ -262,3 +248,17 @@ def join_fundamentals(
             joined[column] = joined[column].mask(stale)
     joined["availability"] = pd.Categorical(joined["availability"], ["filed", "lag"])
     return joined[[*daily.columns, *figures, "period_end", "available_date", "availability"]]
+
+
+def _nearest_of_ticker(periods: pd.DataFrame, dated: pd.DataFrame, on: str) -> pd.DataFrame:
+    """`periods` with the row of `dated` (same ticker) whose `on` is nearest its period end,
+    within PERIOD_MATCH_DAYS (else NaN)."""
+    return pd.merge_asof(
+        periods,
+        dated.sort_values(on),
+        left_on="period_end",
+        right_on=on,
+        by="ticker",
+        direction="nearest",
+        tolerance=pd.Timedelta(days=PERIOD_MATCH_DAYS),
+    )

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -84,22 +85,19 @@ def _finish(tmp: Path, handle: BinaryIO, path: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    tmp, handle = _open_part(path)
-    try:
-        handle.write(data)
-        _finish(tmp, handle, path)
-    except BaseException:
-        handle.close()
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write `data` to `path` through its part file: whole or not at all."""
+    _fill_atomic(path, lambda handle: handle.write(data))
 
 
 def download_atomic(client: EdgarClient, url: str, path: Path) -> None:
     """Stream `url` into `path` through its part file: whole or not at all."""
+    _fill_atomic(path, lambda handle: client.get_to_file(url, handle))
+
+
+def _fill_atomic(path: Path, fill: Callable[[BinaryIO], object]) -> None:
     tmp, handle = _open_part(path)
     try:
-        client.get_to_file(url, handle)
+        fill(handle)
         _finish(tmp, handle, path)
     except BaseException:
         handle.close()

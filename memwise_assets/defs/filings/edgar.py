@@ -80,21 +80,17 @@ class EdgarResource(dg.ConfigurableResource):
         return value
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._client = self.client()
+        self._client = self.edgar_client()
 
-    def client(self) -> EdgarClient:
-        """A client with the default bounds (a deadline and a size cap per request), whose
-        redirects may go only to the two configured hosts."""
-        return EdgarClient(
+    def edgar_client(self) -> EdgarClient:
+        """The run's EDGAR client: the shared pacing, this User-Agent, a deadline and a size
+        cap per request, and redirects only to the two configured hosts."""
+        return self._client or EdgarClient(
             self.user_agent,
             retries=self.retries,
             backoff_s=self.backoff_s,
             allowed_origins=[self.data_base_url, self.www_base_url],
         )
-
-    def edgar_client(self) -> EdgarClient:
-        """The run's EDGAR client: the shared pacing, this User-Agent, the bounds."""
-        return self._client or self.client()
 
     def download(
         self, filings: FilingsResource, universe: Sequence[str] = ()

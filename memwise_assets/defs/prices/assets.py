@@ -106,7 +106,8 @@ def daily_bars(
     end = min(end, pd.Timestamp.now(tz=_EXCHANGE_TZ).tz_localize(None).normalize() + _ONE_DAY)
     keys = list(context.partition_keys)
     n_days = len(trading_days(start, end))
-    input_mb = price_source(config).input_bytes(config.tickers, start, end) / MB
+    source = price_source(config)
+    input_mb = source.input_bytes(config.tickers, start, end) / MB
     with memory.step(context, budget="prices", input_mb=input_mb) as step:
         step.mark("pre-fetch-start")
         context.log.info(
@@ -115,7 +116,7 @@ def daily_bars(
             f"{len(keys)} monthly partitions"
         )
         stream = MonthStream(
-            price_source(config),
+            source,
             config.tickers,
             start,
             end,

@@ -1,6 +1,7 @@
 """Weekly bars and features per symbol, and daily rows carrying them without look-ahead."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -31,18 +32,14 @@ from memwise_assets.defs.weekly.config import WeeklyAttachConfig, WeeklyFeatures
 # adj_close for price_field: adj_close. The daily merge keeps it too (with the week_end it
 # carries), so a reader can audit which week and which price stand behind each row.
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]
-_MERGED_COLUMNS = _DAILY_COLUMNS
 _HOLES_SHOWN = 10
 
 
-def _holes_metadata(daily: pd.DataFrame, sessions: pd.DatetimeIndex) -> dict[str, object]:
-    holes = find_holes(daily, sessions)
-    shown = [
-        f"{h.symbol}: {h.missing_sessions} sessions missing between {h.last_before:%Y-%m-%d} and "
-        f"{h.first_after:%Y-%m-%d}"
-        for h in holes.head(_HOLES_SHOWN).itertuples()
-    ]
-    return {"memwise/holes": len(holes), "memwise/holes_preview": "; ".join(shown) or "none"}
+def _hole_text(hole: Any) -> str:
+    return (
+        f"{hole.symbol}: {hole.missing_sessions} sessions missing between "
+        f"{hole.last_before:%Y-%m-%d} and {hole.first_after:%Y-%m-%d}"
+    )
 
 
 @table_asset("weekly", reads={"daily_bars": _DAILY_COLUMNS}, check_specs=WEEKLY_CHECKS)
@@ -91,16 +88,15 @@ class _WeeklyTally:
         if len(features):
             last = features["week_end"].max()
             self.last_week = last if self.last_week is None else max(self.last_week, last)
-        holes = _holes_metadata(daily, sessions)
-        self.holes += int(holes["memwise/holes"])
-        if holes["memwise/holes"] and len(self.shown) < _HOLES_SHOWN:
-            self.shown += str(holes["memwise/holes_preview"]).split("; ")
+        holes = find_holes(daily, sessions)
+        self.holes += len(holes)
+        room = _HOLES_SHOWN - len(self.shown)
+        self.shown += [_hole_text(h) for h in holes.head(max(room, 0)).itertuples()]
         self.duplicates += int(features.duplicated(["symbol", "week_end"]).sum())
         if self.look_ahead is None and len(features):
-            seen = sessions  # the check truncates the block itself: its own last week rules
 
             def compute(part: pd.DataFrame) -> pd.DataFrame:
-                return compute_features(part, price_field=self.price_field, sessions=seen)
+                return compute_features(part, price_field=self.price_field, sessions=sessions)
 
             self.look_ahead = next(iter(weekly_check_results(daily, features, compute)))
 
@@ -111,7 +107,7 @@ class _WeeklyTally:
             "memwise/weeks": len(self.weeks),
             "memwise/last_week_end": str(self.last_week.date()) if self.last_week else "none",
             "memwise/holes": self.holes,
-            "memwise/holes_preview": "; ".join(self.shown[:_HOLES_SHOWN]) or "none",
+            "memwise/holes_preview": "; ".join(self.shown) or "none",
         }
 
     def check_results(self) -> Iterator[dg.AssetCheckResult]:
@@ -125,7 +121,7 @@ class _WeeklyTally:
         )
 
 
-@table_asset("weekly", reads={"daily_bars": _MERGED_COLUMNS})
+@table_asset("weekly", reads={"daily_bars": _DAILY_COLUMNS})
 def daily_with_weekly_features(
     context: dg.AssetExecutionContext,
     config: WeeklyAttachConfig,
