@@ -135,6 +135,15 @@ def _backfill_runs(instance: dg.DagsterInstance, backfill_id: str, timeout_s: fl
     return list(wait_for_runs(instance, [r.run_id for r in runs], timeout_s).values())
 
 
+def _held(seconds: int) -> dict:
+    """Run config of the slow job: its step holds its reservation this many seconds."""
+    return {"ops": {"held_reservation": {"config": {"seconds": seconds}}}}
+
+
+def _succeeds(instance: dg.DagsterInstance, run_id: str) -> None:
+    assert wait_for_runs(instance, [run_id], 240)[run_id].status == dg.DagsterRunStatus.SUCCESS
+
+
 def test_backfill_spreads_over_both_hosts_within_pools_and_budgets(
     cluster: LocalCluster, cluster_instance: dg.DagsterInstance
 ) -> None:
@@ -268,7 +277,7 @@ def test_kill_9_of_the_host_running_a_step_fails_the_run_and_frees_its_reservati
 ) -> None:
     assert cluster.state is not None and cluster.state.webserver_port
     port = cluster.state.webserver_port
-    hold = {"ops": {"held_reservation": {"config": {"seconds": 600}}}}
+    hold = _held(600)
     run_id = launch_run(port, "__ASSET_JOB", run_config=hold, location=SLOW_DEFS)
     victim = _holder(cluster, run_id, timeout_s=180)
     cluster.kill_worker(victim)
@@ -297,11 +306,9 @@ def test_kill_9_of_the_host_running_a_step_fails_the_run_and_frees_its_reservati
         time.sleep(1)
     assert not [r for r in ledger.snapshot() if r["label"].startswith(run_id[:8])]
 
-    short = {"ops": {"held_reservation": {"config": {"seconds": 1}}}}
+    short = _held(1)
     next_id = launch_run(port, "__ASSET_JOB", run_config=short, location=SLOW_DEFS)
-    assert wait_for_runs(cluster_instance, [next_id], 240)[next_id].status == (
-        dg.DagsterRunStatus.SUCCESS
-    )
+    _succeeds(cluster_instance, next_id)
 
 
 def test_a_broker_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_on(
@@ -309,7 +316,7 @@ def test_a_broker_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_on(
 ) -> None:
     assert cluster.state is not None and cluster.state.webserver_port
     port = cluster.state.webserver_port
-    hold = {"ops": {"held_reservation": {"config": {"seconds": 8}}}}
+    hold = _held(8)
     run_id = launch_run(port, "__ASSET_JOB", run_config=hold, location=SLOW_DEFS)
     _holder(cluster, run_id, timeout_s=180)
     cluster.restart_broker()
@@ -319,11 +326,9 @@ def test_a_broker_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_on(
     if run.status != dg.DagsterRunStatus.SUCCESS:
         assert run.status == dg.DagsterRunStatus.FAILURE
         assert "broker" in _failures(cluster_instance, run_id)
-    short = {"ops": {"held_reservation": {"config": {"seconds": 1}}}}
+    short = _held(1)
     next_id = launch_run(port, "__ASSET_JOB", run_config=short, location=SLOW_DEFS)
-    assert wait_for_runs(cluster_instance, [next_id], 240)[next_id].status == (
-        dg.DagsterRunStatus.SUCCESS
-    )
+    _succeeds(cluster_instance, next_id)
 
 
 def test_a_postgres_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_on(
@@ -331,13 +336,13 @@ def test_a_postgres_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_o
 ) -> None:
     assert cluster.state is not None and cluster.state.webserver_port
     port = cluster.state.webserver_port
-    hold = {"ops": {"held_reservation": {"config": {"seconds": 8}}}}
+    hold = _held(8)
     run_id = launch_run(port, "__ASSET_JOB", run_config=hold, location=SLOW_DEFS)
     _holder(cluster, run_id, timeout_s=180)
     cluster.restart_postgres()
     run = wait_for_runs(cluster_instance, [run_id], timeout_s=240)[run_id]
     assert run.status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
-    short = {"ops": {"held_reservation": {"config": {"seconds": 1}}}}
+    short = _held(1)
     # The webserver's first requests may meet connections the restart closed (HTTP 500);
     # a request again a moment later goes through.
     errors: list[str] = []
@@ -350,6 +355,4 @@ def test_a_postgres_restart_mid_step_ends_the_run_cleanly_and_the_cluster_goes_o
             time.sleep(3)
     else:
         raise AssertionError(f"the webserver never recovered from the restart: {errors}")
-    assert wait_for_runs(cluster_instance, [next_id], 240)[next_id].status == (
-        dg.DagsterRunStatus.SUCCESS
-    )
+    _succeeds(cluster_instance, next_id)

@@ -49,6 +49,19 @@ def _materialize(env: dict[str, str], partitions: list[str], out: Path) -> subpr
     )
 
 
+def _plain_backfill(env: dict[str, str], *partitions: str) -> None:
+    """A plain `dagster asset materialize` of daily_bars, which must succeed on its own."""
+    nxt = subprocess.run(
+        [DAGSTER, "asset", "materialize", "-m", "memwise_assets.definitions"]
+        + ["--select", "daily_bars", *partitions],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+    )
+    assert nxt.returncode == 0, (nxt.stdout + nxt.stderr)[-4000:]
+
+
 def _wait(what: str, check, timeout_s: float = 180.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -97,15 +110,7 @@ def test_a_killed_cli_run_is_mended_by_the_next_plain_cli_backfill(
         assert record.pid != 1  # the true parent, never whoever adopted the orphan
 
     began = time.monotonic()
-    nxt = subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "memwise_assets.definitions"]
-        + ["--select", "daily_bars", "--partition-range", "2024-01...2024-03"],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env=env,
-    )
-    assert nxt.returncode == 0, (nxt.stdout + nxt.stderr)[-4000:]
+    _plain_backfill(env, "--partition-range", "2024-01...2024-03")
     assert time.monotonic() - began < 400
     with dg.DagsterInstance.from_config(str(home)) as instance:
         run = instance.get_run_by_id(dead)
@@ -156,15 +161,7 @@ def test_a_dead_run_without_memwise_records_is_judged_by_its_events(
         if holder.poll() is None:
             holder.kill()
     assert not run_dir(home / "memwise", dead).exists()  # nothing memwise could record
-    nxt = subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "memwise_assets.definitions"]
-        + ["--select", "daily_bars", "--partition", "2024-01"],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env=env,
-    )
-    assert nxt.returncode == 0, (nxt.stdout + nxt.stderr)[-4000:]
+    _plain_backfill(env, "--partition", "2024-01")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         run = instance.get_run_by_id(dead)
         assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
@@ -232,15 +229,7 @@ def test_a_cli_killed_while_blocked_on_the_pool_never_inherits_the_slot(
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    nxt = subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "memwise_assets.definitions"]
-        + ["--select", "daily_bars", "--partition", "2024-02"],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env=env,
-    )
-    assert nxt.returncode == 0, (nxt.stdout + nxt.stderr)[-4000:]
+    _plain_backfill(env, "--partition", "2024-02")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for run_id in (dead, held):
             run = instance.get_run_by_id(run_id)
