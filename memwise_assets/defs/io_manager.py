@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 key: self._write(context, batch, key, frame, asset_label)
                 for key, frame in frames.items()
             }
-        _settle_file_mb(records)
+        _settle_file_mb(records.values())
         self._finish(context, step, records, time.perf_counter() - started, {})
 
     def _handle_blocks(self, context: dg.OutputContext, blocks: Blocks, asset_label: str) -> None:
@@ -109,7 +109,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                         raise ValueError(f"{asset_label} gave partition {key!r} outside the run")
                     _check_columns(frame, asset_label)
                     group[key] = self._write(context, batch, key, frame, asset_label)
-            _settle_file_mb(group)
+            _settle_file_mb(group.values())
             records.update(group)
             if len(group) < PARTITIONS_PER_FLUSH:
                 return records
@@ -318,9 +318,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return [paths[i] for i in present]
 
 
-def _settle_file_mb(records: dict[str | None, dict[str, Any]]) -> None:
+def _settle_file_mb(records: Iterable[dict[str, Any]]) -> None:
     """Each record's file size, once its writer thread is done with the file (MB)."""
-    for record in records.values():
+    for record in records:
         record["memwise/file_mb"] = round(record["memwise/file_mb"].result() / MB, 6)
 
 
