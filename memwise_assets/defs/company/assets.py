@@ -16,6 +16,7 @@ from memwise_assets.compute.company import (
 from memwise_assets.compute.company.availability import DEFAULT_FILER, deadline_lags
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.prices.schema import FetchResult
+from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.company.checks import (
     FUNDAMENTAL_CHECKS,
     JOIN_CHECKS,
@@ -89,7 +90,7 @@ def _company_asset(
         name=name,
         description=description,
         check_specs=checks,
-        pool="prices",
+        pool=BUDGETS["prices"].pool,
         resource_defs=UNIVERSE_DEFS,
     )
     def _asset(
@@ -190,7 +191,12 @@ def _filed_dates(path: str | None) -> pd.DataFrame | None:
         ) from exc
 
 
-@table_asset("company", reads={"daily_bars": ["symbol", "date", "close"]}, check_specs=JOIN_CHECKS)
+@table_asset(
+    "company",
+    reads={"daily_bars": ["symbol", "date", "close"]},
+    check_specs=JOIN_CHECKS,
+    pool=BUDGETS["weekly"].pool,
+)
 def daily_with_fundamentals(
     context: dg.AssetExecutionContext,
     config: FundamentalsJoinConfig,

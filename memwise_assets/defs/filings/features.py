@@ -11,6 +11,7 @@ from memwise_assets.compute.filings.point_in_time import (
     DEFAULT_MAX_AGE_DAYS,
     attach_filing_features,
 )
+from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.filings.feature_checks import (
     FILING_FEATURE_CHECKS,
     FILING_JOIN_CHECKS,
@@ -28,7 +29,10 @@ BUDGET = "filing_features"
 
 
 @table_asset(
-    "filings", reads={"sec_filing_sections": SECTION_COLUMNS}, check_specs=FILING_FEATURE_CHECKS
+    "filings",
+    reads={"sec_filing_sections": SECTION_COLUMNS},
+    check_specs=FILING_FEATURE_CHECKS,
+    pool=BUDGETS[BUDGET].pool,
 )
 def filing_text_features(
     context: dg.AssetExecutionContext, memory: MemoryResource, sec_filing_sections: pd.DataFrame
@@ -65,7 +69,12 @@ class FilingJoinConfig(dg.Config):
     )
 
 
-@table_asset("filings", reads={"daily_bars": _DAILY_COLUMNS}, check_specs=FILING_JOIN_CHECKS)
+@table_asset(
+    "filings",
+    reads={"daily_bars": _DAILY_COLUMNS},
+    check_specs=FILING_JOIN_CHECKS,
+    pool=BUDGETS[BUDGET].pool,
+)
 def daily_with_filing_features(
     context: dg.AssetExecutionContext,
     config: FilingJoinConfig,

@@ -20,6 +20,7 @@ from memwise_assets.compute.point_in_time import (
     unchanged_before_cut,
 )
 from memwise_assets.compute.prices import DEFAULT_TICKERS
+from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.filings.edgar import PACING, EdgarResource
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.resources import MemoryResource
@@ -203,7 +204,10 @@ class SecJoinConfig(dg.Config):
 
 
 @table_asset(
-    "company", reads={"daily_bars": ["symbol", "date", "close"]}, check_specs=SEC_JOIN_CHECKS
+    "company",
+    reads={"daily_bars": ["symbol", "date", "close"]},
+    check_specs=SEC_JOIN_CHECKS,
+    pool=BUDGETS["weekly"].pool,
 )
 def daily_with_sec_fundamentals(
     context: dg.AssetExecutionContext,

@@ -17,6 +17,7 @@ from memwise_assets.defs.blocked import (
     sessions_of,
     weekly_blocks,
 )
+from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
@@ -42,7 +43,12 @@ def _hole_text(hole: Any) -> str:
     )
 
 
-@table_asset("weekly", reads={"daily_bars": _DAILY_COLUMNS}, check_specs=WEEKLY_CHECKS)
+@table_asset(
+    "weekly",
+    reads={"daily_bars": _DAILY_COLUMNS},
+    check_specs=WEEKLY_CHECKS,
+    pool=BUDGETS["weekly"].pool,
+)
 def weekly_features(
     context: dg.AssetExecutionContext,
     config: WeeklyFeaturesConfig,
@@ -121,7 +127,7 @@ class _WeeklyTally:
         )
 
 
-@table_asset("weekly", reads={"daily_bars": _DAILY_COLUMNS})
+@table_asset("weekly", reads={"daily_bars": _DAILY_COLUMNS}, pool=BUDGETS["weekly"].pool)
 def daily_with_weekly_features(
     context: dg.AssetExecutionContext,
     config: WeeklyAttachConfig,
