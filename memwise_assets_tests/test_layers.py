@@ -8,22 +8,10 @@ through them is still a cycle of the design: the cycle test counts them too.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
-import memwise_assets
-
-ROOT = Path(memwise_assets.__file__).parent
-PACKAGE = "memwise_assets"
-
-
-def _module_name(path: Path) -> str:
-    parts = [PACKAGE, *path.relative_to(ROOT).with_suffix("").parts]
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-MODULES = {_module_name(p): p for p in ROOT.rglob("*.py")}
+from memwise_assets_tests.builders.modules import MODULES, PACKAGE, ROOT
 
 
 def _runtime_nodes(tree: ast.AST, type_checking: bool = False) -> list[ast.AST]:

@@ -12,6 +12,8 @@ import dagster as dg
 from memwise_assets.cluster.local import CLUSTER_MODULE
 
 REPOSITORY = "__repository__"
+# The code location of the toy definitions whose step holds on (cluster/slow_defs.py).
+SLOW_DEFS = "memwise_assets_tests.cluster.slow_defs"
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 _LAUNCH_RUN = """

@@ -12,8 +12,7 @@ import pytest
 
 from memwise_assets.cluster.local import DEFAULT_HOSTS, LocalCluster
 from memwise_assets.cluster.servers import missing_servers
-
-SLOW_DEFS = "memwise_assets_tests.cluster.slow_defs"
+from memwise_assets_tests.cluster.client import SLOW_DEFS
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from memwise_assets.compute.labels import (
     triple_barrier_labels,
 )
 from memwise_assets.compute.prices import trading_days
-from memwise_assets_tests.compute.test_weekly_conventions import bars_on
+from memwise_assets_tests.builders.bars import bars_on
 
 CONFIG = LabelingConfig(modes=(LabelMode("base", 1.0, 1.0, 10),), vol_span=20, vol_min_periods=5)
 OUTPUTS = ["label_base", "weight_base", "uniq_base", "exit_base", "is_event_base"]

@@ -9,7 +9,7 @@ import pytest
 from memwise_assets.compute import weekly_cells
 from memwise_assets.compute.holes import nyse_sessions
 from memwise_assets.compute.weekly import weekly_bars, weekly_features
-from memwise_assets_tests.compute.test_weekly import ragged_daily
+from memwise_assets_tests.builders.bars import ragged_daily
 
 
 @pytest.fixture(scope="module")

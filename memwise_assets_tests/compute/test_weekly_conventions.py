@@ -16,36 +16,13 @@ from memwise_assets.compute.weekly import (
     weekly_bars,
     weekly_features,
 )
-from memwise_assets_tests.compute.test_weekly import assert_same
-
-
-def bars_on(symbol: str, dates: pd.DatetimeIndex, seed: int) -> pd.DataFrame:
-    """Random-walk bars of one symbol on the given dates, adj_close below close (dividends)."""
-    rng = np.random.default_rng(seed)
-    n = len(dates)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
-    open_ = close * np.exp(rng.normal(0, 0.01, n))
-    spread = 1 + np.abs(rng.normal(0, 0.01, n))
-    # Dividends: the adjustment factor steps down going back in time.
-    factor = np.exp(np.cumsum(np.where(rng.random(n) < 0.02, 0.01, 0.0)))
-    factor = factor / factor[-1]
-    return pd.DataFrame(
-        {
-            "symbol": symbol,
-            "date": dates,
-            "open": open_,
-            "high": np.maximum(open_, close) * spread,
-            "low": np.minimum(open_, close) / spread,
-            "close": close,
-            "adj_close": close * factor,
-            "volume": rng.lognormal(12, 0.5, n).round(),
-        }
-    )
+from memwise_assets_tests.builders.bars import bars_on
+from memwise_assets_tests.builders.compare import assert_same
 
 
 @pytest.fixture(scope="module")
 def holey() -> pd.DataFrame:
-    """AAPL with bars for 2022-06-01..06-10 and for 2024 (the issue's case); MSFT with every
+    """AAPL with bars for 2022-06-01..06-10 and for 2024 (a two-year hole); MSFT with every
     session of both years, listed 2022-06-01; IBM delisted 2024-05-15; all on NYSE sessions."""
     aapl = trading_days("2022-06-01", "2022-06-11").append(trading_days("2024-01-01", "2025-01-01"))
     msft = trading_days("2022-06-01", "2025-01-01")

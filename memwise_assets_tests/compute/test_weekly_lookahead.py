@@ -12,7 +12,7 @@ from memwise_assets.compute.weekly import (
     attach_weekly_features,
     weekly_features,
 )
-from memwise_assets_tests.compute.test_weekly import ragged_daily
+from memwise_assets_tests.builders.bars import ragged_daily
 
 _PRICES = ["open", "high", "low", "close"]
 

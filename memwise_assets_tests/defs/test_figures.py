@@ -21,7 +21,7 @@ from memwise_assets.defs.figures import (
     StepFigures,
     figure,
 )
-from memwise_assets_tests.test_layers import MODULES
+from memwise_assets_tests.builders.modules import MODULES
 
 FULL = StepFigures(
     peak_rss_mb=740.5, rss_increase_mb=7.25, limit_mb=1024.0, estimate_mb=64.0,

@@ -9,7 +9,7 @@ import pandas as pd
 from memwise_assets.compute.prices import trading_days
 from memwise_assets.defs.labels.assets import weighted_labels
 from memwise_assets.defs.weekly.assets import daily_with_weekly_features, weekly_features
-from memwise_assets_tests.compute.test_weekly_conventions import bars_on
+from memwise_assets_tests.builders.bars import bars_on
 
 AAPL_DAYS = trading_days("2022-06-01", "2022-06-11").append(
     trading_days("2024-01-01", "2024-07-01")
