@@ -1,4 +1,4 @@
-"""The universe case's tables and ratios (targets from issue 26; printed, never asserted)."""
+"""The universe case's tables and ratios against their targets (printed, never asserted)."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def format_universe(rows: Sequence[BenchRow]) -> str:
                     f"  reference {row.impl:<29} {row.seconds:>8.1f} s, peak +{row.peak_mb:,.0f} MB"
                     f" (child process): {what}"
                 )
-    lines.append("\nuniverse ratios (targets of issue 26; '-' where a side failed or is missing)")
+    lines.append("\nuniverse ratios against their targets ('-' where a side failed or is missing)")
     for ratio in ratios(rows):
         shown = "-" if ratio.value is None else f"{ratio.value:.2f}"
         # The full failure is in the step's table above: a line here says which.

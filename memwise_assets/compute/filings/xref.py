@@ -1,7 +1,7 @@
 """Sections of 10-Ks laid out as annual reports with a "Form 10-K Cross Reference Index".
 
-Owned by the cross-reference work (issue 9); `filing_sections` calls it first and keeps
-its ordinary Item-by-Item path when it returns None.
+`filing_sections` tries this layout first and keeps its ordinary Item-by-Item path when
+`cross_reference_sections` returns None (no cross-reference index found).
 
 GE and Intel, for instance, print their 10-K as an annual report and map each Item to
 printed pages in an index table. Each Item is rebuilt from those pages, trimmed to the
