@@ -8,6 +8,7 @@ through them is still a cycle of the design: the cycle test counts them too.
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
@@ -235,6 +236,65 @@ def test_each_defs_domain_imports_no_other_domain() -> None:
         if (theirs := _domain(m, "defs")) and theirs != mine
     )
     assert crossings == []
+
+
+DOMAINS = sorted({d for n in MODULES if (d := _domain(n, "defs"))})
+# The resource classes `build_defs` takes as arguments: the one reason the top reaches a
+# domain module other than its definitions.
+TOP_REACHES = {
+    f"{PACKAGE}.defs.company.resources",
+    f"{PACKAGE}.defs.filings.edgar",
+    f"{PACKAGE}.defs.filings.resources",
+}
+
+
+def test_each_domain_contributes_its_own_definitions() -> None:
+    assert len(DOMAINS) >= 6, DOMAINS
+    assert [d for d in DOMAINS if f"{d}.definitions" not in MODULES] == []
+
+
+def test_the_platform_imports_no_domain() -> None:
+    reaching = sorted(
+        f"{name} -> {m}" for name in PLATFORM for m in TYPED_GRAPH[name] if _domain(m, "defs")
+    )
+    assert reaching == []
+
+
+def test_the_top_reaches_each_domain_through_its_definitions() -> None:
+    top = f"{PACKAGE}.definitions"
+    # `from <domain> import definitions` counts the package too: it runs only its __init__.
+    reached = {m for m in TYPED_GRAPH[top] if _domain(m, "defs") and m not in DOMAINS}
+    assert reached - TOP_REACHES == {f"{d}.definitions" for d in DOMAINS}
+    assert TOP_REACHES <= reached, "a listed import is gone: drop it from TOP_REACHES"
+    assert f"{PACKAGE}.defs.platform" in TYPED_GRAPH[top]
+
+
+TESTS_ROOT = Path(__file__).parent
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """Shared test data comes from `memwise_assets_tests/builders/` (or a helper module),
+    never from a test module or a conftest: running one test file must not run another."""
+    tests = TESTS_ROOT.parent
+    found = []
+    for path in TESTS_ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for name in names:
+                leaf = name.rpartition(".")[2]
+                if name.startswith(TESTS_ROOT.name) and (
+                    leaf.startswith("test_") or leaf == "conftest"
+                ):
+                    found.append(f"{path.relative_to(tests)} imports {name}")
+    # A test may start its own module in a fresh process (the kill and timeout tests).
+    found = [f for f in found if Path(f.split(" imports ")[0]).stem != f.rpartition(".")[2]]
+    assert found == []
 
 
 # Compute packages that reach into another one's modules today (not through its package):
