@@ -4,7 +4,9 @@ Every such asset carries the same Dagster arguments: its group, the `pandas`/`pa
 its column schema from `defs/columns.py` (found by the asset's name: `name=` or the
 function's), and the columns it
 reads from each upstream table (the IO manager loads only those). Saying them once here
-keeps each asset's decorator to what is its own: checks, pool, partitions.
+keeps each asset's decorator to what is its own: checks, budget, partitions. The memory
+budget its step runs under names the asset's Dagster concurrency pool (`Budget.pool`), so
+the pool is said once, in `defs/budgets.py`.
 """
 
 from __future__ import annotations
@@ -14,19 +16,28 @@ from typing import Any
 
 import dagster as dg
 
+from memwise_assets.defs.budgets import budget_named
 from memwise_assets.defs.columns import column_metadata
 
 TABLE_KINDS = {"pandas", "parquet"}
 
 
 def table_asset(
-    group: str, *, reads: Mapping[str, Sequence[str]] | None = None, **asset_args: Any
+    group: str,
+    *,
+    budget: str | None = None,
+    reads: Mapping[str, Sequence[str]] | None = None,
+    **asset_args: Any,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """`dg.asset` with memwise's table arguments; `reads`: upstream asset -> columns loaded.
 
-    Other keywords (`check_specs`, `pool`, `partitions_def`, ...) pass through to `dg.asset`;
+    `budget`: the memory budget the asset's step runs under; the asset takes its pool (an
+    explicit `pool=` wins: a step bound by something other than memory, e.g. a request rate).
+    Other keywords (`check_specs`, `partitions_def`, ...) pass through to `dg.asset`;
     upstream assets not in `reads` are loaded whole.
     """
+    if budget is not None:
+        asset_args.setdefault("pool", budget_named(budget).pool)
 
     def decorate(fn: Callable[..., Any]) -> dg.AssetsDefinition:
         ins = {name: dg.AssetIn(metadata={"columns": list(c)}) for name, c in (reads or {}).items()}

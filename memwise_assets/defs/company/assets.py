@@ -16,7 +16,6 @@ from memwise_assets.compute.company import (
 from memwise_assets.compute.company.availability import DEFAULT_FILER, deadline_lags
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.prices.schema import FetchResult
-from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.company.checks import (
     FUNDAMENTAL_CHECKS,
     JOIN_CHECKS,
@@ -36,6 +35,8 @@ from memwise_assets.defs.universe import UNIVERSE_DEFS, UniverseResource
 # Company frames are small (a few hundred rows per ticker); the step's memory is the
 # interpreter and yfinance's JSON, not the data.
 _STATIC_MB = 64.0
+# What the daily join reads of daily_bars.
+_DAILY = ["symbol", "date", "close"]
 
 
 def _fetch_metadata(result: FetchResult, source: str) -> dict[str, object]:
@@ -90,7 +91,7 @@ def _company_asset(
         name=name,
         description=description,
         check_specs=checks,
-        pool=BUDGETS["prices"].pool,
+        budget="prices",
         resource_defs=UNIVERSE_DEFS,
     )
     def _asset(
@@ -191,12 +192,7 @@ def _filed_dates(path: str | None) -> pd.DataFrame | None:
         ) from exc
 
 
-@table_asset(
-    "company",
-    reads={"daily_bars": ["symbol", "date", "close"]},
-    check_specs=JOIN_CHECKS,
-    pool=BUDGETS["weekly"].pool,
-)
+@table_asset("company", budget="weekly", reads={"daily_bars": _DAILY}, check_specs=JOIN_CHECKS)
 def daily_with_fundamentals(
     context: dg.AssetExecutionContext,
     config: FundamentalsJoinConfig,

@@ -11,7 +11,6 @@ from memwise_assets.compute.filings.point_in_time import (
     DEFAULT_MAX_AGE_DAYS,
     attach_filing_features,
 )
-from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.filings.feature_checks import (
     FILING_FEATURE_CHECKS,
     FILING_JOIN_CHECKS,
@@ -30,9 +29,9 @@ BUDGET = "filing_features"
 
 @table_asset(
     "filings",
+    budget=BUDGET,
     reads={"sec_filing_sections": SECTION_COLUMNS},
     check_specs=FILING_FEATURE_CHECKS,
-    pool=BUDGETS[BUDGET].pool,
 )
 def filing_text_features(
     context: dg.AssetExecutionContext, memory: MemoryResource, sec_filing_sections: pd.DataFrame
@@ -70,10 +69,7 @@ class FilingJoinConfig(dg.Config):
 
 
 @table_asset(
-    "filings",
-    reads={"daily_bars": _DAILY_COLUMNS},
-    check_specs=FILING_JOIN_CHECKS,
-    pool=BUDGETS[BUDGET].pool,
+    "filings", budget=BUDGET, reads={"daily_bars": _DAILY_COLUMNS}, check_specs=FILING_JOIN_CHECKS
 )
 def daily_with_filing_features(
     context: dg.AssetExecutionContext,

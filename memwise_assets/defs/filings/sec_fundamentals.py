@@ -20,7 +20,6 @@ from memwise_assets.compute.point_in_time import (
     unchanged_before_cut,
 )
 from memwise_assets.compute.prices import DEFAULT_TICKERS
-from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.filings.edgar import PACING, EdgarResource
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.resources import MemoryResource
@@ -105,7 +104,8 @@ def _report_md(reports: list[FactsReport]) -> str:
     )
 
 
-@table_asset("company", check_specs=SEC_FACT_CHECKS, pool="edgar")
+# Bound by EDGAR's request rate more than by memory: the EDGAR job's pool, not the budget's.
+@table_asset("company", budget="prices", check_specs=SEC_FACT_CHECKS, pool="edgar")
 def sec_fundamentals(
     context: dg.AssetExecutionContext,
     config: SecFundamentalsConfig,
@@ -205,9 +205,9 @@ class SecJoinConfig(dg.Config):
 
 @table_asset(
     "company",
+    budget="weekly",
     reads={"daily_bars": ["symbol", "date", "close"]},
     check_specs=SEC_JOIN_CHECKS,
-    pool=BUDGETS["weekly"].pool,
 )
 def daily_with_sec_fundamentals(
     context: dg.AssetExecutionContext,

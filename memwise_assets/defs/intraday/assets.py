@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from memwise_assets.compute.intraday import read_intraday_bars
-from memwise_assets.defs.budgets import BUDGETS, MB
+from memwise_assets.defs.budgets import MB
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.table_asset import table_asset
 
@@ -27,7 +27,7 @@ class IntradayConfig(dg.Config):
     pattern: str = Field(default="*.csv*", description="Which files of the folder to read.")
 
 
-@table_asset("labels", pool=BUDGETS["labels"].pool)
+@table_asset("labels", budget="labels")
 def intraday_bars(
     context: dg.AssetExecutionContext, config: IntradayConfig, memory: MemoryResource
 ) -> Iterator[dg.Output]:

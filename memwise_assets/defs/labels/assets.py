@@ -23,7 +23,7 @@ from memwise_assets.defs.blocked import (
     plan_metadata,
     sessions_of,
 )
-from memwise_assets.defs.budgets import BUDGETS, MB, budget_named
+from memwise_assets.defs.budgets import MB, budget_named
 from memwise_assets.defs.labels.checks import (
     LABEL_CHECKS,
     label_check_result,
@@ -136,7 +136,7 @@ def balance_metadata(labelled: pd.DataFrame, config: LabelsConfig) -> dict[str, 
     "labels",
     reads={"daily_bars": ["symbol", "date", "close", "adj_close"]},
     check_specs=LABEL_CHECKS,
-    pool=BUDGETS["labels"].pool,
+    budget="labels",
 )
 def weighted_labels(
     context: dg.AssetExecutionContext,

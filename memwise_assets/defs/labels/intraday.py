@@ -7,7 +7,6 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.labels.assets import LabelsConfig, label_step
 from memwise_assets.defs.labels.checks import label_checks
 from memwise_assets.defs.resources import MemoryResource
@@ -22,7 +21,7 @@ class IntradayLabelsConfig(LabelsConfig):
     )
 
 
-@table_asset("labels", check_specs=label_checks("intraday_labels"), pool=BUDGETS["labels"].pool)
+@table_asset("labels", budget="labels", check_specs=label_checks("intraday_labels"))
 def intraday_labels(
     context: dg.AssetExecutionContext,
     config: IntradayLabelsConfig,

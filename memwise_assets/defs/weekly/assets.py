@@ -17,7 +17,6 @@ from memwise_assets.defs.blocked import (
     sessions_of,
     weekly_blocks,
 )
-from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
@@ -44,10 +43,7 @@ def _hole_text(hole: Any) -> str:
 
 
 @table_asset(
-    "weekly",
-    reads={"daily_bars": _DAILY_COLUMNS},
-    check_specs=WEEKLY_CHECKS,
-    pool=BUDGETS["weekly"].pool,
+    "weekly", budget="weekly", reads={"daily_bars": _DAILY_COLUMNS}, check_specs=WEEKLY_CHECKS
 )
 def weekly_features(
     context: dg.AssetExecutionContext,
@@ -127,7 +123,7 @@ class _WeeklyTally:
         )
 
 
-@table_asset("weekly", reads={"daily_bars": _DAILY_COLUMNS}, pool=BUDGETS["weekly"].pool)
+@table_asset("weekly", budget="weekly", reads={"daily_bars": _DAILY_COLUMNS})
 def daily_with_weekly_features(
     context: dg.AssetExecutionContext,
     config: WeeklyAttachConfig,
