@@ -11,8 +11,10 @@ import pytest
 
 from memwise_assets import definitions
 from memwise_assets.defs import platform
+from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.table_asset import table_asset
 from memwise_assets_tests.builders.modules import MODULES, PACKAGE
 
 DOMAINS = ("prices", "weekly", "labels", "intraday", "filings", "company")
@@ -83,11 +85,24 @@ def _asset_decorators() -> list[tuple[str, str, ast.Call]]:
 
 
 def test_every_asset_that_takes_a_memory_budget_names_its_pool() -> None:
+    """`pool=`, or `budget=` to `table_asset`, which takes the budget's pool."""
     decorated = _asset_decorators()
     assert len(decorated) >= 12, [f for _, f, _ in decorated]
     missing = [
         f"{module}:{function}"
         for module, function, call in decorated
-        if "pool" not in {k.arg for k in call.keywords}
+        if not {"pool", "budget"} & {k.arg for k in call.keywords}
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("budget", sorted(BUDGETS))
+def test_table_asset_takes_its_budgets_pool_unless_told_otherwise(budget: str) -> None:
+    def toy() -> None: ...
+
+    # A name with a column schema in defs/columns.py, which table_asset requires.
+    named = {"name": "intraday_bars"}
+    assert table_asset("toy", budget=budget, **named)(toy).op.pool == BUDGETS[budget].pool
+    assert table_asset("toy", budget=budget, pool="edgar", **named)(toy).op.pool == "edgar"
+    with pytest.raises(ValueError, match="unknown memory budget"):
+        table_asset("toy", budget=f"{budget}-typo")
