@@ -1,5 +1,6 @@
 """After `memwise demo`: every asset's step metadata is exactly what StepFigures declares and
-what the report reads, and the Dagster UI plots the step's increase beside its limit."""
+what the report reads, written once per step, the step ran in its budget's pool, and the
+Dagster UI plots the step's increase beside its limit."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from PIL import Image
 
 from memwise_assets.definitions import ASSETS
+from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.figures import (
     INCREASE_KEY,
     KEYS,
@@ -71,6 +73,43 @@ def test_every_asset_writes_what_step_figures_declares_and_the_report_reads_it(
                     f"{name}: the report reads {field.name} differently"
                 )
     assert list(report.assets)[0] in {"company_fundamentals", "company_profiles", "daily_bars"}
+
+
+# Assets whose pool is not their memory budget's: the SEC facts download is bound by EDGAR's
+# request rate, so it takes the EDGAR job's pool (one at a time) under the prices budget.
+PACED_POOLS = {"sec_fundamentals": "edgar"}
+
+
+def test_each_step_writes_its_figures_once_and_runs_in_its_budgets_pool(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(demo_home))
+    pools = {key.to_user_string(): asset.op.pool for asset in ASSETS for key in asset.keys}
+    with dg.DagsterInstance.from_config(str(demo_home)) as instance:
+        report = collect(instance, limit=5, memwise_dir=demo_home / "memwise")
+        for name in NAMES:
+            records = instance.fetch_materializations(dg.AssetKey(name), limit=1000).records
+            steps: dict[tuple[str, str], list[dict[str, dg.MetadataValue]]] = {}
+            for r in records:
+                key = (r.run_id, r.event_log_entry.step_key or "")
+                steps.setdefault(key, []).append(dict(r.asset_materialization.metadata))
+            budgets = set()
+            for step, partitions in steps.items():
+                carrying = [m for m in partitions if StepFigures.from_metadata(m) is not None]
+                assert len(carrying) == 1, f"{name} {step}: figures on {len(carrying)} events"
+                others = [sorted(set(m) & (KEYS | READ_ONLY_KEYS)) for m in partitions]
+                assert sum(bool(keys) for keys in others) == 1, f"{name}: step keys copied"
+                figures = StepFigures.from_metadata(carrying[0])
+                assert figures is not None
+                budgets.add(figures.timeout_inputs.get("budget"))
+            shown = [s for s in report.assets[name] if (s.run_id, s.step_key) in steps]
+            assert len(shown) == len(steps), f"{name}: the report shows one row per step"
+            for row in shown:
+                assert row.partitions == len(steps[row.run_id, row.step_key]), name
+            [budget] = budgets
+            assert budget in BUDGETS, f"{name}: step ran under {budget!r}"
+            expected = PACED_POOLS.get(name, BUDGETS[budget].pool)
+            assert pools[name] == expected, f"{name}: pool {pools[name]}, budget {budget}"
 
 
 @pytest.fixture(scope="module")
