@@ -13,7 +13,7 @@ import psutil
 
 from memwise_assets.compute.edgar import EdgarClient, EdgarError
 from memwise_assets.memory import AdmissionTimeout, MemoryLedger
-from memwise_assets_tests.edgar_server import recorded_edgar, serving
+from memwise_assets_tests.builders.edgar_server import recorded_edgar, serving
 from memwise_assets_tests.reliability.test_edgar_hostile import _endless, _trickle
 from memwise_assets_tests.reliability.test_ledger_hostile import _HOLD
 

@@ -16,8 +16,8 @@ from memwise_assets.compute.company import (
     read_filed_dates,
 )
 from memwise_assets.compute.prices import SamplePriceSource
-from memwise_assets_tests.clock import FakeClock
-from memwise_assets_tests.company_replay import FIXTURES, RecordedYahoo
+from memwise_assets_tests.builders.clock import FakeClock
+from memwise_assets_tests.builders.company_replay import FIXTURES, RecordedYahoo
 
 Q1_2024 = pd.Timestamp("2024-03-31")
 Q1_2022 = pd.Timestamp("2022-03-31")

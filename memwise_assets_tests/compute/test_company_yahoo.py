@@ -16,8 +16,8 @@ from memwise_assets.compute.company import (
     YFinanceCompanySource,
 )
 from memwise_assets.compute.company.schema import profile_row, profiles_frame
-from memwise_assets_tests.clock import FakeClock
-from memwise_assets_tests.company_replay import RecordedYahoo
+from memwise_assets_tests.builders.clock import FakeClock
+from memwise_assets_tests.builders.company_replay import RecordedYahoo
 
 FETCHED = pd.Timestamp("2025-05-10 12:00", tz="UTC")
 TICKERS = ["AAPL", "MSFT", "JPM", "ZZZZ"]

@@ -22,7 +22,7 @@ from memwise_assets.compute.edgar.client import (
 )
 from memwise_assets.compute.filings.metadata import filing_metadata
 from memwise_assets.compute.prices.pacing import RateLimiter
-from memwise_assets_tests.edgar_server import (
+from memwise_assets_tests.builders.edgar_server import (
     FIXTURES,
     TESLA_CIK,
     max_in_any_second,

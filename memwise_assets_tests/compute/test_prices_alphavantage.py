@@ -17,7 +17,7 @@ from memwise_assets.compute.prices import (
     PriceSourceError,
     trading_days,
 )
-from memwise_assets_tests.clock import FakeClock
+from memwise_assets_tests.builders.clock import FakeClock
 
 FIX = Path(__file__).parent.parent / "fixtures" / "prices"
 

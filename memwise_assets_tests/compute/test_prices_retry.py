@@ -11,7 +11,7 @@ from memwise_assets.compute.prices.pacing import (
     RetryPolicy,
     yahoo_limiter,
 )
-from memwise_assets_tests.clock import FakeClock
+from memwise_assets_tests.builders.clock import FakeClock
 
 
 class Flaky:

@@ -21,7 +21,7 @@ from memwise_assets.compute.prices import (
     trading_days,
 )
 from memwise_assets.compute.prices.yahoo import capture_yf_errors, is_rate_limit
-from memwise_assets_tests.clock import FakeClock
+from memwise_assets_tests.builders.clock import FakeClock
 
 FIX = Path(__file__).parent.parent / "fixtures" / "prices"
 FIELDS = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]

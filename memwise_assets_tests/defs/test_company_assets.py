@@ -19,8 +19,8 @@ from memwise_assets.defs.company.assets import (
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
 from memwise_assets.defs.filings.features import FilingJoinConfig
 from memwise_assets.defs.filings.sec_fundamentals import SecFundamentalsConfig, SecJoinConfig
-from memwise_assets_tests.clock import FakeClock
-from memwise_assets_tests.company_replay import RecordedYahoo
+from memwise_assets_tests.builders.clock import FakeClock
+from memwise_assets_tests.builders.company_replay import RecordedYahoo
 
 TICKERS = ["AAPL", "MSFT", "JPM", "ZZZZ"]
 

@@ -15,7 +15,7 @@ from memwise_assets.defs.filings.edgar import EdgarResource, edgar_download_job,
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.sensors import filings_landing_sensor
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets_tests.edgar_server import (
+from memwise_assets_tests.builders.edgar_server import (
     TESLA_CIK,
     max_in_any_second,
     recorded_edgar,

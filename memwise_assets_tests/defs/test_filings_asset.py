@@ -26,7 +26,7 @@ from memwise_assets.defs.filings.sensors import (
 from memwise_assets.defs.filings.worker import close_filing_pools
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets_tests.reliability import hostile
+from memwise_assets_tests.builders import hostile
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "filings"
 SHIPPED = Path(__file__).parents[2] / "memwise_assets" / "data" / "filings"

@@ -23,7 +23,7 @@ from memwise_assets.defs.io_manager import (
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
 from memwise_assets.memory.run_metrics import METRICS_FILE
-from memwise_assets_tests.processes import run_fresh
+from memwise_assets_tests.builders.processes import run_fresh
 
 days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
 

@@ -20,7 +20,7 @@ from memwise_assets.defs.filings.sec_fundamentals import (
     sec_fundamentals,
     sec_join_check,
 )
-from memwise_assets_tests.edgar_server import RecordedEdgar, serving
+from memwise_assets_tests.builders.edgar_server import RecordedEdgar, serving
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 FACTS = FIXTURES / "sec_facts"

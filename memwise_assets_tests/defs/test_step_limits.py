@@ -14,7 +14,7 @@ import pytest
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.memory.limits import choose_timeout
-from memwise_assets_tests.processes import run_fresh
+from memwise_assets_tests.builders.processes import run_fresh
 
 
 class SleepConfig(dg.Config):

@@ -11,7 +11,7 @@ import pytest
 
 from memwise_assets.memory import IsolatedResult, run_isolated
 from memwise_assets.memory.process_tree import classify_death, oom_kills
-from memwise_assets_tests.memory import workers
+from memwise_assets_tests.builders import workers
 
 
 def _assert_dead(pid: int) -> None:

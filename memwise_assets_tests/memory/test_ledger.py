@@ -15,7 +15,7 @@ import pytest
 
 from memwise_assets.memory import AdmissionTimeout, MemoryLedger, OversizeRequest
 from memwise_assets.memory import ledger as ledger_module
-from memwise_assets_tests.memory import workers
+from memwise_assets_tests.builders import workers
 
 PLENTY = 1e12
 _log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from memwise_assets.memory import MemoryLimitExceeded, MemoryMonitor
-from memwise_assets_tests.clock import FakeClock
+from memwise_assets_tests.builders.clock import FakeClock
 
 # The background sampler never fires within a test at this interval: marks drive it.
 NEVER = 3600.0

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from memwise_assets.memory import IsolatedResult, WorkerPool
-from memwise_assets_tests.memory import workers
+from memwise_assets_tests.builders import workers
 
 _TAG: str | None = None
 _INIT_CALLS = 0

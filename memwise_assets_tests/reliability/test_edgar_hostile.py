@@ -20,7 +20,7 @@ from memwise_assets.compute.edgar import (
 )
 from memwise_assets.compute.edgar.files import confined, sweep_partials
 from memwise_assets.compute.prices import AlphaVantageError, AlphaVantageSource
-from memwise_assets_tests.edgar_server import (
+from memwise_assets_tests.builders.edgar_server import (
     TESLA_CIK,
     primary_document,
     recorded_edgar,

@@ -18,7 +18,7 @@ from memwise_assets.defs.filings.worker import close_filing_pools
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.memory import MemoryMonitor, current_rss_mb, estimate_for_size, run_isolated
-from memwise_assets_tests.reliability import hostile
+from memwise_assets_tests.builders import hostile
 
 # Bounds for one small hostile file, parsed in this process.
 MAX_SECONDS = 10.0

@@ -12,7 +12,7 @@ import pytest
 from memwise_assets.compute.filings.landing import SAFE_NAME, resolve_filing, scan_landing
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.sensors import filings_landing_sensor
-from memwise_assets_tests.reliability.hostile import good_filing
+from memwise_assets_tests.builders.hostile import good_filing
 
 HOSTILE_NAMES = [
     "..htm",

@@ -9,8 +9,8 @@ import pytest
 
 from memwise_assets.memory import AdmissionTimeout, MemoryLedger
 from memwise_assets.memory import ledger as ledger_module
-from memwise_assets_tests.memory import workers
-from memwise_assets_tests.processes import wait_for_file
+from memwise_assets_tests.builders import workers
+from memwise_assets_tests.builders.processes import wait_for_file
 
 POOL = 1000.0
 

@@ -12,7 +12,7 @@ import pytest
 
 from memwise_assets.compute.filings.landing import read_confined
 from memwise_assets.compute.filings.metadata import filing_metadata
-from memwise_assets_tests.edgar_server import TESLA_CIK, primary_document
+from memwise_assets_tests.builders.edgar_server import TESLA_CIK, primary_document
 
 SECRET = {"company": "OUTSIDE-SECRET-COMPANY", "ticker": "LEAK", "cik": str(TESLA_CIK)}
 

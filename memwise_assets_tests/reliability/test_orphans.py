@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from memwise_assets_tests.memory import workers
-from memwise_assets_tests.processes import assert_gone_within, wait_for_file
+from memwise_assets_tests.builders import workers
+from memwise_assets_tests.builders.processes import assert_gone_within, wait_for_file
 
 
 @pytest.mark.slow

@@ -16,8 +16,8 @@ import pytest
 
 from memwise_assets.memory import MemoryLedger
 from memwise_assets.memory import ledger as ledger_module
-from memwise_assets_tests.processes import wait_for_file
-from memwise_assets_tests.reliability.hostile import die_holding_the_ledger_lock, hold_memory
+from memwise_assets_tests.builders.hostile import die_holding_the_ledger_lock, hold_memory
+from memwise_assets_tests.builders.processes import wait_for_file
 from memwise_assets_tests.reliability.toy_jobs import run_wide, steady
 
 SPAWN = multiprocessing.get_context("spawn")

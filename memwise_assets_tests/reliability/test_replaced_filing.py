@@ -15,7 +15,7 @@ from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.worker import close_filing_pools
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets_tests.reliability import hostile
+from memwise_assets_tests.builders import hostile
 
 
 class ReplacingMemory(MemoryResource):

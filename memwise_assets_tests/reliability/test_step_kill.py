@@ -17,7 +17,7 @@ import pytest
 from memwise_assets.defs.automation import purge_cache_on_failure
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.memory import MemoryLedger
-from memwise_assets_tests.processes import wait_for_file
+from memwise_assets_tests.builders.processes import wait_for_file
 from memwise_assets_tests.reliability.toy_jobs import kill_job
 
 

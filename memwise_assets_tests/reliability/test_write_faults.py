@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from memwise_assets.defs.io_manager import atomic_write_table
-from memwise_assets_tests.reliability.hostile import frame_of, write_big_table
+from memwise_assets_tests.builders.hostile import frame_of, write_big_table
 from memwise_assets_tests.reliability.toy_jobs import steady
 
 ROWS = 6_000_000  # ~100 MB of random numbers: compressing them takes long enough to be hit

@@ -12,7 +12,7 @@ from yfinance.exceptions import YFRateLimitError
 
 from memwise_assets.compute.company import STATEMENT_ATTRS
 
-FIXTURES = Path(__file__).parent / "fixtures" / "company"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "company"
 # yfinance 1.x for a symbol Yahoo does not know, when nothing is logged for it.
 UNKNOWN: dict[str, Any] = {"info": {"trailingPegRatio": None}}
 

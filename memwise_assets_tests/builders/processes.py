@@ -12,7 +12,7 @@ from typing import Any
 
 import psutil
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).parents[2]
 
 
 def run_fresh(script: str, *args: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures" / "edgar"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "edgar"
 TESLA_CIK = 1318605
 
 
