@@ -20,6 +20,9 @@ from memwise_assets.defs.budgets import budget_named
 from memwise_assets.defs.columns import column_metadata
 
 TABLE_KINDS = {"pandas", "parquet"}
+# The op tag naming the budget an asset declares (tests compare it with the budget its step
+# recorded: the pool comes from the one, the step runs under the other).
+BUDGET_TAG = "memwise/budget"
 
 
 def table_asset(
@@ -38,6 +41,7 @@ def table_asset(
     """
     if budget is not None:
         asset_args.setdefault("pool", budget_named(budget).pool)
+        asset_args["op_tags"] = {**asset_args.get("op_tags", {}), BUDGET_TAG: budget}
 
     def decorate(fn: Callable[..., Any]) -> dg.AssetsDefinition:
         ins = {name: dg.AssetIn(metadata={"columns": list(c)}) for name, c in (reads or {}).items()}
