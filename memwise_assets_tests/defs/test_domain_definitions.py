@@ -14,7 +14,7 @@ from memwise_assets.defs import platform
 from memwise_assets.defs.budgets import BUDGETS
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.table_asset import table_asset
+from memwise_assets.defs.table_asset import BUDGET_TAG, table_asset
 from memwise_assets_tests.builders.modules import MODULES, PACKAGE
 
 DOMAINS = ("prices", "weekly", "labels", "intraday", "filings", "company")
@@ -102,7 +102,9 @@ def test_table_asset_takes_its_budgets_pool_unless_told_otherwise(budget: str) -
 
     # A name with a column schema in defs/columns.py, which table_asset requires.
     named = {"name": "intraday_bars"}
-    assert table_asset("toy", budget=budget, **named)(toy).op.pool == BUDGETS[budget].pool
+    declared = table_asset("toy", budget=budget, **named)(toy)
+    assert declared.op.pool == BUDGETS[budget].pool
+    assert declared.op.tags[BUDGET_TAG] == budget
     assert table_asset("toy", budget=budget, pool="edgar", **named)(toy).op.pool == "edgar"
     with pytest.raises(ValueError, match="unknown memory budget"):
         table_asset("toy", budget=f"{budget}-typo")

@@ -26,6 +26,7 @@ from memwise_assets.defs.figures import (
     READ_ONLY_KEYS,
     StepFigures,
 )
+from memwise_assets.defs.table_asset import BUDGET_TAG
 from memwise_assets.report.collect import collect
 from memwise_assets_tests.e2e.browser import CHROMIUM, open_page
 from memwise_assets_tests.e2e.helpers import free_port, graphql, run_cli, serving, tool
@@ -85,6 +86,11 @@ def test_each_step_writes_its_figures_once_and_runs_in_its_budgets_pool(
 ) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(demo_home))
     pools = {key.to_user_string(): asset.op.pool for asset in ASSETS for key in asset.keys}
+    declared = {
+        key.to_user_string(): asset.op.tags.get(BUDGET_TAG)
+        for asset in ASSETS
+        for key in asset.keys
+    }
     with dg.DagsterInstance.from_config(str(demo_home)) as instance:
         report = collect(instance, limit=5, memwise_dir=demo_home / "memwise")
         for name in NAMES:
@@ -108,6 +114,7 @@ def test_each_step_writes_its_figures_once_and_runs_in_its_budgets_pool(
                 assert row.partitions == len(steps[row.run_id, row.step_key]), name
             [budget] = budgets
             assert budget in BUDGETS, f"{name}: step ran under {budget!r}"
+            assert declared[name] in {None, budget}, f"{name} declares {declared[name]}"
             expected = PACED_POOLS.get(name, BUDGETS[budget].pool)
             assert pools[name] == expected, f"{name}: pool {pools[name]}, budget {budget}"
 
