@@ -113,7 +113,7 @@ def reference_bars(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def reference_features(bars: pd.DataFrame) -> pd.DataFrame:
-    """The issue's pandas formulas over one symbol's weekly rows."""
+    """The feature definitions as plain pandas formulas over one symbol's weekly rows."""
     close, high, low, volume = bars["close"], bars["high"], bars["low"], bars["volume"]
     out = pd.DataFrame({"week_end": bars["week_end"]})
     for k in (1, 4, 13, 26, 52):

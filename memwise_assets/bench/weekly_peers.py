@@ -1,8 +1,8 @@
 """Two more peers of the weekly case, each written the way its library's users would.
 
 - `shared_polars_peer`: copied, unchanged in substance, from `shared/bench/polars_weekly_peer.py`
-  (the peer of the performance issue: group_by_dynamic, rolling and ewm over symbol,
-  join_asof), so the package does not import from outside itself at run time.
+  (the polars peer the weekly speed targets are set against: group_by_dynamic, rolling and
+  ewm over symbol, join_asof), so the package does not import from outside itself at run time.
 - `pandas_peer`: plain pandas on the whole frame: a `groupby` with `pd.Grouper("W-FRI")` for the
   bars, `groupby().rolling` / `.ewm` / `.shift` for the features, `merge_asof(by=)` to attach.
 """

@@ -53,7 +53,7 @@ def polars_bars(daily: pl.DataFrame) -> pl.DataFrame:
 
 
 def polars_features(bars: pl.DataFrame) -> pl.DataFrame:
-    """The issue's features with polars window expressions over each symbol's weeks."""
+    """The weekly features with polars window expressions over each symbol's weeks."""
     import polars as pl
 
     close, high, low, volume = (pl.col(c) for c in ("close", "high", "low", "volume"))

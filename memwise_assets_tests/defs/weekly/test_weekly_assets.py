@@ -18,7 +18,7 @@ AAPL_DAYS = trading_days("2022-06-01", "2022-06-11").append(
 
 @dg.asset(name="daily_bars")
 def holey_daily_bars() -> pd.DataFrame:
-    """AAPL with bars for 2022-06-01..06-10 and for 2024 H1 (the partitions issue's case)."""
+    """AAPL with bars for 2022-06-01..06-10 and for 2024 H1: a hole of a year and a half."""
     frame = pd.concat(
         [
             bars_on("AAPL", AAPL_DAYS, 1),
