@@ -109,8 +109,8 @@ def test_asset_checks_run_while_the_step_holds_its_reservation(memwise_resources
 def unknown_budget(
     context: dg.AssetExecutionContext, memory: MemoryResource
 ) -> Iterator[dg.Output]:
-    with memory.step(context, budget="nonesuch"):
-        yield dg.Output(pd.DataFrame({"x": [1]}))
+    with memory.step(context, budget="nonesuch") as step:
+        yield step.output(pd.DataFrame({"x": [1]}))
 
 
 def test_budgets_are_one_table_and_an_unknown_budget_names_the_known_ones(
