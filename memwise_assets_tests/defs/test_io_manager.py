@@ -172,9 +172,11 @@ def test_single_run_range_is_stored_one_file_per_partition(memwise_resources) ->
     assert (jan2["date"] == pd.Timestamp("2024-01-02")).all() and len(jan2) == 2
     assert pq.read_table(folder / "2024-01-06.parquet").num_rows == 0  # a Saturday
     assert len(result.asset_materializations_for_node("daily_toy")) == 10
-    loaded = dg.materialize(
-        [daily_toy, daily_sum], selection=[daily_sum], resources=memwise_resources
-    ).output_for_node("daily_sum").value
+    loaded = (
+        dg.materialize([daily_toy, daily_sum], selection=[daily_sum], resources=memwise_resources)
+        .output_for_node("daily_sum")
+        .value
+    )
     assert len(loaded) == 2 * 8 and loaded["date"].is_monotonic_increasing
 
 
