@@ -24,6 +24,7 @@ from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
 from memwise_assets.memory.run_metrics import METRICS_FILE
 from memwise_assets_tests.processes import run_fresh
+from memwise_assets_tests.stored_assets import stored_asset
 
 days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
 
@@ -184,18 +185,7 @@ def _notes() -> pd.DataFrame:
     return _frame().assign(note=pd.Series(["x" * 40, "yz"] * 6, dtype=object))
 
 
-def _step_asset(name: str, build) -> dg.AssetsDefinition:
-    """An asset that hands `build()` to the IO manager as its step's output."""
-
-    @dg.asset(name=name)
-    def stored(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
-        with memory.step(context, budget="default", static_estimate_mb=8) as step:
-            yield step.output(build())
-
-    return stored
-
-
-notes = _step_asset("notes", _notes)
+notes = stored_asset("notes")(_notes)
 
 
 def test_frame_mb_counts_object_columns_deep_as_frame_mb_does(memwise_resources) -> None:
@@ -206,8 +196,8 @@ def test_frame_mb_counts_object_columns_deep_as_frame_mb_does(memwise_resources)
     assert meta["memwise/frame_mb"].value == round(frame_mb(frame), 6)
 
 
-not_a_frame = _step_asset("not_a_frame", lambda: {"a": 1})
-toy_mixed = _step_asset("toy", lambda: pd.DataFrame({"x": [1, "two", 3.0]}))
+not_a_frame = stored_asset("not_a_frame")(lambda: {"a": 1})
+toy_mixed = stored_asset("toy")(lambda: pd.DataFrame({"x": [1, "two", 3.0]}))
 
 
 def test_refuses_what_it_cannot_store_and_keeps_the_previous_output(memwise_resources) -> None:
