@@ -8,7 +8,7 @@ import pytest
 
 from memwise_assets.defs.figures import StepFigures
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.step import StepMemory
+from memwise_assets.defs.step import StepMemory, step_output
 
 
 def _frame() -> pd.DataFrame:
@@ -89,3 +89,17 @@ def test_the_step_closes_when_its_block_ends(memwise_resources) -> None:
 
     dg.materialize([watched], resources=memwise_resources)
     assert [s.is_open for s in seen] == [False]
+
+
+def test_the_io_manager_takes_only_an_open_steps_own_output() -> None:
+    # The checks alone, on a bare step record: no ledger, monitor or cache is touched.
+    step = StepMemory("a", "default", 1.0, None, 0.0, None, "a", None)  # type: ignore[arg-type]
+    wrapped = step.output(_frame()).value
+    assert step_output(wrapped, "a", "a")[0] is step
+    with pytest.raises(RuntimeError, match="yielded the output of step 'a' from step 'b'"):
+        step_output(wrapped, "b", "b")
+    with pytest.raises(TypeError, match="plain DataFrame, not a step's output"):
+        step_output(_frame(), "a", "a")
+    step.is_open = False
+    with pytest.raises(RuntimeError, match="after its memory.step\\(\\) block ended"):
+        step_output(wrapped, "a", "a")
