@@ -194,20 +194,7 @@ def _registries(name: str) -> list[str]:
     return sorted(top & written)
 
 
-def _platform_cases() -> list[object]:
-    # defs/step.py's _OPEN (open steps by run and step key, for the IO manager) goes with the
-    # single write path being built; until that lands this one case is expected to fail.
-    open_registry = pytest.mark.xfail(
-        reason="defs/step.py:_OPEN, the registry of open steps, is removed by the one-write-path"
-        " work; drop this mark when it lands",
-        strict=False,
-    )
-    return [
-        pytest.param(n, marks=open_registry) if n == f"{PACKAGE}.defs.step" else n for n in PLATFORM
-    ]
-
-
-@pytest.mark.parametrize("name", _platform_cases())
+@pytest.mark.parametrize("name", PLATFORM)
 def test_no_module_level_registry_in_the_platform(name: str) -> None:
     # Out of scope: memory/deadline.py's per-process table of armed signal timers and
     # defs/filings/worker.py's per-process worker pools (a domain's, not the platform's).

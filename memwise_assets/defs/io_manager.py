@@ -17,12 +17,10 @@ from pydantic import Field
 # AtomicBatch and atomic_write_table are this module's public names too.
 from memwise_assets.defs.atomic_files import AtomicBatch, atomic_write_table  # noqa: F401
 from memwise_assets.defs.budgets import MB
-from memwise_assets.defs.figures import STEP_KEY, StepFigures
 from memwise_assets.defs.shared import frame_mb, memwise_home
-from memwise_assets.defs.step import StepMemory, open_step
+from memwise_assets.defs.step import StepMemory, step_output
 from memwise_assets.defs.store import Blocks, VersionWriter
 from memwise_assets.defs.stored_table import StoredTable
-from memwise_assets.memory.run_metrics import record_step
 
 # Assets whose single-run backfills return one frame for many partitions name the column
 # that says which partition a row belongs to.
@@ -58,27 +56,39 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         asset_label = context.asset_key.to_user_string()
-        if isinstance(obj, Blocks):
-            self._handle_blocks(context, obj, asset_label)
+        step, value = step_output(obj, asset_label, context.step_key)
+        if isinstance(value, Blocks):
+            self._handle_blocks(context, step, value, asset_label)
             return
-        step = open_step(context.run_id, context.step_key)
-        frames = self._frames_by_partition(context, obj, asset_label)
+        frames = self._frames_by_partition(context, value, asset_label)
+        records, write_s = self._store(step, context.asset_key, frames, _partition_column(context))
+        self._finish(context, step, records, write_s, {})
+
+    def _store(
+        self,
+        step: StepMemory,
+        asset_key: dg.AssetKey,
+        frames: Mapping[str | None, pd.DataFrame],
+        partition_column: str | None,
+    ) -> tuple[dict[str | None, dict[str, Any]], float]:
+        """Write every frame atomically, all or none; each one's record, and the seconds."""
+        asset_label = asset_key.to_user_string()
         for frame in frames.values():
             _check_columns(frame, asset_label)  # refuse before anything is replaced
-        if step:
-            step.mark("pre-write")
+        step.mark("pre-write")
         started = time.perf_counter()
         with AtomicBatch() as batch:
             records = {
-                key: self._write(context, batch, key, frame, asset_label)
+                key: self._write(batch, asset_key, key, frame, partition_column)
                 for key, frame in frames.items()
             }
         _settle_file_mb(records.values())
-        self._finish(context, step, records, time.perf_counter() - started, {})
+        return records, time.perf_counter() - started
 
-    def _handle_blocks(self, context: dg.OutputContext, blocks: Blocks, asset_label: str) -> None:
+    def _handle_blocks(
+        self, context: dg.OutputContext, step: StepMemory, blocks: Blocks, asset_label: str
+    ) -> None:
         """Store each block as it comes: partitions replaced in groups, or one new version."""
-        step = blocks.step or open_step(context.run_id, context.step_key)
         started = time.perf_counter()
         try:
             if context.has_asset_partitions:
@@ -86,7 +96,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             else:
                 records = {None: self._write_version(context, blocks, asset_label)}
         except Exception as exc:
-            failure = step.failure(exc) if step and step.failure else exc
+            failure = step.failure(exc) if step.failure else exc
             if failure is exc:
                 raise
             raise failure from exc
@@ -97,6 +107,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         self, context: dg.OutputContext, blocks: Blocks, asset_label: str
     ) -> dict[str | None, dict[str, Any]]:
         keys = set(context.asset_partition_keys)
+        column = _partition_column(context)
         records: dict[str | None, dict[str, Any]] = {}
         pairs = iter(blocks.frames)
         while True:
@@ -108,7 +119,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                     if key not in keys:
                         raise ValueError(f"{asset_label} gave partition {key!r} outside the run")
                     _check_columns(frame, asset_label)
-                    group[key] = self._write(context, batch, key, frame, asset_label)
+                    group[key] = self._write(batch, context.asset_key, key, frame, column)
             _settle_file_mb(group.values())
             records.update(group)
             if len(group) < PARTITIONS_PER_FLUSH:
@@ -141,36 +152,41 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             "memwise/path": dg.MetadataValue.path(str(link)),
         }
 
+    def _step_metadata(
+        self,
+        step: StepMemory,
+        run_id: str,
+        asset_label: str,
+        records: Mapping[str | None, dict[str, Any]],
+        write_s: float,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The step's own entries once its output is durable: the write, then its figures."""
+        step.mark("store-complete")
+        rows = sum(r["dagster/row_count"] for r in records.values())
+        return {
+            "memwise/write_seconds": round(write_s, 3),
+            "memwise/partitions_written": len(records),
+            "memwise/step_rows": rows,
+            **extra,
+            **step.finish(self.root, run_id, asset_label, rows=rows),
+        }
+
     def _finish(
         self,
         context: dg.OutputContext,
-        step: StepMemory | None,
+        step: StepMemory,
         records: dict[str | None, dict[str, Any]],
         write_s: float,
         extra: dict[str, Any],
     ) -> None:
-        if step:
-            step.mark("store-complete")
-        step_meta: dict[str, Any] = {
-            "memwise/write_seconds": round(write_s, 3),
-            "memwise/partitions_written": len(records),
-            "memwise/step_rows": sum(r["dagster/row_count"] for r in records.values()),
-            **extra,
-        }
-        if step:
-            # The step's figures are the step's: recorded once, on its last partition.
-            step_meta.update(
-                self.record_step_figures(
-                    step,
-                    context.run_id,
-                    context.asset_key.to_user_string(),
-                    rows=step_meta["memwise/step_rows"],
-                )
-            )
+        label = context.asset_key.to_user_string()
+        step_meta = self._step_metadata(step, context.run_id, label, records, write_s, extra)
         if not context.has_asset_partitions:
             context.add_output_metadata({**records[None], **step_meta})
             return
-        # Partition-scoped metadata: each partition's materialization gets its own record
+        # Partition-scoped metadata: each partition's materialization gets its own record,
+        # and the step's figures are the step's: recorded once, on its last partition
         # (add_output_metadata would copy one record onto every partition of the run).
         last = list(records)[-1]
         for key, record in records.items():
@@ -181,26 +197,25 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     def _write(
         self,
-        context: dg.OutputContext,
         batch: AtomicBatch,
+        asset_key: dg.AssetKey,
         key: str | None,
         frame: pd.DataFrame,
-        asset_label: str,
+        partition_column: str | None,
     ) -> dict[str, Any]:
         # One partition at a time: a long backfill never holds two copies of its output.
-        table = _to_table(frame, asset_label)
-        path = self._get_path(context.asset_key, key)
+        table = _to_table(frame, asset_key.to_user_string())
+        path = self._get_path(asset_key, key)
         written = batch.submit(table, path)
         record: dict[str, Any] = {
             "dagster/row_count": table.num_rows,
             "dagster/column_schema": _table_schema(table.schema),
             "memwise/frame_mb": round(frame_mb(frame, table), 6),
-            "memwise/file_mb": written,  # bytes once the writer thread is done (handle_output)
+            "memwise/file_mb": written,  # bytes once the writer thread is done (_settle_file_mb)
             "memwise/path": dg.MetadataValue.path(str(path)),
         }
-        column = (context.definition_metadata or {}).get(PARTITION_COLUMN_KEY)
-        if column in frame.columns and len(frame):
-            dates = pd.to_datetime(frame[column])
+        if partition_column in frame.columns and len(frame):
+            dates = pd.to_datetime(frame[partition_column])
             record["memwise/first_date"] = dates.min().strftime("%Y-%m-%d")
             record["memwise/last_date"] = dates.max().strftime("%Y-%m-%d")
         return record
@@ -242,43 +257,38 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             for key in keys
         }
 
-    # -- partitions an asset stores itself ---------------------------------------------
+    # -- partitions an asset materializes itself ------------------------------------
 
-    def store_partition(
-        self, asset_key: dg.AssetKey, partition_key: str, frame: pd.DataFrame
-    ) -> dict[str, Any]:
-        """Write one partition now; return that partition's own materialization metadata.
+    def store_partitions(
+        self,
+        step: StepMemory,
+        run_id: str,
+        asset_key: dg.AssetKey,
+        frames: Mapping[str, pd.DataFrame],
+        step_metadata: Mapping[str, Any] | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Write these partitions as `handle_output` writes an output; each one's metadata.
 
-        For assets that materialize only the partitions that succeeded (an optional
-        output and one `dg.AssetMaterialization` per stored partition).
+        For an asset that materializes only some of its run's partitions (a batch of filings
+        with dead letters): a Dagster output always materializes every partition of its run,
+        so such an asset reports one `dg.AssetMaterialization` per partition stored, with
+        the record returned here. The step's entries (`step_metadata` and its figures) are on
+        the last partition, as for an output. Called inside the step's block.
         """
-        asset_label = asset_key.to_user_string()
-        table = _to_table(_check_frame(frame, asset_label), asset_label)
-        path = self._get_path(asset_key, partition_key)
-        started = time.perf_counter()
-        file_bytes = atomic_write_table(table, path)
-        return {
-            "dagster/row_count": table.num_rows,
-            "dagster/column_schema": _table_schema(table.schema),
-            "memwise/frame_mb": round(frame_mb(frame), 6),
-            "memwise/file_mb": round(file_bytes / MB, 6),
-            "memwise/write_seconds": round(time.perf_counter() - started, 3),
-            "memwise/path": dg.MetadataValue.path(str(path)),
+        label = asset_key.to_user_string()
+        step.check_open(label)
+        if not frames:
+            raise ValueError(f"{label} gave no partition to store")
+        checked: dict[str | None, pd.DataFrame] = {
+            key: _check_frame(frame, label) for key, frame in frames.items()
         }
-
-    def record_step_figures(
-        self, state: StepMemory, run_id: str, asset_label: str, rows: int
-    ) -> dict[str, Any]:
-        """The memory metadata of a step that stored through `store_partition`, once.
-
-        Called inside the step's block, after its partitions are stored: it purges the
-        step's cache and records the step as `handle_output` would.
-        """
-        metrics = state.metrics()
-        purge = state.cache.purge(state.cache_step)
-        record_step(self.root, run_id, state.step_key, asset_label, metrics, purge, rows=rows)
-        state.output_recorded = True
-        return {**_memory_metadata(state, metrics, purge), STEP_KEY: state.step_key}
+        records, write_s = self._store(step, asset_key, checked, None)
+        extra = dict(step_metadata or {})
+        step_meta = self._step_metadata(step, run_id, label, records, write_s, extra)
+        stored = {str(key): record for key, record in records.items()}
+        last = list(stored)[-1]
+        stored[last] = {**stored[last], **step_meta}
+        return stored
 
     # -- input -----------------------------------------------------------------------
 
@@ -316,6 +326,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 f"{paths[present[-1]].stem} are not materialized; loading the ones that are"
             )
         return [paths[i] for i in present]
+
+
+def _partition_column(context: dg.OutputContext) -> str | None:
+    """The column that says which partition a row of a single-run backfill belongs to."""
+    return (context.definition_metadata or {}).get(PARTITION_COLUMN_KEY)
 
 
 def _settle_file_mb(records: Iterable[dict[str, Any]]) -> None:
@@ -363,30 +378,3 @@ def _table_schema(schema: pa.Schema) -> dg.TableSchema:
 def _schema_of(columns: tuple[tuple[str, str], ...]) -> dg.TableSchema:
     # One object per distinct schema: the partitions of a step share theirs.
     return dg.TableSchema(columns=[dg.TableColumn(name=n, type=t) for n, t in columns])
-
-
-def _memory_metadata(
-    state: StepMemory, metrics: dict[str, Any], purge: dict[str, Any]
-) -> dict[str, Any]:
-
-    return StepFigures(
-        peak_rss_mb=metrics["peak_memory_mb"],
-        rss_increase_mb=metrics["rss_increase_mb"],
-        limit_mb=state.limit_mb,
-        peak_usage_percent=metrics["budget_usage_percent"],
-        within_limit=metrics["within_budget"],
-        estimate_mb=state.estimate.mb,
-        estimator=state.estimate.estimator,
-        estimator_inputs=state.estimate.inputs,
-        input_mb=state.input_mb,
-        seconds=metrics["seconds"],
-        admission_wait_s=metrics["admission_wait_s"],
-        sample_count=metrics["sample_count"],
-        samples=metrics["samples"],
-        peak_source=str(metrics.get("peak_source", "")),
-        cache_files_removed=purge["files_removed"],
-        cache_mb_freed=purge["disk_freed_mb"],
-        step=state.step_key,
-        host=metrics.get("host"),
-        **state.limits_metadata,
-    ).to_metadata()

@@ -24,7 +24,7 @@ from memwise_assets.defs.calibration import (
 )
 from memwise_assets.defs.resource_config import DEFAULT_LIMITS_MB, MemoryConfig  # noqa: F401
 from memwise_assets.defs.shared import memwise_home
-from memwise_assets.defs.step import StepMemory, register_open, unregister_open
+from memwise_assets.defs.step import StepContext, StepMemory
 from memwise_assets.memory import (
     AdmissionTimeout,
     FileCategory,
@@ -107,17 +107,18 @@ class MemoryResource(MemoryConfig):
     def estimate(
         self,
         instance: dg.DagsterInstance | None,
-        asset_key: dg.AssetKey,
+        asset_key: dg.AssetKey | None,
         input_mb: float,
         static_mb: float,
         history: list[tuple[float, float]] | None = None,
     ) -> Estimate:
         """The admission estimate: static until enough history, then the calibrated fit.
 
-        `history` saves the event-log read when many items of one step share it.
+        `history` saves the event-log read when many items of one step share it; a step
+        with no asset (`asset_key` None, an op) has none.
         """
         if history is None:
-            history = self.history(instance, asset_key)
+            history = self.history(instance, asset_key) if asset_key else []
         return calibrated_estimate(
             static_mb=static_mb,
             input_mb=input_mb,
@@ -197,27 +198,30 @@ class MemoryResource(MemoryConfig):
     @contextmanager
     def step(
         self,
-        context: dg.AssetExecutionContext,
+        context: StepContext,
         *,
         budget: str,
         input_mb: float = 0.0,
         static_estimate_mb: float | None = None,
         include_children: bool = True,
     ) -> Iterator[StepMemory]:
-        """Estimate, admit and monitor one asset step, for the whole `with` block.
+        """Estimate, admit and monitor one step, for the whole `with` block.
 
-        The asset yields its `Output` inside the block: Dagster runs the IO manager right
-        there (the write, the step's memory metadata, the cache purge), then the asset
-        yields its check results, still inside; the reservation and the monitor are
-        released when the block ends, whether it ends normally or by an exception.
-        `static_estimate_mb` overrides the budget's size formula (before calibration).
+        The asset yields `step.output(value)` inside the block: Dagster runs the IO manager
+        right there (the write, the step's figures, the cache purge), then the asset yields
+        its check results, still inside; the reservation and the monitor are released when
+        the block ends, whether it ends normally or by an exception, and the step is closed
+        (an output of it yielded later is refused). `static_estimate_mb` overrides the
+        budget's size formula (before calibration).
         """
         spec = self.budget(budget)  # resolved once: the helpers below take the record
         limit_mb = spec.limit_mb
         if static_estimate_mb is None:
             static_estimate_mb = spec.static_estimate(input_mb)
         static_mb = min(static_estimate_mb, limit_mb)
-        estimate = self.estimate(context.instance, context.asset_key, input_mb, static_mb)
+        # An op (not an asset) has no materializations to calibrate from: its static rule.
+        asset_key = context.asset_key if context.has_assets_def else None
+        estimate = self.estimate(context.instance, asset_key, input_mb, static_mb)
         # A retry after MemoryLimitExceeded runs, and is admitted, with a raised budget.
         limit_mb, raise_reason = step_limits.retry_budget(
             context, limit_mb, self.home, self.retry_policy
@@ -241,20 +245,21 @@ class MemoryResource(MemoryConfig):
             ) as state:
                 yield state
         except BaseException as failure:
-            if state is not None and not isinstance(failure, GeneratorExit):
+            if state is not None and asset_key and not isinstance(failure, GeneratorExit):
                 record_failed_peak(context, state.metrics(), failure)
             raise
 
     def _block_failure(
-        self, context: dg.AssetExecutionContext, state: StepMemory, exc: BaseException
+        self, context: StepContext, state: StepMemory, exc: BaseException
     ) -> BaseException:
         """An error raised while the IO manager consumes the step's blocks (outside the
         asset's frame): recorded and turned into the step's failure as inside `step()`."""
-        record_failed_peak(context, state.metrics(), exc)
+        if context.has_assets_def:
+            record_failed_peak(context, state.metrics(), exc)
         return self._failure_for(context, state, exc) or exc
 
     def _failure_for(
-        self, context: dg.AssetExecutionContext, state: StepMemory, exc: BaseException
+        self, context: StepContext, state: StepMemory, exc: BaseException
     ) -> BaseException | None:
         """The failure to raise instead of `exc` (None: `exc` itself), from the step's state."""
         return step_limits.failure_for(
@@ -276,7 +281,7 @@ class MemoryResource(MemoryConfig):
     @contextmanager
     def _step_block(
         self,
-        context: dg.AssetExecutionContext,
+        context: StepContext,
         estimate: Estimate,
         limit_mb: float,
         budget: str,
@@ -314,7 +319,6 @@ class MemoryResource(MemoryConfig):
                 f"timeout {timeout.seconds:.0f} s ({timeout.describe()})"
             )
             state.failure = lambda exc: self._block_failure(context, state, exc)
-            register_open(run_id, step_key, state)
             try:
                 yield state
             except BaseException as exc:
@@ -323,12 +327,8 @@ class MemoryResource(MemoryConfig):
                     raise
                 raise failure from exc
             finally:
-                unregister_open(run_id, step_key)
-            if not state.output_recorded:
-                context.log.warning(
-                    f"{step_key} left memory.step() before its output was written: yield the "
-                    "Output inside the `with` block so the step's memory figures are recorded"
-                )
+                # Closed before the release: an output yielded from here on is refused.
+                state.is_open = False
 
 
 def _own_rss_mb() -> float:

@@ -25,6 +25,7 @@ import dagster as dg
 from memwise_assets.defs.budgets import Budget, RetryPolicy, TimeoutPolicy
 from memwise_assets.defs.calibration import history_for
 from memwise_assets.defs.figures import SECONDS_KEY, TIMEOUT_BASIS_KEY, TIMEOUT_KEY
+from memwise_assets.defs.step import StepContext
 from memwise_assets.memory.cache import SessionCache, safe_name
 from memwise_assets.memory.deadline import Deadline, StepTimeout
 from memwise_assets.memory.limits import TimeoutChoice, choose_timeout, raised_budget_mb
@@ -32,15 +33,19 @@ from memwise_assets.memory.monitor import MemoryLimitExceeded
 
 
 def step_timeout(
-    context: dg.AssetExecutionContext,
+    context: StepContext,
     budget: Budget,
     policy: TimeoutPolicy,
     overrides_s: Mapping[str, float],
 ) -> TimeoutChoice:
-    """Run tag, then run config, then the asset's own metadata or tag, then history."""
-    key = context.asset_key.to_user_string()
+    """Run tag, then run config, then the asset's own metadata or tag, then history.
+
+    An op (no asset) is keyed by its name in `timeout_overrides_s` and has no history.
+    """
+    asset_key = context.asset_key if context.has_assets_def else None
+    key = asset_key.to_user_string() if asset_key else context.op_def.name
     override, source = None, ""
-    asset_meta = context.assets_def.metadata_by_key.get(context.asset_key, {})
+    asset_meta = context.assets_def.metadata_by_key.get(asset_key, {}) if asset_key else {}
     candidates = [
         (context.run.tags.get(TIMEOUT_KEY), f"run tag {TIMEOUT_KEY}"),
         (overrides_s.get(key), f"run config timeout_overrides_s[{key!r}]"),
@@ -52,10 +57,10 @@ def step_timeout(
             override, source = _seconds(value, where), where
             break
     history: list[float] = []
-    if override is None and context.instance is not None:
+    if override is None and context.instance is not None and asset_key is not None:
         pairs = history_for(
             context.instance,
-            context.asset_key,
+            asset_key,
             policy.window,
             input_key=SECONDS_KEY,
             peak_key=SECONDS_KEY,
@@ -88,7 +93,7 @@ def _seconds(value: Any, where: str) -> float:
 
 @contextmanager
 def step_deadline(
-    context: dg.AssetExecutionContext,
+    context: StepContext,
     choice: TimeoutChoice,
     cache: SessionCache,
     home: Path,
@@ -143,7 +148,7 @@ def _retry_file(home: Path, run_id: str, step_key: str) -> Path:
 
 
 def retry_budget(
-    context: dg.AssetExecutionContext, limit_mb: float, home: Path, retry: RetryPolicy
+    context: StepContext, limit_mb: float, home: Path, retry: RetryPolicy
 ) -> tuple[float, str | None]:
     """The budget of this attempt: raised from what a failed attempt of this step used."""
     step_key = context.get_step_execution_context().step.key
@@ -170,7 +175,7 @@ def retry_budget(
 
 
 def failure_for(
-    context: dg.AssetExecutionContext,
+    context: StepContext,
     exc: BaseException,
     *,
     step_key: str,

@@ -25,7 +25,6 @@ import pandas as pd
 import pyarrow as pa
 
 from memwise_assets.defs.atomic_files import flush_files, fsync_path, write_parquet
-from memwise_assets.defs.step import StepMemory
 from memwise_assets.memory.probe import pid_alive
 
 # Rows per row group of a block file: a reader of a few symbols skips the other groups.
@@ -152,10 +151,9 @@ class Blocks:
     frames sorted by symbol, one file each in a new version, published whole at the end.
     `plan`: the block plan's figures (`block_metadata`); `summary`: metadata known only once
     every block is through (counts, check tallies), called after the last block.
-    `step`: the step the blocks are written for (its figures are recorded with them).
+    The step the blocks are written for travels beside them (`step.output(Blocks(...))`).
     """
 
     frames: Iterable[pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]]
-    step: StepMemory | None = None
     plan: dict[str, Any] = field(default_factory=dict)
     summary: Callable[[], dict[str, Any]] | None = None

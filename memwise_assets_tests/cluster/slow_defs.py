@@ -34,7 +34,7 @@ def held_reservation(
         while time.monotonic() < deadline:
             step.mark("holding")
             time.sleep(0.25)
-        yield dg.Output(pd.DataFrame({"held_s": [config.seconds]}))
+        yield step.output(pd.DataFrame({"held_s": [config.seconds]}))
 
 
 defs = dg.Definitions(

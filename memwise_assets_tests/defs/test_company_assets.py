@@ -21,6 +21,7 @@ from memwise_assets.defs.filings.features import FilingJoinConfig
 from memwise_assets.defs.filings.sec_fundamentals import SecFundamentalsConfig, SecJoinConfig
 from memwise_assets_tests.builders.clock import FakeClock
 from memwise_assets_tests.builders.company_replay import RecordedYahoo
+from memwise_assets_tests.builders.stored_assets import stored_asset
 
 TICKERS = ["AAPL", "MSFT", "JPM", "ZZZZ"]
 
@@ -37,7 +38,7 @@ class RecordedCompanyData(CompanyDataResource):
         )
 
 
-@dg.asset(name="daily_bars")
+@stored_asset("daily_bars")
 def stand_in_daily_bars() -> pd.DataFrame:
     """Daily bars for the join, unpartitioned: the join reads whatever daily_bars holds."""
     return SamplePriceSource().fetch(TICKERS[:3], "2023-06-01", "2025-05-09").frame

@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from memwise_assets.compute.edgar import SEC_MAX_REQUESTS_PER_S, filings_of
+from memwise_assets.defs.figures import StepFigures
 from memwise_assets.defs.filings.edgar import EdgarResource, edgar_download_job, edgar_sensor
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.sensors import filings_landing_sensor
@@ -69,6 +70,12 @@ def test_job_downloads_reports_failures_and_says_it_is_paced(tmp_path: Path) -> 
     [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     meta = output.event_specific_data.metadata
     assert meta["memwise/filings_downloaded"].value == 8
+    # A memwise step like any asset's: its figures under the edgar budget, with its timeout.
+    figures = StepFigures.from_metadata(meta)
+    assert figures is not None and figures.step == "download_edgar_filings"
+    assert (figures.limit_mb, figures.estimate_mb, figures.estimator) == (512.0, 256.0, "static")
+    assert (figures.timeout_s, figures.timeout_basis) == (3600.0, "static")
+    assert figures.peak_rss_mb > 0 and figures.within_limit
     assert meta["memwise/companies_failed"].value == 1
     assert (
         "paced" in meta["memwise/bound"].value and "not memory-bound" in meta["memwise/bound"].value

@@ -22,6 +22,7 @@ from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.filings.worker import close_filing_pools
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets_tests.builders.stored_assets import stored_asset
 
 FILINGS = Path(__file__).parents[1] / "fixtures" / "filings"
 # Filing dates as EDGAR gives them; the FY2024 Tesla acceptance is set to 16:05 New York
@@ -34,7 +35,7 @@ SIDECARS = {
 }
 
 
-@dg.asset(name="daily_bars")
+@stored_asset("daily_bars")
 def fake_daily_bars() -> pd.DataFrame:
     """Daily rows of TSLA and IBM over the filings' dates (prices do not matter here)."""
     days = trading_days("2024-01-02", "2025-03-31")

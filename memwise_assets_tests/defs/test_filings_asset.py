@@ -26,6 +26,7 @@ from memwise_assets.defs.filings.sensors import (
 from memwise_assets.defs.filings.worker import close_filing_pools
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.memory.run_metrics import METRICS_FILE
 from memwise_assets_tests.builders import hostile
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "filings"
@@ -154,6 +155,15 @@ def test_batch_over_a_partition_range_stores_one_parquet_per_filing(
     assert figures.input_mb == pytest.approx(
         sum((landing / k).stat().st_size for k in KEYS) / 2**20
     )
+    # Written by the IO manager's writer, as any output: the step's write and purge are
+    # recorded with its figures, once, on its last filing, and in the run's metrics file.
+    assert (step["memwise/partitions_written"], step["memwise/step_rows"]) == (
+        4,
+        step["memwise/items_found"],
+    )
+    assert list(partitions)[-1] == KEYS[-1] and "memwise/step" in partitions[KEYS[-1]]
+    assert [k for k in KEYS if "memwise/step" in partitions[k]] == [KEYS[-1]]
+    assert (tmp_path / "data" / "_runs" / result.run_id / METRICS_FILE).exists()
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert set(checks) == {"core_10k_items_present", "no_duplicate_items", "no_dead_letters"}
     assert checks["no_dead_letters"]

@@ -24,6 +24,7 @@ from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
 from memwise_assets.memory.run_metrics import METRICS_FILE
 from memwise_assets_tests.builders.processes import run_fresh
+from memwise_assets_tests.builders.stored_assets import stored_asset
 
 days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-11")
 
@@ -46,17 +47,20 @@ def toy(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[d
         ballast = np.ones(20_000_000)  # 160 MB the peak must show
         step.mark("allocated")
         del ballast
-        yield dg.Output(_frame())
+        yield step.output(_frame())
 
 
 @dg.asset(ins={"toy": dg.AssetIn(metadata={"columns": ["symbol", "weight"]})})
-def toy_subset(toy: pd.DataFrame) -> pd.DataFrame:
-    return toy
+def toy_subset(
+    context: dg.AssetExecutionContext, memory: MemoryResource, toy: pd.DataFrame
+) -> Iterator[dg.Output]:
+    with memory.step(context, budget="default", static_estimate_mb=8) as step:
+        yield step.output(toy)
 
 
 def test_roundtrip_keeps_dtypes_and_reads_only_named_columns(memwise_resources) -> None:
     result = dg.materialize([toy, toy_subset], resources=memwise_resources)
-    stored = result.output_for_node("toy_subset")
+    stored = result.output_for_node("toy_subset").value  # the step's output: payload and step
     assert list(stored.columns) == ["symbol", "weight"]
     assert isinstance(stored["symbol"].dtype, pd.CategoricalDtype)
     assert stored["weight"].dtype == np.float32
@@ -138,16 +142,22 @@ def test_rss_increase_shows_the_ballast_in_a_fresh_process(tmp_path: Path) -> No
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={PARTITION_COLUMN_KEY: "date"},
 )
-def daily_toy(context: dg.AssetExecutionContext) -> pd.DataFrame:
+def daily_toy(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     window = context.partition_time_window
     dates = pd.date_range(window.start, window.end, freq="D", inclusive="left").tz_localize(None)
     dates = dates[dates.dayofweek < 5]  # weekend partitions stay empty, still stored
-    return pd.DataFrame({"date": np.repeat(dates, 2), "value": np.arange(2 * len(dates))})
+    with memory.step(context, budget="default", static_estimate_mb=8) as step:
+        yield step.output(
+            pd.DataFrame({"date": np.repeat(dates, 2), "value": np.arange(2 * len(dates))})
+        )
 
 
 @dg.asset(ins={"daily_toy": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())})
-def daily_sum(daily_toy: pd.DataFrame) -> pd.DataFrame:
-    return daily_toy
+def daily_sum(
+    context: dg.AssetExecutionContext, memory: MemoryResource, daily_toy: pd.DataFrame
+) -> Iterator[dg.Output]:
+    with memory.step(context, budget="default", static_estimate_mb=8) as step:
+        yield step.output(daily_toy)
 
 
 def test_single_run_range_is_stored_one_file_per_partition(memwise_resources) -> None:
@@ -163,33 +173,31 @@ def test_single_run_range_is_stored_one_file_per_partition(memwise_resources) ->
     assert (jan2["date"] == pd.Timestamp("2024-01-02")).all() and len(jan2) == 2
     assert pq.read_table(folder / "2024-01-06.parquet").num_rows == 0  # a Saturday
     assert len(result.asset_materializations_for_node("daily_toy")) == 10
-    loaded = dg.materialize(
-        [daily_toy, daily_sum], selection=[daily_sum], resources=memwise_resources
-    ).output_for_node("daily_sum")
+    loaded = (
+        dg.materialize([daily_toy, daily_sum], selection=[daily_sum], resources=memwise_resources)
+        .output_for_node("daily_sum")
+        .value
+    )
     assert len(loaded) == 2 * 8 and loaded["date"].is_monotonic_increasing
 
 
-@dg.asset
-def notes() -> pd.DataFrame:
+def _notes() -> pd.DataFrame:
     return _frame().assign(note=pd.Series(["x" * 40, "yz"] * 6, dtype=object))
+
+
+notes = stored_asset("notes")(_notes)
 
 
 def test_frame_mb_counts_object_columns_deep_as_frame_mb_does(memwise_resources) -> None:
     result = dg.materialize([notes], resources=memwise_resources)
     meta = result.asset_materializations_for_node("notes")[0].metadata
-    frame = notes()
+    frame = _notes()
     assert frame["note"].dtype == object
     assert meta["memwise/frame_mb"].value == round(frame_mb(frame), 6)
 
 
-@dg.asset
-def not_a_frame() -> dict:
-    return {"a": 1}
-
-
-@dg.asset(name="toy")
-def toy_mixed() -> pd.DataFrame:
-    return pd.DataFrame({"x": [1, "two", 3.0]})
+not_a_frame = stored_asset("not_a_frame")(lambda: {"a": 1})
+toy_mixed = stored_asset("toy")(lambda: pd.DataFrame({"x": [1, "two", 3.0]}))
 
 
 def test_refuses_what_it_cannot_store_and_keeps_the_previous_output(memwise_resources) -> None:

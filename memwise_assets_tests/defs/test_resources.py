@@ -36,11 +36,11 @@ def test_absurd_configuration_is_refused_naming_the_field(kwargs: dict, field: s
 def _sized_asset(name: str, mb: float, hold_s: float, log: list):
     @dg.asset(name=name)
     def sized(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
-        with memory.step(context, budget="default", static_estimate_mb=mb):
+        with memory.step(context, budget="default", static_estimate_mb=mb) as step:
             log.append((name, "start", time.monotonic()))
             time.sleep(hold_s)
             log.append((name, "end", time.monotonic()))
-            yield dg.Output(pd.DataFrame({"x": np.arange(3)}))
+            yield step.output(pd.DataFrame({"x": np.arange(3)}))
 
     return sized
 
@@ -121,10 +121,10 @@ def test_estimate_is_static_until_history_then_calibrated() -> None:
 
 @dg.asset
 def calibrating(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
-    with memory.step(context, budget="default", input_mb=5.0, static_estimate_mb=900):
+    with memory.step(context, budget="default", input_mb=5.0, static_estimate_mb=900) as step:
         ballast = np.ones(5_000_000)
         del ballast
-        yield dg.Output(pd.DataFrame({"x": [1]}))
+        yield step.output(pd.DataFrame({"x": [1]}))
 
 
 def test_resource_calibrates_from_the_instance_history(tmp_path) -> None:

@@ -21,13 +21,14 @@ from memwise_assets.defs.filings.sec_fundamentals import (
     sec_join_check,
 )
 from memwise_assets_tests.builders.edgar_server import RecordedEdgar, serving
+from memwise_assets_tests.builders.stored_assets import stored_asset
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 FACTS = FIXTURES / "sec_facts"
 TESLA, SNOWFLAKE, UNKNOWN = 1318605, 1640147, 999
 
 
-@dg.asset(name="daily_bars")
+@stored_asset("daily_bars")
 def stand_in_daily_bars() -> pd.DataFrame:
     """Daily bars for the join, unpartitioned."""
     return SamplePriceSource().fetch(["TSLA", "AAPL"], "2019-01-02", "2022-12-30").frame

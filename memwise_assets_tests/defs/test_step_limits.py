@@ -29,13 +29,13 @@ def sleepy(
         (step.cache_dir / "scratch.bin").write_bytes(b"x" * 1000)
         if config.sleep_s:
             ctypes.CDLL(None).sleep(int(config.sleep_s))  # a C call, not Python's time.sleep
-        yield dg.Output(pd.DataFrame({"x": np.arange(5)}))
+        yield step.output(pd.DataFrame({"x": np.arange(5)}))
 
 
 @dg.asset
 def bystander(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
-    with memory.step(context, budget="default"):
-        yield dg.Output(pd.DataFrame({"y": [1, 2, 3]}))
+    with memory.step(context, budget="default") as step:
+        yield step.output(pd.DataFrame({"y": [1, 2, 3]}))
 
 
 def _resources(tmp_path, **memory_kwargs) -> dict:
@@ -72,9 +72,9 @@ def test_a_step_in_a_long_c_call_fails_past_its_timeout_and_the_rest_goes_on(tmp
 
 @dg.asset
 def steady(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
-    with memory.step(context, budget="default"):
+    with memory.step(context, budget="default") as step:
         time.sleep(0.1 + 0.02 * (len(context.instance.get_runs()) % 5))
-        yield dg.Output(pd.DataFrame({"x": [1]}))
+        yield step.output(pd.DataFrame({"x": [1]}))
 
 
 def test_after_ten_materializations_the_timeout_is_adaptive_and_follows_the_seconds(
@@ -104,7 +104,7 @@ def greedy(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterato
         step.mark("allocated")
         total = float(ballast[:10].sum())
         del ballast
-        yield dg.Output(pd.DataFrame({"x": [total]}))
+        yield step.output(pd.DataFrame({"x": [total]}))
 
 
 step_budget_mb = 200.0

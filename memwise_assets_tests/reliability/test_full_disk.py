@@ -2,6 +2,7 @@
 
 import errno
 import os
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
@@ -16,9 +17,9 @@ ROUND: list[float] = [1.0]
 
 
 @dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
-def spread(context: dg.AssetExecutionContext, memory: MemoryResource) -> dict[str, pd.DataFrame]:
-    with memory.step(context, budget="default", static_estimate_mb=8):
-        return {k: pd.DataFrame({"v": [ROUND[0]] * 10}) for k in context.partition_keys}
+def spread(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
+    with memory.step(context, budget="default", static_estimate_mb=8) as step:
+        yield step.output({k: pd.DataFrame({"v": [ROUND[0]] * 10}) for k in context.partition_keys})
 
 
 def _run(resources, **kwargs):

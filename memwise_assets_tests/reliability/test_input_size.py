@@ -4,6 +4,7 @@ message and in the retry note alike."""
 
 import gzip
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -89,7 +90,7 @@ def test_daily_bars_estimate_and_reservation_follow_the_csv_size(tmp_path: Path)
 
 
 @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
-def grower(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def grower(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     """Grows past a 50 MB budget on its first attempt; fits its raised budget on the retry."""
     with memory.step(context, budget="default", static_estimate_mb=40) as step:
         held = []
@@ -98,7 +99,7 @@ def grower(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.Data
         for i in range(3 if context.retry_number else 10):
             held.append(np.ones(40 * _MB // 8))
             step.mark(f"chunk-{i + 1}")
-        return pd.DataFrame({"n": [len(held)]})
+        yield step.output(pd.DataFrame({"n": [len(held)]}))
 
 
 FIGURE = re.compile(r"\d+ MB used: peak [\d.]+ MB RSS above a [\d.]+ MB start")

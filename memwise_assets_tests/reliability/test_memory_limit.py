@@ -1,5 +1,7 @@
 """A step over its memory limit: cleanups run, it fails with MemoryLimitExceeded, others go on."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -13,7 +15,7 @@ CLEANUPS: list[str] = []
 
 
 @dg.asset
-def hog(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def hog(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     """Allocates 300 MB in 10 MB chunks against a 50 MB budget."""
     with memory.step(context, budget="default", static_estimate_mb=40) as step:
         spare = [np.ones(20 * _MB // 8)]  # a droppable cache the cleanup frees
@@ -22,15 +24,15 @@ def hog(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFra
         for i in range(30):
             held.append(np.ones(10 * _MB // 8))
             step.mark(f"chunk-{i + 1}-of-30")
-        return pd.DataFrame({"n": [len(held)]})
+        yield step.output(pd.DataFrame({"n": [len(held)]}))
 
 
 @dg.asset
-def bystander(context: dg.AssetExecutionContext, memory: MemoryResource) -> pd.DataFrame:
+def bystander(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     """A small step of the same run that must still materialize."""
     with memory.step(context, budget="default", static_estimate_mb=8) as step:
         step.mark("built")
-        return pd.DataFrame({"x": np.arange(10, dtype=np.int16)})
+        yield step.output(pd.DataFrame({"x": np.arange(10, dtype=np.int16)}))
 
 
 def test_overrun_fails_that_step_only_after_cleanups(tmp_path) -> None:

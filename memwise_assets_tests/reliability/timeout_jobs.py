@@ -13,16 +13,16 @@ from memwise_assets.defs.resources import MemoryResource
 @dg.asset(metadata={"memwise/timeout_s": 3})
 def stuck(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     """Sleeps in a C call that keeps the GIL: no signal handler or thread can run."""
-    with memory.step(context, budget="default"):
+    with memory.step(context, budget="default") as step:
         ctypes.PyDLL(None).sleep(120)
-        yield dg.Output(pd.DataFrame({"x": [1]}))
+        yield step.output(pd.DataFrame({"x": [1]}))
 
 
 @dg.asset
 def unaffected(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     """A step of the same run that must still materialize."""
-    with memory.step(context, budget="default"):
-        yield dg.Output(pd.DataFrame({"x": [2]}))
+    with memory.step(context, budget="default") as step:
+        yield step.output(pd.DataFrame({"x": [2]}))
 
 
 def stuck_job() -> dg.JobDefinition:

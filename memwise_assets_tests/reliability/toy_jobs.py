@@ -25,8 +25,8 @@ class VictimConfig(dg.Config):
 @dg.asset
 def steady(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator[dg.Output]:
     """A step that always succeeds: its stored output must survive the faults of others."""
-    with memory.step(context, budget="default", static_estimate_mb=32):
-        yield dg.Output(
+    with memory.step(context, budget="default", static_estimate_mb=32) as step:
+        yield step.output(
             pd.DataFrame({"i": np.arange(1000, dtype=np.int32), "v": np.linspace(0, 1, 1000)})
         )
 
@@ -52,7 +52,7 @@ def victim(
             time.sleep(0.02)
         step.mark("released")
         del ballast
-        yield dg.Output(steady.assign(v=steady["v"] * 2 + attempt))
+        yield step.output(steady.assign(v=steady["v"] * 2 + attempt))
 
 
 def kill_job() -> dg.JobDefinition:
@@ -70,7 +70,7 @@ def _wide(context: dg.AssetExecutionContext, memory: MemoryResource) -> Iterator
         ballast = np.ones(50 * _MB // 8)
         time.sleep(0.4)
         step.mark("held")
-        yield dg.Output(pd.DataFrame({"n": [int(ballast.size)]}))
+        yield step.output(pd.DataFrame({"n": [int(ballast.size)]}))
 
 
 wide_a = dg.asset(name="wide_a")(_wide)

@@ -106,7 +106,7 @@ def _company_asset(
             result = _fetch(context, fetch(company.source(config)), config)
             step.mark("fetch-complete")
             metadata = {**_fetch_metadata(result, config.source), **describe(result.frame)}
-            yield dg.Output(result.frame, metadata=metadata)
+            yield step.output(result.frame, metadata=metadata)
             yield from fetch_check_results(result, config.tickers)
             yield check(result.frame)
 
@@ -221,7 +221,7 @@ def daily_with_fundamentals(
         )
         step.mark("join-complete")
         carried = joined["period_end"].notna()
-        yield dg.Output(
+        yield step.output(
             joined,
             metadata={
                 "memwise/rows_with_figures": int(carried.sum()),

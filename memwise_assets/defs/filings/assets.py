@@ -1,13 +1,16 @@
 """`sec_filing_sections`: one row per Item of each filing, under per-filing admission.
 
-A batch materializes only the filings that succeeded: the asset stores each one itself
-(through the IO manager's atomic writer) and reports one `dg.AssetMaterialization` per
-stored filing, with that filing's own rows, path and figures. A dead-lettered filing gets
+A batch materializes only the filings that succeeded. A Dagster output would materialize
+every partition of the run, so the asset has no output: it hands the stored filings to the
+IO manager (`ParquetIOManager.store_partitions`, the writer every output goes through) and
+reports one `dg.AssetMaterialization` per stored filing, with that filing's own rows, path
+and figures, the step's figures on the last. A dead-lettered filing gets
 no materialization, so Dagster shows its partition as missing (or failed, when every
 filing of the run failed and the run fails) while the rest of its batch is materialized.
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
@@ -50,10 +53,10 @@ def sec_filing_sections(
     config: FilingsConfig,
     memory: MemoryResource,
     filings: FilingsResource,
+    io_manager: dg.ResourceParam[ParquetIOManager],
 ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckResult]:
     """One cleaned row per Item (10-K / 10-Q) of each filing dropped in the landing folder."""
     keys = list(context.partition_keys)
-    store = _parquet_store(context)
     # One event-log read for the whole batch: every filing's estimate fits the same history.
     history = memory.history(
         context.instance, context.asset_key, input_key=ITEM_INPUT_KEY, peak_key=ITEM_PEAK_KEY
@@ -87,48 +90,31 @@ def sec_filing_sections(
                 metadata={"filings": dg.MetadataValue.md(_table(outcomes))},
                 allow_retries=False,
             )
-        # Failed filings are not written: their previous sections stay stored.
-        stored = {o.key: store.store_partition(context.asset_key, o.key, o.frame) for o in good}
-        step.mark("store-complete")
+        frames = {o.key: o.frame for o in good if o.frame is not None}
+        # Failed filings are not written: their previous sections stay stored. The IO
+        # manager writes the others as it writes any output, with the step's figures on the
+        # last one, inside the step.
+        stored = io_manager.store_partitions(
+            step,
+            context.run_id,
+            context.asset_key,
+            frames,
+            step_metadata=_batch_metadata(outcomes, sum(o.items for o in good)),
+        )
         # Checks run inside the step's reservation and monitor, like the parsing.
         checks = list(
-            filing_check_results(
-                {o.key: o.frame for o in good if o.frame is not None},
-                {o.key: f"{o.status}: {o.reason}" for o in dead},
-            )
+            filing_check_results(frames, {o.key: f"{o.status}: {o.reason}" for o in dead})
         )
-        # No output reaches the IO manager's handle_output: the step's figures are taken here,
-        # still inside the step; the block's end releases its reservation.
-        rows = sum(o.items for o in good)
-        step_metadata = {
-            **_batch_metadata(outcomes, rows),
-            **store.record_step_figures(
-                step, context.run_id, context.asset_key.to_user_string(), rows
-            ),
-        }
-    for n, outcome in enumerate(good, start=1):
-        metadata = {**stored[outcome.key], **_filing_metadata(outcome)}
-        # The step's figures once per step (on its last materialization), not per filing.
-        if n == len(good):
-            metadata.update(step_metadata)
+    for outcome in good:
         yield dg.AssetMaterialization(
-            asset_key=context.asset_key, partition=outcome.key, metadata=metadata
+            asset_key=context.asset_key,
+            partition=outcome.key,
+            metadata={**stored[outcome.key], **_filing_metadata(outcome)},
         )
     yield from checks
 
 
-def _parquet_store(context: dg.AssetExecutionContext) -> ParquetIOManager:
-    store = context.resources.io_manager
-    if not isinstance(store, ParquetIOManager):
-        raise dg.Failure(
-            description="sec_filing_sections stores each filing itself and needs memwise's "
-            f"ParquetIOManager as its io_manager; got {type(store).__name__}",
-            allow_retries=False,
-        )
-    return store
-
-
-def _filing_metadata(outcome: FilingOutcome) -> dict[str, object]:
+def _filing_metadata(outcome: FilingOutcome) -> dict[str, Any]:
     """What one filing's materialization says about that filing alone."""
     return {
         "memwise/items": outcome.items,

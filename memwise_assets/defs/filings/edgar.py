@@ -7,10 +7,7 @@ and size cap. The landing sensor turns what it downloads into `sec_filing_sectio
 partitions.
 """
 
-import multiprocessing
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
@@ -27,12 +24,9 @@ from memwise_assets.compute.edgar import (
 )
 from memwise_assets.compute.edgar.files import sweep_partials
 from memwise_assets.compute.markdown import md_table
-from memwise_assets.defs.budgets import budget_named
-from memwise_assets.defs.figures import TIMEOUT_KEY
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.universe import UNIVERSE
-from memwise_assets.memory.deadline import Deadline, StepTimeout
 
 PACING = (
     f"paced: at most {SEC_MAX_REQUESTS_PER_S} requests/s to EDGAR (one limiter per process), "
@@ -128,44 +122,6 @@ def _report_row(report: CompanyReport) -> dict[str, object]:
 
 # The limiter is per process; the pool (default limit 1, dagster.yaml) keeps EDGAR
 # downloads to one at a time across runs, so the 10/s ceiling holds for the whole host.
-@contextmanager
-def edgar_step(context: dg.OpExecutionContext, memory: MemoryResource) -> Iterator[Deadline]:
-    """The download as a memwise step: admitted, monitored, and timed out as a failure.
-
-    The timeout is the run tag `memwise/timeout_s`, else the budget's step timeout.
-    """
-    spec = budget_named(BUDGET)
-    tagged = context.run.tags.get(TIMEOUT_KEY)
-    timeout_s = float(tagged) if tagged else memory.step_timeouts_s.get(BUDGET, spec.timeout_s)
-    basis = f"run tag {TIMEOUT_KEY}" if tagged else f"static ({BUDGET} budget default)"
-    owns_process = (
-        multiprocessing.parent_process() is not None
-        and threading.current_thread() is threading.main_thread()
-    )
-    label = f"{context.run_id[:8]}:{context.op.name}"
-    try:
-        with (
-            memory.admit(spec.static_estimate(0.0), label) as waited_s,
-            memory.monitor(memory.limit_for(BUDGET), logger=context.log),
-            Deadline(
-                timeout_s,
-                basis=basis,
-                label=context.op.name,
-                grace_s=memory.timeout_grace_s,
-                kill_process=owns_process,
-            ) as deadline,
-        ):
-            context.log.info(
-                f"admitted {context.op.name}: {spec.static_estimate(0.0):.0f} MB ({BUDGET} "
-                f"budget), waited {waited_s:.2f} s, timeout {timeout_s:.0f} s ({basis})"
-            )
-            yield deadline
-    except StepTimeout as exc:
-        raise dg.Failure(
-            description=str(exc), metadata={TIMEOUT_KEY: timeout_s}, allow_retries=False
-        ) from exc
-
-
 @dg.op(out=dg.Out(dg.Nothing), pool="edgar", tags={"memwise/bound": "paced"})
 def download_edgar_filings(
     context: dg.OpExecutionContext,
@@ -174,23 +130,28 @@ def download_edgar_filings(
     memory: MemoryResource,
 ) -> dg.Output:
     """Download new 10-K/10-Q primary documents with sidecar metadata into the landing folder."""
-    with edgar_step(context, memory) as deadline:
+    # A memwise step like any asset's (memory.step): admitted, monitored, and timed out
+    # (run tag memwise/timeout_s, else the edgar budget's) as a failure that says why.
+    with memory.step(context, budget=BUDGET) as step:
         swept = sweep_partials(filings.landing) if filings.landing.is_dir() else []
         if swept:
             context.log.warning(f"swept {len(swept)} partial download(s) of an earlier run")
         # The deployment's universe ($MEMWISE_UNIVERSE or the sample's): a job cannot share
         # the assets' resource instance, and a run of this job has no run config of theirs.
         reports = download_new_filings_logged(context, edgar, filings, UNIVERSE.resolve())
+        downloaded = sum(len(r.downloaded) for r in reports)
+        # Its documents are durable (each written whole): the step's figures, as a store's.
+        figures = step.finish(None, context.run_id, context.op.name, rows=downloaded)
     failed = [r for r in reports if r.status != "ok"]
     metadata = {
         "memwise/partials_swept": len(swept),
-        TIMEOUT_KEY: deadline.timeout_s,
         "memwise/companies": len(reports),
         "memwise/companies_failed": len(failed),
-        "memwise/filings_downloaded": sum(len(r.downloaded) for r in reports),
+        "memwise/filings_downloaded": downloaded,
         "memwise/filings_skipped": sum(r.skipped for r in reports),
         "memwise/bound": PACING,
         "memwise/company_reports": dg.MetadataValue.md(md_table([_report_row(r) for r in reports])),
+        **figures,
     }
     if reports and all(r.status == "failed" for r in reports):
         raise dg.Failure(description="every company failed; see the reports", metadata=metadata)

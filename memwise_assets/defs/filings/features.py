@@ -46,7 +46,7 @@ def filing_text_features(
         features = text_features(sec_filing_sections)
         step.mark("features-complete")
         compared = features["prev_filing_id"].notna()
-        yield dg.Output(
+        yield step.output(
             features,
             metadata={
                 "memwise/filings": len(features),
@@ -90,7 +90,7 @@ def daily_with_filing_features(
             bars, filing_text_features, max_age_days=config.max_age_days
         )
         step.mark("attach-complete")
-        yield dg.Output(
+        yield step.output(
             joined,
             metadata={
                 "memwise/rows_with_filing": int(joined["filing_id"].notna().sum()),

@@ -118,7 +118,7 @@ def sec_fundamentals(
         if config.source == "sample":
             facts = sample_sec_facts(config.tickers, seed=config.seed)
             step.mark("sample-built")
-            yield dg.Output(
+            yield step.output(
                 facts, metadata={**_facts_metadata(facts, []), "memwise/source": "sample"}
             )
             yield from fact_check_results(facts)
@@ -142,7 +142,7 @@ def sec_fundamentals(
             raise dg.Failure(description="every company failed", metadata={
                 "memwise/company_reports": dg.MetadataValue.md(_report_md(reports))})  # fmt: skip
         metadata = {**_facts_metadata(facts, reports), "memwise/source": "edgar"}
-        yield dg.Output(facts, metadata=metadata)
+        yield step.output(facts, metadata=metadata)
         yield from fact_check_results(facts)
 
 
@@ -225,7 +225,7 @@ def daily_with_sec_fundamentals(
         step.mark("input-loaded")
         joined = sec_daily(daily_bars, sec_fundamentals, **args)
         step.mark("join-complete")
-        yield dg.Output(
+        yield step.output(
             joined,
             metadata={
                 "memwise/rows_with_revenue": int(joined["revenue"].notna().sum()),

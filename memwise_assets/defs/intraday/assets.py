@@ -42,4 +42,4 @@ def intraday_bars(
         bars = read_intraday_bars(folder, pattern=config.pattern)
         step.mark("read-complete")
         context.log.info(f"read {len(bars)} bars of {bars['symbol'].nunique()} symbols")
-        yield dg.Output(bars)
+        yield step.output(bars)

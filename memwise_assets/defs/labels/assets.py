@@ -121,7 +121,7 @@ def label_step(
 
         labelled = triple_barrier_labels(bars, labeling, sessions=sessions, on_chunk=on_chunk)
         step.mark("labels-complete")
-        yield dg.Output(labelled, metadata=balance_metadata(labelled, config))
+        yield step.output(labelled, metadata=balance_metadata(labelled, config))
         yield from label_check_results(labelled, config, asset=asset)
 
 
@@ -168,7 +168,7 @@ def weighted_labels(
             tally.add(labelled)
 
         blocks = label_blocks(daily_bars, plan, label, on_block)
-        yield dg.Output(Blocks(blocks, step=step, plan=plan_metadata(plan), summary=tally.metadata))
+        yield step.output(Blocks(blocks, plan=plan_metadata(plan), summary=tally.metadata))
         yield label_check_result(tally.problems, "weighted_labels")
 
 

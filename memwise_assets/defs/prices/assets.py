@@ -153,7 +153,7 @@ def daily_bars(
                 **_source_metadata(result, config.source),
             }
 
-        yield dg.Output(Blocks(months(), step=step, summary=summary))
+        yield step.output(Blocks(months(), summary=summary))
         result = stream.result
         yield from checks.results(
             config.tickers, [*result.failed, *result.empty], empty=result.empty

@@ -66,7 +66,7 @@ def weekly_features(
             tally.add(daily, features, sessions)
 
         blocks = weekly_blocks(daily_bars, plan, config.price_field, sessions, on_block)
-        yield dg.Output(Blocks(blocks, step=step, plan=plan_metadata(plan), summary=tally.metadata))
+        yield step.output(Blocks(blocks, plan=plan_metadata(plan), summary=tally.metadata))
         if tally.holes:
             context.log.warning(f"daily_bars has {tally.holes} holes; windows restart after each")
         # Inside the step: the no-look-ahead check recomputed one block under the budget.
@@ -149,4 +149,4 @@ def daily_with_weekly_features(
             lambda i, _: step.mark(f"block-{i + 1}-of-{plan.blocks}"),
             max_age_days=config.max_age_days,
         )
-        yield dg.Output(Blocks(blocks, step=step, plan=plan_metadata(plan)))
+        yield step.output(Blocks(blocks, plan=plan_metadata(plan)))

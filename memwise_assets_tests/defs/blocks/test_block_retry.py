@@ -11,9 +11,10 @@ from memwise_assets.compute.prices import trading_days
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.weekly.assets import weekly_features
+from memwise_assets_tests.builders.stored_assets import stored_asset
 
 
-@dg.asset(name="daily_bars")
+@stored_asset("daily_bars")
 def some_daily_bars() -> pd.DataFrame:
     """40 symbols x 4 years: enough rows for a few MB of blocks."""
     days = trading_days("2020-01-01", "2024-01-01")

@@ -58,11 +58,13 @@ def test_a_20_month_backfill_records_each_partition_and_one_step_point(memwise_r
 
 
 @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["a", "b", "c", "d", "e"]))
-def copied(context: dg.AssetExecutionContext) -> dict[str, pd.DataFrame]:
+def copied(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """What homes written before per-step figures hold: the step's figures on every partition."""
     size = float(context.run.tags["size"])
-    context.add_output_metadata({"memwise/input_mb": size, "memwise/rss_increase_mb": 10 * size})
-    return {key: pd.DataFrame({"x": [1]}) for key in context.partition_keys}
+    # Only the events matter here (nothing is stored): one result's metadata on every partition.
+    return dg.MaterializeResult(
+        metadata={"memwise/input_mb": size, "memwise/rss_increase_mb": 10 * size}
+    )
 
 
 def test_history_counts_copied_points_once_per_run_and_step(memwise_resources) -> None:
@@ -71,7 +73,6 @@ def test_history_counts_copied_points_once_per_run_and_step(memwise_resources) -
         dg.materialize(
             [copied],
             instance=instance,
-            resources={"io_manager": memwise_resources["io_manager"]},
             tags={RANGE_START: "a", RANGE_END: "e", "size": str(size)},
         )
     assert len(instance.fetch_materializations(copied.key, limit=100).records) == 15
@@ -109,8 +110,8 @@ def test_asset_checks_run_while_the_step_holds_its_reservation(memwise_resources
 def unknown_budget(
     context: dg.AssetExecutionContext, memory: MemoryResource
 ) -> Iterator[dg.Output]:
-    with memory.step(context, budget="nonesuch"):
-        yield dg.Output(pd.DataFrame({"x": [1]}))
+    with memory.step(context, budget="nonesuch") as step:
+        yield step.output(pd.DataFrame({"x": [1]}))
 
 
 def test_budgets_are_one_table_and_an_unknown_budget_names_the_known_ones(

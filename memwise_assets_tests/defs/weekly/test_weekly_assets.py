@@ -10,13 +10,14 @@ from memwise_assets.compute.prices import trading_days
 from memwise_assets.defs.labels.assets import weighted_labels
 from memwise_assets.defs.weekly.assets import daily_with_weekly_features, weekly_features
 from memwise_assets_tests.builders.bars import bars_on
+from memwise_assets_tests.builders.stored_assets import stored_asset
 
 AAPL_DAYS = trading_days("2022-06-01", "2022-06-11").append(
     trading_days("2024-01-01", "2024-07-01")
 )
 
 
-@dg.asset(name="daily_bars")
+@stored_asset("daily_bars")
 def holey_daily_bars() -> pd.DataFrame:
     """AAPL with bars for 2022-06-01..06-10 and for 2024 H1: a hole of a year and a half."""
     frame = pd.concat(
