@@ -20,7 +20,7 @@ from memwise_assets.defs.budgets import MB
 from memwise_assets.defs.figures import STEP_KEY, StepFigures
 from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, open_step
-from memwise_assets.defs.store import Blocks, VersionWriter
+from memwise_assets.defs.store import Blocks, Part, VersionWriter
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.memory.run_metrics import record_step
 
@@ -120,14 +120,19 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         writer = VersionWriter(self._get_path(context.asset_key, None).with_suffix(""))
         in_memory_mb = 0.0
         try:
-            for frame in blocks.frames:
+            for item in blocks.frames:
+                name, frame = _named(item)
+                if frame is None:  # an unchanged file of the current version, linked
+                    writer.link_file(item.source, name)  # type: ignore[union-attr,arg-type]
+                    continue
                 _check_columns(_check_frame(frame, asset_label), asset_label)
                 table = _to_table(frame, asset_label)
                 in_memory_mb += frame_mb(frame, table)
-                writer.write(table)
-                del frame, table
+                writer.write(table, name)
+                del frame, table, item
             if writer.schema is None:
                 raise ValueError(f"{asset_label} gave no block to store")
+            writer.manifest = blocks.manifest() if blocks.manifest else None
             link = writer.commit()
         except BaseException:
             writer.discard()
@@ -137,7 +142,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             "dagster/column_schema": _table_schema(writer.schema),
             "memwise/frame_mb": round(in_memory_mb, 6),  # of all blocks, never held at once
             "memwise/file_mb": round(writer.bytes / MB, 6),
-            "memwise/files": len(writer.files),
+            "memwise/files": len(writer.files) + len(writer.linked),
+            "memwise/files_linked": len(writer.linked),
             "memwise/path": dg.MetadataValue.path(str(link)),
         }
 
@@ -316,6 +322,13 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 f"{paths[present[-1]].stem} are not materialized; loading the ones that are"
             )
         return [paths[i] for i in present]
+
+
+def _named(item: Any) -> tuple[str | None, pd.DataFrame | None]:
+    """A block as (file name or None, frame or None: a file to link)."""
+    if isinstance(item, Part):
+        return item.name, item.frame
+    return None, item
 
 
 def _settle_file_mb(records: Iterable[dict[str, Any]]) -> None:
