@@ -7,7 +7,7 @@ import itertools
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
@@ -20,7 +20,7 @@ from memwise_assets.defs.budgets import MB
 from memwise_assets.defs.figures import STEP_KEY, StepFigures
 from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, open_step
-from memwise_assets.defs.store import Blocks, Part, VersionWriter
+from memwise_assets.defs.store import Blocks, VersionWriter, named_block
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.memory.run_metrics import record_step
 
@@ -98,7 +98,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     ) -> dict[str | None, dict[str, Any]]:
         keys = set(context.asset_partition_keys)
         records: dict[str | None, dict[str, Any]] = {}
-        pairs = iter(blocks.frames)
+        # A partitioned asset's blocks are (partition key, frame) pairs.
+        pairs = iter(cast(Iterable[tuple[str, pd.DataFrame]], blocks.frames))
         while True:
             # A group's files are flushed once and renamed together: a killed run keeps
             # every group it finished, and the partitions it had not reached as they were.
@@ -121,7 +122,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         in_memory_mb = 0.0
         try:
             for item in blocks.frames:
-                name, frame = _named(item)
+                name, frame = named_block(item)
                 if frame is None:  # an unchanged file of the current version, linked
                     writer.link_file(item.source, name)  # type: ignore[union-attr,arg-type]
                     continue
@@ -322,13 +323,6 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 f"{paths[present[-1]].stem} are not materialized; loading the ones that are"
             )
         return [paths[i] for i in present]
-
-
-def _named(item: Any) -> tuple[str | None, pd.DataFrame | None]:
-    """A block as (file name or None, frame or None: a file to link)."""
-    if isinstance(item, Part):
-        return item.name, item.frame
-    return None, item
 
 
 def _settle_file_mb(records: Iterable[dict[str, Any]]) -> None:

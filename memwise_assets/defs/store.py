@@ -191,6 +191,13 @@ class Part:
     source: Path | None = None  # an earlier version's unchanged file, taken by a hard link
 
 
+def named_block(item: Any) -> tuple[str | None, pd.DataFrame | None]:
+    """A block as (file name, None: the next part; frame, None: a file to link)."""
+    if isinstance(item, Part):
+        return item.name, item.frame
+    return None, item
+
+
 @dataclass
 class Blocks:
     """An output given to the IO manager as blocks, each stored as soon as it comes.

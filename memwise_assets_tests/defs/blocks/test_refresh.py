@@ -194,3 +194,14 @@ def test_a_writer_that_dies_leaves_the_linked_version_readable(built, tmp_path) 
     writer.discard()  # what a failed step does; a killed one's folder is swept by pid later
     assert current_version(link) == current
     assert len(_stored(home, "weekly_features")) == rows
+
+
+def test_the_after_close_schedule_runs_the_month_and_every_price_asset_after_it() -> None:
+    from memwise_assets.definitions import defs
+    from memwise_assets.defs.prices.schedules import daily_prices_after_close
+
+    job = defs.resolve_job_def(daily_prices_after_close.job_name)
+    steps = {"daily_bars", "weekly_features", "daily_with_weekly_features", "weighted_labels"}
+    assert set(job.graph.node_dict) == steps
+    assert job.partitions_def is not None  # the schedule's run asks for the month's partition
+    assert defs.resolve_job_def("daily_prices").graph.node_dict.keys() == {"daily_bars"}
