@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from memwise_assets.compute.weekly import attach_weekly_features, weekly_features
-from memwise_assets.defs.blocked import BLOCK_BASE_MB, attach_blocks, row_cost, weekly_blocks
+from memwise_assets.defs.blocked import BLOCK_BASE_MB, row_cost
 from memwise_assets.defs.refresh import Refresh, recent_files
 from memwise_assets.defs.store import MANIFEST_NAME, Part
 from memwise_assets.defs.stored_table import StoredTable
@@ -56,17 +56,22 @@ def tail_name(i: int) -> str:
 
 
 def _split(
-    i: int, frame: pd.DataFrame, column: str, split: pd.Timestamp, names: list[str | None]
+    i: int, held: list[pd.DataFrame], column: str, split: pd.Timestamp, names: list[str | None]
 ) -> Iterator[Part]:
-    """Block `i` as its history and tail files (an empty side gets no file)."""
+    """Block `i` (the one frame in `held`) as its history and tail files (an empty side gets
+    no file). The small tail is taken first and the block is let go once its history is
+    copied out: never more than the block and one copy of it, as an unsplit block."""
+    frame = held.pop()
     before = (frame[column] < split).to_numpy()
+    tail = frame[~before].reset_index(drop=True) if not before.all() else None
     history = frame[before].reset_index(drop=True) if before.any() else None
+    del frame
     names.append(history_name(i) if history is not None else None)
     if history is not None:
         yield Part(history_name(i), history)
     del history
-    if not before.all():
-        yield Part(tail_name(i), frame[~before].reset_index(drop=True))
+    if tail is not None:
+        yield Part(tail_name(i), tail)
 
 
 def weekly_full_parts(
@@ -79,8 +84,14 @@ def weekly_full_parts(
     on_block: WeeklyHook | None = None,
 ) -> Iterator[Part]:
     """Every block's weekly features, split at `history_end` (block history names to `names`)."""
-    for i, features in enumerate(weekly_blocks(stored, plan, price_field, sessions, on_block)):
-        yield from _split(i, features, "week_end", history_end, names)
+    # The passes of `weekly_blocks`, written out: a generator suspended at its `yield` would
+    # hold each block while its history copy is written.
+    for i, daily in enumerate(stored.blocks(plan.bounds)):
+        held = [weekly_features(daily, price_field=price_field, sessions=sessions)]
+        if on_block is not None:
+            on_block(i, daily, held[0])
+        del daily
+        yield from _split(i, held, "week_end", history_end, names)
 
 
 def attach_full_parts(
@@ -95,11 +106,25 @@ def attach_full_parts(
     max_age_days: int | None = None,
 ) -> Iterator[Part]:
     """Every block's daily rows with weekly features, split at `split`."""
-    blocks = attach_blocks(
-        daily_bars, features, plan, available, sessions, on_block, max_age_days=max_age_days
-    )
-    for i, attached in enumerate(blocks):
-        yield from _split(i, attached, "date", split, names)
+    symbols = daily_bars.symbol_rows.index
+    # The passes of `attach_blocks`, written out (see `weekly_full_parts`).
+    for i, (lo, hi) in enumerate(plan.bounds):
+        daily = daily_bars.read(symbols[lo], symbols[hi - 1])
+        weekly = features.read(symbols[lo], symbols[hi - 1])
+        held = [
+            attach_weekly_features(
+                daily,
+                weekly,
+                available=available,
+                sessions=sessions,
+                max_age_days=max_age_days,
+                week_end_column="week_end",
+            )
+        ]
+        del daily, weekly
+        if on_block is not None:
+            on_block(i, held[0])
+        yield from _split(i, held, "date", split, names)
 
 
 def reused_parts(refresh: Refresh) -> Iterator[Part]:
