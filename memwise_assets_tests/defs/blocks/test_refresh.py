@@ -4,6 +4,8 @@ a full rebuild when the config, an earlier month or the universe changed."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -191,17 +193,38 @@ def test_other_changes_rebuild_in_full(bars, built, tmp_path, change, expected) 
     assert paths["daily_with_weekly_features"].startswith("full"), paths
 
 
-def test_a_writer_that_dies_leaves_the_linked_version_readable(built, tmp_path) -> None:
+def test_a_refresh_killed_after_linking_leaves_the_previous_version_whole(built, tmp_path) -> None:
     home = tmp_path / "home"
     shutil.copytree(built, home, symlinks=True)
     link = home / "data" / "weekly_features"
     current = current_version(link)
-    rows = len(_stored(home, "weekly_features"))
-    writer = VersionWriter(link)
-    writer.link_file(current / "part-00000.parquet", "part-00000.parquet")
-    writer.discard()  # what a failed step does; a killed one's folder is swept by pid later
+    before = _stored(home, "weekly_features")
+    # A writer that links every history file, writes a tail, then waits to be killed.
+    script = f"""
+import sys, time, pyarrow as pa
+from pathlib import Path
+from memwise_assets.defs.store import VersionWriter
+link = Path({str(link)!r})
+writer = VersionWriter(link)
+for path in sorted(Path({str(current)!r}).glob("part-*[0-9].parquet")):
+    writer.link_file(path, path.name)
+writer.write(pa.table({{"symbol": ["T000"], "week_end": [0]}}), "part-00000.tail.parquet")
+print(writer.folder, flush=True)
+time.sleep(60)
+"""
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        folder = Path(child.stdout.readline().strip())  # type: ignore[union-attr]
+        assert folder.is_dir() and (folder / "part-00000.parquet").is_file()
+    finally:
+        child.kill()  # SIGKILL: no cleanup of its own
+        child.wait()
     assert current_version(link) == current
-    assert len(_stored(home, "weekly_features")) == rows
+    _same(_stored(home, "weekly_features"), before, "weekly_features", 0)
+    # The next writer sweeps the dead folder; the files it had linked stay in the current one.
+    VersionWriter(link).discard()
+    assert not folder.exists()
+    _same(_stored(home, "weekly_features"), before, "weekly_features", 0)
 
 
 def test_the_after_close_schedule_runs_the_month_and_every_price_asset_after_it() -> None:
