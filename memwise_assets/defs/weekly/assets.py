@@ -1,5 +1,6 @@
 """Weekly bars and features per symbol, and daily rows carrying them without look-ahead."""
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -148,7 +149,8 @@ def _weekly_parts(
             "inputs": inputs,
             "split": str(split.date()),
             "history_end": str(history_end.date()),
-            "history_id": context.run_id,
+            # A new id per full build: the daily merge's tail path needs the same history.
+            "history_id": uuid.uuid4().hex,
             "symbols": [str(s) for s in symbols],
             "blocks": block_records(symbols, plan.bounds, names),
             "largest_rows": plan.largest_rows,
