@@ -170,12 +170,42 @@ def run_universe(
         polars = in_child("polars_weekly", {"files": files}, scratch)
         rows.append(_reference_row(case, "polars-streaming weekly", polars, n_tickers, n_years))
     wall = sum(cli.values())
+    if all(step in figures and figures[step].ok for step in (PRICE_STEP, *DOWNSTREAM)):
+        rows.append(_after_close_refresh(home, ledger, config, case, n_tickers, n_years, say))
     rows.append(
         BenchRow(case, "branch", n_tickers, "tickers", wall, 0.0,
                  "wall time of the CLI runs, start to exit",
                  {"tickers": n_tickers, "years": n_years, "cli_s": cli})
     )  # fmt: skip
     return rows
+
+
+def _after_close_refresh(
+    home: Path,
+    ledger: Path,
+    config: dict,
+    case: str,
+    n_tickers: int,
+    n_years: int,
+    say: Callable[[str], None],
+) -> BenchRow:
+    """The after-close refresh: the latest month fetched again, then the downstream run."""
+    month = f"{LAST_YEAR}-12"
+    say(f"{case}: after-close refresh of {month}")
+    bars_s = _materialize(home, ledger, PRICE_STEP, ["--partition", month], config)
+    down_s = _materialize(home, ledger, ",".join(DOWNSTREAM), [], STEP_EXECUTION)
+    with _instance(home) as instance:
+        paths = {}
+        for step in DOWNSTREAM:
+            found = instance.fetch_materializations(dg.AssetKey(step), limit=1).records
+            meta = found[0].asset_materialization.metadata if found else {}  # type: ignore[union-attr]
+            paths[step] = str(getattr(meta.get("memwise/refresh"), "value", "-"))
+    return BenchRow(
+        case, "after-close refresh", n_tickers, "tickers", bars_s + down_s, 0.0,
+        "CLI wall time: daily_bars of the latest month, then the downstream run",
+        {"tickers": n_tickers, "years": n_years, "daily_bars_s": bars_s,
+         "downstream_s": down_s, "paths": paths},
+    )  # fmt: skip
 
 
 def _reference_row(case: str, impl: str, got: dict, n_tickers: int, n_years: int) -> BenchRow:

@@ -143,6 +143,13 @@ def format_universe(rows: Sequence[BenchRow]) -> str:
                     f"{_mb(floor.get('peak_increase_mb')):>9} "
                     f"{'-' if ratio is None else f'{ratio:.1f}x':>7}  {status}"
                 )
+            elif row.impl == "after-close refresh":
+                paths = "; ".join(f"{k} {v}" for k, v in d.get("paths", {}).items())
+                lines.append(
+                    f"  after-close refresh: {row.seconds:.0f} s (daily_bars "
+                    f"{d.get('daily_bars_s', 0):.0f} s, downstream {d.get('downstream_s', 0):.0f}"
+                    f" s; target 120 s): {paths}"
+                )
             elif row.impl == "branch":
                 cli = ", ".join(f"{k} {v:.0f} s" for k, v in d.get("cli_s", {}).items())
                 lines.append(f"  whole branch wall time: {row.seconds:.0f} s ({cli})")

@@ -7,7 +7,7 @@ import itertools
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
@@ -19,7 +19,7 @@ from memwise_assets.defs.atomic_files import AtomicBatch, atomic_write_table  # 
 from memwise_assets.defs.budgets import MB
 from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, step_output
-from memwise_assets.defs.store import Blocks, VersionWriter
+from memwise_assets.defs.store import Blocks, VersionWriter, named_block
 from memwise_assets.defs.stored_table import StoredTable
 
 # Assets whose single-run backfills return one frame for many partitions name the column
@@ -109,7 +109,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         keys = set(context.asset_partition_keys)
         column = _partition_column(context)
         records: dict[str | None, dict[str, Any]] = {}
-        pairs = iter(blocks.frames)
+        # A partitioned asset's blocks are (partition key, frame) pairs.
+        pairs = iter(cast(Iterable[tuple[str, pd.DataFrame]], blocks.frames))
         while True:
             # A group's files are flushed once and renamed together: a killed run keeps
             # every group it finished, and the partitions it had not reached as they were.
@@ -131,14 +132,19 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         writer = VersionWriter(self._get_path(context.asset_key, None).with_suffix(""))
         in_memory_mb = 0.0
         try:
-            for frame in blocks.frames:
+            for item in blocks.frames:
+                name, frame = named_block(item)
+                if frame is None:  # an unchanged file of the current version, linked
+                    writer.link_file(item.source, name)  # type: ignore[union-attr,arg-type]
+                    continue
                 _check_columns(_check_frame(frame, asset_label), asset_label)
                 table = _to_table(frame, asset_label)
                 in_memory_mb += frame_mb(frame, table)
-                writer.write(table)
-                del frame, table
+                writer.write(table, name)
+                del frame, table, item
             if writer.schema is None:
                 raise ValueError(f"{asset_label} gave no block to store")
+            writer.manifest = blocks.manifest() if blocks.manifest else None
             link = writer.commit()
         except BaseException:
             writer.discard()
@@ -148,7 +154,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             "dagster/column_schema": _table_schema(writer.schema),
             "memwise/frame_mb": round(in_memory_mb, 6),  # of all blocks, never held at once
             "memwise/file_mb": round(writer.bytes / MB, 6),
-            "memwise/files": len(writer.files),
+            "memwise/files": len(writer.files) + len(writer.linked),
+            "memwise/files_linked": len(writer.linked),
             "memwise/path": dg.MetadataValue.path(str(link)),
         }
 

@@ -6,10 +6,16 @@ A writer fills a new version folder, flushes it, and swaps the symlink in one `r
 reader globbing `<root>/<asset>/*.parquet` or opening `pyarrow.dataset` on `<root>/<asset>`
 sees the old version or the new one, whole, never a mix. The version it replaced is kept
 for readers still inside it; older ones, and folders of writers that died, are swept.
+
+A version may also name its files (`Part`): a block's history `part-NNNNN.parquet` and its
+recent rows `part-NNNNN.tail.parquet`, and link an earlier version's unchanged history file
+instead of writing it again (a hard link: no copy, and removing the old version leaves it).
+`_manifest.json` beside the files says what the version was built from (`defs/refresh.py`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -23,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from memwise_assets.defs.atomic_files import flush_files, fsync_path, write_parquet
 from memwise_assets.memory.probe import pid_alive
@@ -30,6 +37,8 @@ from memwise_assets.memory.probe import pid_alive
 # Rows per row group of a block file: a reader of a few symbols skips the other groups.
 BLOCK_ROW_GROUP = 65_536
 _PREFIX = "v-"
+# What a version was built from: not `*.parquet`, so readers globbing the folder skip it.
+MANIFEST_NAME = "_manifest.json"
 
 
 def versions_folder(link: Path) -> Path:
@@ -62,27 +71,45 @@ class VersionWriter:
         self.folder = self.versions / name
         self.folder.mkdir()
         self.files: list[Path] = []
+        self.linked: list[Path] = []
+        self.manifest: dict[str, Any] | None = None
         self.rows = 0
         self.bytes = 0
         self.schema: pa.Schema | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blocks")
         self._in_flight: deque[Future[int]] = deque()
 
-    def write(self, table: pa.Table) -> None:
-        """Queue one block's table (its rows sorted by symbol, then date)."""
+    def write(self, table: pa.Table, name: str | None = None) -> None:
+        """Queue one block's table (its rows sorted by symbol, then date); `name`: the file's
+        name (default the next `part-NNNNN.parquet`)."""
         while self._in_flight:
             self.bytes += self._in_flight.popleft().result()
         table = _uniform_dictionaries(table)
-        path = self.folder / f"part-{len(self.files):05d}.parquet"
+        path = self.folder / (name or f"part-{len(self.files) + len(self.linked):05d}.parquet")
         self.files.append(path)
         self.rows += table.num_rows
         self.schema = self.schema or table.schema
         self._in_flight.append(self._writer.submit(_write, table, path))
 
+    def link_file(self, source: Path, name: str) -> None:
+        """Take an earlier version's file unchanged, as `name`, by a hard link (no copy)."""
+        path = self.folder / name
+        os.link(source, path)
+        self.linked.append(path)
+        meta = pq.read_metadata(path)
+        self.rows += meta.num_rows
+        self.bytes += path.stat().st_size
+        self.schema = self.schema or meta.schema.to_arrow_schema()
+
     def commit(self) -> Path:
         """Flush every block and point the asset at this version; returns the link."""
         self._drain()
-        flush_files(self.files, 8)
+        written = list(self.files)
+        if self.manifest is not None:
+            path = self.folder / MANIFEST_NAME
+            path.write_text(json.dumps(self.manifest, sort_keys=True))
+            written.append(path)
+        flush_files(written, 8)
         fsync_path(self.folder)
         previous = current_version(self.link)
         tmp = self.link.with_name(f".{self.link.name}.{os.getpid()}.link")
@@ -110,6 +137,18 @@ class VersionWriter:
         while self._in_flight:
             self.bytes += self._in_flight.popleft().result()
         self._writer.shutdown(wait=True)
+
+
+def read_manifest(link: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The current version's folder and manifest (None: no version, or one without)."""
+    folder = current_version(link)
+    path = folder / MANIFEST_NAME if folder is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return folder, json.loads(path.read_text())  # type: ignore[return-value]
+    except (OSError, ValueError):
+        return None  # unreadable: the next build is a full one
 
 
 def _uniform_dictionaries(table: pa.Table) -> pa.Table:
@@ -142,6 +181,22 @@ def _sweep_dead_versions(versions: Path, current: Path | None) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class Part:
+    """One named file of a new version: a frame to write, or an earlier file to link."""
+
+    name: str
+    frame: pd.DataFrame | None = None
+    source: Path | None = None  # an earlier version's unchanged file, taken by a hard link
+
+
+def named_block(item: Any) -> tuple[str | None, pd.DataFrame | None]:
+    """A block as (file name, None: the next part; frame, None: a file to link)."""
+    if isinstance(item, Part):
+        return item.name, item.frame
+    return None, item
+
+
 @dataclass
 class Blocks:
     """An output given to the IO manager as blocks, each stored as soon as it comes.
@@ -152,8 +207,11 @@ class Blocks:
     `plan`: the block plan's figures (`block_metadata`); `summary`: metadata known only once
     every block is through (counts, check tallies), called after the last block.
     The step the blocks are written for travels beside them (`step.output(Blocks(...))`).
+    Unpartitioned frames may come as `Part`s (named files, or links to unchanged ones);
+    `manifest`, called after the last block, is stored with the version.
     """
 
-    frames: Iterable[pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]]
+    frames: Iterable[pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]] | Iterable[Part]
     plan: dict[str, Any] = field(default_factory=dict)
     summary: Callable[[], dict[str, Any]] | None = None
+    manifest: Callable[[], dict[str, Any]] | None = None

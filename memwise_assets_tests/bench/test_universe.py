@@ -54,6 +54,10 @@ def test_tiny_universe_runs_every_step_with_its_references_and_ratios(
         # The same W-FRI weeks from the same files (weekly_features may drop a partial week).
         assert polars["note"] == "" and abs(polars["items"] - weekly) <= 2 * 20, polars
         assert by_impl[(case, "branch")]["seconds"] > 0
+        # The latest month again, then the downstream run: the weekly assets take their tail.
+        refresh = by_impl[(case, "after-close refresh")]["detail"]["paths"]
+        assert refresh["weekly_features"].startswith("tail"), refresh
+        assert refresh["daily_with_weekly_features"].startswith("tail"), refresh
     printed = _printed_ratios(capsys.readouterr().out)
     for step in STEPS:
         assert float(printed[f"20x2y {step} / its I/O floor (time)"]) > 0

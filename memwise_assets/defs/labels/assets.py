@@ -30,6 +30,7 @@ from memwise_assets.defs.labels.checks import (
     label_check_results,
     label_problems,
 )
+from memwise_assets.defs.refresh import REFRESH_KEY
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
 from memwise_assets.defs.store import Blocks
@@ -168,7 +169,11 @@ def weighted_labels(
             tally.add(labelled)
 
         blocks = label_blocks(daily_bars, plan, label, on_block)
-        yield step.output(Blocks(blocks, plan=plan_metadata(plan), summary=tally.metadata))
+        # Always whole: a row's weight is its attribution times its series' events over its
+        # total attribution, so one new day changes the weight of every row of the series,
+        # and the float32 weights stored cannot be rescaled to the bit.
+        meta = {**plan_metadata(plan), REFRESH_KEY: "full: weights depend on each whole series"}
+        yield step.output(Blocks(blocks, plan=meta, summary=tally.metadata))
         yield label_check_result(tally.problems, "weighted_labels")
 
 

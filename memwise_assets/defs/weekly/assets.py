@@ -1,6 +1,7 @@
 """Weekly bars and features per symbol, and daily rows carrying them without look-ahead."""
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import dagster as dg
@@ -17,7 +18,30 @@ from memwise_assets.defs.blocked import (
     sessions_of,
     weekly_blocks,
 )
+from memwise_assets.defs.figures import block_metadata
+from memwise_assets.defs.refresh import (
+    REFRESH_KEY,
+    Refresh,
+    block_records,
+    check_symbols,
+    decide,
+    fingerprint,
+    month_inputs,
+    split_day,
+    stored_link,
+)
+from memwise_assets.defs.refresh_blocks import (
+    WEEKLY_HISTORY_GAP,
+    attach_full_parts,
+    attach_tail_parts,
+    reused_parts,
+    tail_estimate_mb,
+    weekly_full_parts,
+    weekly_tail_files,
+    weekly_tail_parts,
+)
 from memwise_assets.defs.resources import MemoryResource
+from memwise_assets.defs.step import StepMemory
 from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset
@@ -53,24 +77,88 @@ def weekly_features(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Weekly (W-FRI) bars and momentum, volatility, RSI, ATR and volume features per symbol."""
     sessions = sessions_of(daily_bars)
-    estimate = block_estimate_mb(daily_bars, "weekly", memory.limit_for("weekly"))
+    inputs = month_inputs(daily_bars)
+    link = stored_link(daily_bars, context.asset_key.path)
+    config_fp = fingerprint(["weekly", config.model_dump(), daily_bars.columns])
+    refresh = decide(link, inputs, config_fp)
+    if refresh.manifest is not None:
+        since = pd.Timestamp(refresh.manifest["history_end"])
+        refresh = check_symbols(refresh, daily_bars, since=since)
+    context.log.info(f"weekly_features refresh: {refresh.text}")
+    limit = memory.limit_for("weekly")
+    if refresh.manifest is None:
+        estimate = block_estimate_mb(daily_bars, "weekly", limit)
+    else:
+        estimate = tail_estimate_mb(refresh.manifest, "weekly", limit)
     with memory.step(
         context, budget="weekly", input_mb=daily_bars.memory_mb, static_estimate_mb=estimate
     ) as step:
-        plan = plan_for(step, daily_bars, "weekly")
-        context.log.info(f"weekly_features by blocks: {plan.reason}")
         tally = _WeeklyTally(config.price_field)
 
         def on_block(i: int, daily: pd.DataFrame, features: pd.DataFrame) -> None:
-            step.mark(f"block-{i + 1}-of-{plan.blocks}")
+            step.mark(f"block-{i + 1}")
             tally.add(daily, features, sessions)
 
-        blocks = weekly_blocks(daily_bars, plan, config.price_field, sessions, on_block)
-        yield step.output(Blocks(blocks, plan=plan_metadata(plan), summary=tally.metadata))
+        parts, meta, manifest = _weekly_parts(
+            context, step, daily_bars, refresh, inputs, config, config_fp, sessions, on_block
+        )
+        blocks = Blocks(parts, plan=meta, summary=tally.metadata, manifest=manifest)
+        yield step.output(blocks)
         if tally.holes:
             context.log.warning(f"daily_bars has {tally.holes} holes; windows restart after each")
         # Inside the step: the no-look-ahead check recomputed one block under the budget.
         yield from tally.check_results()
+
+
+def _weekly_parts(
+    context: dg.AssetExecutionContext,
+    step: StepMemory,
+    daily_bars: StoredTable,
+    refresh: Refresh,
+    inputs: dict[str, str] | None,
+    config: WeeklyFeaturesConfig,
+    config_fp: str,
+    sessions: pd.DatetimeIndex,
+    on_block: Callable[[int, pd.DataFrame, pd.DataFrame], None],
+) -> tuple[Iterable[Any], dict[str, Any], Callable[[], dict[str, Any]] | None]:
+    """The weekly step's blocks by the path `refresh` chose, its plan's figures, its manifest."""
+    if refresh.manifest is not None:
+        manifest = {**refresh.manifest, "inputs": inputs}
+        parts = (
+            weekly_tail_parts(daily_bars, refresh, config.price_field, sessions, on_block)
+            if refresh.path == "tail"
+            else reused_parts(refresh)
+        )
+        blocks = len(manifest["blocks"])
+        meta = block_metadata(blocks, manifest["largest_rows"], refresh.text)
+        return parts, {**meta, REFRESH_KEY: refresh.text}, lambda: manifest
+    plan = plan_for(step, daily_bars, "weekly")
+    context.log.info(f"weekly_features by blocks: {plan.reason}")
+    meta = {**plan_metadata(plan), REFRESH_KEY: refresh.text}
+    if inputs is None:
+        return weekly_blocks(daily_bars, plan, config.price_field, sessions, on_block), meta, None
+    split = split_day(inputs)
+    history_end = split - WEEKLY_HISTORY_GAP
+    names: list[str | None] = []
+    parts = weekly_full_parts(
+        daily_bars, plan, config.price_field, sessions, history_end, names, on_block
+    )
+
+    def manifest() -> dict[str, Any]:
+        symbols = daily_bars.symbol_rows.index
+        return {
+            "config": config_fp,
+            "inputs": inputs,
+            "split": str(split.date()),
+            "history_end": str(history_end.date()),
+            # A new id per full build: the daily merge's tail path needs the same history.
+            "history_id": uuid.uuid4().hex,
+            "symbols": [str(s) for s in symbols],
+            "blocks": block_records(symbols, plan.bounds, names),
+            "largest_rows": plan.largest_rows,
+        }
+
+    return parts, meta, manifest
 
 
 class _WeeklyTally:
@@ -134,19 +222,99 @@ def daily_with_weekly_features(
     """Daily rows with the features of each symbol's latest completed week, without look-ahead."""
     sessions = sessions_of(daily_bars)
     input_mb = daily_bars.memory_mb + weekly_features.memory_mb
-    estimate = block_estimate_mb(daily_bars, "weekly_attach", memory.limit_for("weekly"))
+    inputs = month_inputs(daily_bars)
+    weekly = weekly_tail_files(weekly_features)
+    config_fp = fingerprint(["attach", config.model_dump(), daily_bars.columns])
+    link = stored_link(daily_bars, context.asset_key.path)
+    refresh = _attach_refresh(decide(link, inputs, config_fp), weekly)
+    refresh = check_symbols(refresh, daily_bars)
+    context.log.info(f"daily_with_weekly_features refresh: {refresh.text}")
+    limit = memory.limit_for("weekly")
+    if refresh.manifest is None:
+        estimate = block_estimate_mb(daily_bars, "weekly_attach", limit)
+    else:
+        estimate = tail_estimate_mb(refresh.manifest, "weekly_attach", limit)
     with memory.step(
         context, budget="weekly", input_mb=input_mb, static_estimate_mb=estimate
     ) as step:
-        plan = plan_for(step, daily_bars, "weekly_attach")
-        context.log.info(f"daily_with_weekly_features by blocks: {plan.reason}")
-        blocks = attach_blocks(
-            daily_bars,
-            weekly_features,
-            plan,
-            config.available,
-            sessions,
-            lambda i, _: step.mark(f"block-{i + 1}-of-{plan.blocks}"),
-            max_age_days=config.max_age_days,
-        )
-        yield step.output(Blocks(blocks, plan=plan_metadata(plan)))
+
+        def on_block(i: int, _: pd.DataFrame) -> None:
+            step.mark(f"block-{i + 1}")
+
+        manifest: Callable[[], dict[str, Any]] | None = None
+        if refresh.manifest is not None:
+            assert weekly is not None
+            kept = {**refresh.manifest, "inputs": inputs}
+            manifest = lambda: kept  # noqa: E731
+            tails = StoredTable(weekly_features.label, weekly[1], weekly_features.columns)
+            parts: Iterable[Any] = (
+                attach_tail_parts(
+                    daily_bars,
+                    tails,
+                    refresh,
+                    config.available,
+                    sessions,
+                    on_block,
+                    max_age_days=config.max_age_days,
+                )
+                if refresh.path == "tail"
+                else reused_parts(refresh)
+            )
+            meta = block_metadata(len(kept["blocks"]), kept["largest_rows"], refresh.text)
+        else:
+            plan = plan_for(step, daily_bars, "weekly_attach")
+            context.log.info(f"daily_with_weekly_features by blocks: {plan.reason}")
+            meta = plan_metadata(plan)
+            if inputs is None:
+                parts = attach_blocks(
+                    daily_bars,
+                    weekly_features,
+                    plan,
+                    config.available,
+                    sessions,
+                    on_block,
+                    max_age_days=config.max_age_days,
+                )
+            else:
+                split, names = split_day(inputs), []
+                parts = attach_full_parts(
+                    daily_bars,
+                    weekly_features,
+                    plan,
+                    config.available,
+                    sessions,
+                    split,
+                    names,
+                    on_block,
+                    max_age_days=config.max_age_days,
+                )
+
+                def manifest() -> dict[str, Any]:
+                    symbols = daily_bars.symbol_rows.index
+                    return {
+                        "config": config_fp,
+                        "inputs": inputs,
+                        "split": str(split.date()),
+                        "weekly_history": weekly[0].get("history_id") if weekly else None,
+                        "symbols": [str(s) for s in symbols],
+                        "blocks": block_records(symbols, plan.bounds, names),
+                        "largest_rows": plan.largest_rows,
+                    }
+
+        meta[REFRESH_KEY] = refresh.text
+        yield step.output(Blocks(parts, plan=meta, manifest=manifest))
+
+
+def _attach_refresh(refresh: Refresh, weekly: tuple[dict, list] | None) -> Refresh:
+    """A tail path of the daily merge also needs the weekly history it was built on, and
+    every week its tail can carry in the weekly tail files."""
+    if refresh.manifest is None:
+        return refresh
+    if weekly is None or refresh.manifest.get("weekly_history") != weekly[0].get("history_id"):
+        return Refresh("full", "weekly_features was rebuilt in full since")
+    history_end = pd.Timestamp(weekly[0]["history_end"])
+    if history_end > pd.Timestamp(refresh.manifest["split"]) - WEEKLY_HISTORY_GAP:
+        return Refresh("full", "weekly_features' tail starts after this split's weeks")
+    if refresh.path == "tail" and not weekly[1]:
+        return Refresh("full", "weekly_features has no tail files")
+    return refresh
