@@ -33,6 +33,10 @@ from memwise_assets.defs.weekly.config import WeeklyAttachConfig, WeeklyFeatures
 # carries), so a reader can audit which week and which price stand behind each row.
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]
 _HOLES_SHOWN = 10
+# The no-look-ahead check recomputes this many symbols of the first block, spread over it:
+# recomputing the whole block took as long as the block itself (2 s of the step's 8.6 s at
+# 1,000 tickers x 30 years), and a symbol's weeks never depend on other symbols.
+_CHECKED_SYMBOLS = 64
 
 
 def _hole_text(hole: Any) -> str:
@@ -57,6 +61,8 @@ def weekly_features(
     ) as step:
         plan = plan_for(step, daily_bars, "weekly")
         context.log.info(f"weekly_features by blocks: {plan.reason}")
+        # Each row group decoded once, split into block files, not once per block it serves.
+        daily_bars.spill_into(step.cache_dir)
         tally = _WeeklyTally(config.price_field)
 
         def on_block(i: int, daily: pd.DataFrame, features: pd.DataFrame) -> None:
@@ -98,7 +104,9 @@ class _WeeklyTally:
             def compute(part: pd.DataFrame) -> pd.DataFrame:
                 return compute_features(part, price_field=self.price_field, sessions=sessions)
 
-            self.look_ahead = next(iter(weekly_check_results(daily, features, compute)))
+            sample_daily, sample_features = _sample(daily, features, _CHECKED_SYMBOLS)
+            checked = weekly_check_results(sample_daily, sample_features, compute)
+            self.look_ahead = next(iter(checked))
 
     def metadata(self) -> dict[str, object]:
         return {
@@ -119,6 +127,17 @@ class _WeeklyTally:
             passed=self.duplicates == 0,
             metadata={"duplicates": self.duplicates},
         )
+
+
+def _sample(
+    daily: pd.DataFrame, features: pd.DataFrame, count: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of `count` symbols spread evenly over the block (all when it has fewer)."""
+    symbols = daily["symbol"].unique()
+    if len(symbols) <= count:
+        return daily, features
+    chosen = symbols[np.linspace(0, len(symbols) - 1, count).round().astype(int)]
+    return daily[daily["symbol"].isin(chosen)], features[features["symbol"].isin(chosen)]
 
 
 @table_asset("weekly", reads={"daily_bars": _DAILY_COLUMNS})
