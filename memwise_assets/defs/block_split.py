@@ -50,8 +50,11 @@ class BlockSplit:
         symbols: pd.Index,
         spans: Sequence[tuple[int, int]],
         names: Sequence[str],
+        *,
+        ordered: bool = True,
     ) -> None:
         self.label = label
+        self.ordered = ordered
         self.sources = list(sources)
         self.spans = list(spans)
         self.names = list(names)
@@ -143,14 +146,14 @@ class BlockSplit:
             writer.write_batch(piece)
 
     def _read_back(self, path: Path, lo: int, hi: int) -> pd.DataFrame:
-        """One block's file as a frame sorted by symbol, then time: one gather from the
-        mapped file into the columns pandas wraps without another copy."""
+        """One block's file as a frame sorted by symbol, then time (unless not `ordered`):
+        one gather from the mapped file into the columns pandas wraps without a copy."""
         with pa.memory_map(str(path)) as source:
             table = ipc.open_file(source).read_all()
             codes = table.column(self.at).to_numpy()
             time_name = time_column(self.names)
             times = None if time_name is None else table.column(time_name).to_numpy()
-            order = symbol_time_order(codes, times, hi - lo)
+            order = symbol_time_order(codes, times, hi - lo) if self.ordered else None
             if order is None:
                 table = table.combine_chunks()
             else:

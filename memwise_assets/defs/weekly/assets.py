@@ -61,8 +61,9 @@ def weekly_features(
     ) as step:
         plan = plan_for(step, daily_bars, "weekly")
         context.log.info(f"weekly_features by blocks: {plan.reason}")
-        # Each row group decoded once, split into block files, not once per block it serves.
-        daily_bars.spill_into(step.cache_dir)
+        # Each row group decoded once, split into block files, not once per block it serves;
+        # the weekly pass numbers rows by (symbol, week) and needs no sorted block.
+        daily_bars.spill_into(step.cache_dir, ordered=False)
         tally = _WeeklyTally(config.price_field)
 
         def on_block(i: int, daily: pd.DataFrame, features: pd.DataFrame) -> None:
@@ -133,7 +134,10 @@ def _sample(
     daily: pd.DataFrame, features: pd.DataFrame, count: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rows of `count` symbols spread evenly over the block (all when it has fewer)."""
-    symbols = daily["symbol"].unique()
+    column = daily["symbol"]
+    kind = column.dtype
+    present = column.cat.categories if isinstance(kind, pd.CategoricalDtype) else column.unique()
+    symbols = np.sort(np.asarray(present, dtype=object))
     if len(symbols) <= count:
         return daily, features
     chosen = symbols[np.linspace(0, len(symbols) - 1, count).round().astype(int)]
@@ -157,6 +161,7 @@ def daily_with_weekly_features(
     ) as step:
         plan = plan_for(step, daily_bars, "weekly_attach")
         context.log.info(f"daily_with_weekly_features by blocks: {plan.reason}")
+        daily_bars.spill_into(step.cache_dir)  # each row group decoded once, not per block
         blocks = attach_blocks(
             daily_bars,
             weekly_features,

@@ -62,10 +62,24 @@ def test_split_blocks_equal_direct_reads(files, tmp_path: Path, max_rows, column
     assert not any(tmp_path.iterdir())  # the block files are gone once read
 
 
-def test_weekly_features_are_the_same_through_the_split(files, tmp_path: Path) -> None:
+def test_unordered_blocks_hold_the_same_rows_each_symbol_by_date(files, tmp_path: Path) -> None:
     direct = StoredTable("daily_bars", files, DAILY)
     split = StoredTable("daily_bars", files, DAILY)
-    split.spill_into(tmp_path)
+    split.spill_into(tmp_path, ordered=False)
+    plan = plan_blocks(
+        direct.symbol_rows.to_numpy(), budget_mb=2048, bytes_per_row=400, max_rows=3_000
+    )
+    for want, got in zip(direct.blocks(plan.bounds), split.blocks(plan.bounds), strict=True):
+        assert got.groupby("symbol", observed=True)["date"].is_monotonic_increasing.all()
+        got = _plain(got).sort_values(["symbol", "date"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, _plain(want), check_exact=True)
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_weekly_features_are_the_same_through_the_split(files, tmp_path: Path, ordered) -> None:
+    direct = StoredTable("daily_bars", files, DAILY)
+    split = StoredTable("daily_bars", files, DAILY)
+    split.spill_into(tmp_path, ordered=ordered)
     plan = plan_blocks(
         direct.symbol_rows.to_numpy(), budget_mb=2048, bytes_per_row=400, max_rows=3_000
     )
