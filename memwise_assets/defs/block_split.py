@@ -151,20 +151,23 @@ class BlockSplit:
         with pa.memory_map(str(path)) as source:
             table = ipc.open_file(source).read_all()
             codes = table.column(self.at).to_numpy()
-            time_name = time_column(self.names)
-            times = None if time_name is None else table.column(time_name).to_numpy()
-            order = symbol_time_order(codes, times, hi - lo) if self.ordered else None
+            order = self._order(table, codes, hi - lo) if self.ordered else None
             if order is None:
                 table = table.combine_chunks()
             else:
                 table = table.take(pa.array(order))
                 codes = codes[order]
-            del times, order
+            del order
         path.unlink()
         words = pa.DictionaryArray.from_arrays(codes, self.universe.slice(lo, hi - lo))
         table = table.set_column(self.at, "symbol", words)
         del codes, words
         return table.to_pandas(split_blocks=True, self_destruct=True)
+
+    def _order(self, table: pa.Table, codes: np.ndarray, n_codes: int) -> np.ndarray | None:
+        time_name = time_column(self.names)
+        times = None if time_name is None else table.column(time_name).to_numpy()
+        return symbol_time_order(codes, times, n_codes)
 
 
 def _runs(meta: pq.FileMetaData, groups: list[int]) -> list[list[int]]:
