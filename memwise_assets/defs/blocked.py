@@ -102,8 +102,8 @@ def attach_blocks(
 ) -> Iterator[pd.DataFrame]:
     """Daily rows of each block with their weekly features (symbol, date order)."""
     symbols = daily_bars.symbol_rows.index
-    for i, (lo, hi) in enumerate(plan.bounds):
-        daily = daily_bars.read(symbols[lo], symbols[hi - 1])
+    spans = [(lo, hi) for lo, hi in plan.bounds if hi > lo]
+    for i, ((lo, hi), daily) in enumerate(zip(spans, daily_bars.blocks(spans), strict=True)):
         weekly = features.read(symbols[lo], symbols[hi - 1])
         attached = attach_weekly_features(
             daily,

@@ -5,6 +5,10 @@ nothing is read before the step is admitted. Its size (rows, file and memory MB)
 the Parquet footers; its symbols and their row counts from the `symbol` column alone; a
 block (a range of symbols, only the columns asked) reads just the row groups whose
 statistics overlap it, so the step's memory follows the block, not the table.
+
+A step that reads many blocks gives the table a scratch folder (`spill_into`): `blocks` then
+decodes every row group once, splitting the rows into one file per block first
+(`block_split`), instead of decoding a row group again for every block it serves.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from memwise_assets.defs.block_split import BlockSplit, symbol_time_order, time_column
 from memwise_assets.defs.budgets import MB
 
 # Bytes per value in memory by Arrow type width (a category code is 4 bytes).
@@ -33,6 +38,20 @@ class StoredTable:
         self.label = label
         self.files = list(files)
         self.columns = list(columns) if columns else None
+        self.scratch: Path | None = None
+        self.spill_ordered = True
+
+    def spill_into(self, folder: Path, *, ordered: bool = True) -> None:
+        """Let `blocks` split the table into one file per block under `folder` first (the
+        step's scratch folder): each row group is then decoded once, not once per block.
+
+        `ordered=False` skips the sort of each block: its rows then come file by file, each
+        by symbol then date, so every symbol's rows are still in date order, but symbols
+        interleave. For a pass that numbers rows by their keys (the weekly pass): the sort
+        was a third of reading a block back.
+        """
+        self.scratch = Path(folder)
+        self.spill_ordered = ordered
 
     def __repr__(self) -> str:
         return f"StoredTable({self.label}, {len(self.files)} files, {self.rows:,} rows)"
@@ -135,12 +154,32 @@ class StoredTable:
     def blocks(
         self, bounds: Sequence[tuple[int, int]], columns: Sequence[str] | None = None
     ) -> Iterator[pd.DataFrame]:
-        """One frame per planned block `[lo, hi)` of positions in `symbol_rows`."""
+        """One frame per planned block `[lo, hi)` of positions in `symbol_rows`, each as
+        `read` gives it; split in one pass first when a scratch folder is set."""
         symbols = self.symbol_rows.index
-        for lo, hi in bounds:
-            if hi <= lo:
-                continue
-            yield self.read(symbols[lo], symbols[hi - 1], columns)
+        spans = [(int(lo), int(hi)) for lo, hi in bounds if hi > lo]
+        if self.scratch is None or len(spans) < 2 or not self.files:
+            for lo, hi in spans:
+                yield self.read(symbols[lo], symbols[hi - 1], columns)
+            return
+        names = list(columns) if columns else self.columns
+        first, last = symbols[spans[0][0]], symbols[spans[-1][1] - 1]
+        split = BlockSplit(
+            self.label,
+            [
+                (path, meta, _groups_overlapping(spans_of_file, first, last))
+                for path, meta, spans_of_file in zip(
+                    self.files, self._footers, self._spans, strict=True
+                )
+            ],
+            symbols,
+            spans,
+            names or self._footers[0].schema.to_arrow_schema().names,
+            ordered=self.spill_ordered,
+        )
+        yield from split.frames(
+            self.scratch, lambda lo, hi: self.read(symbols[lo], symbols[hi - 1], names)
+        )
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
@@ -236,17 +275,19 @@ def _between(words: np.ndarray, first: str | None, last: str | None) -> np.ndarr
 
 
 def _by_symbol_and_date(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows by symbol, then date (month files hold months in order): a stable lexsort."""
+    """Rows by symbol, then date (month files hold months in order): a stable sort."""
     if "symbol" not in frame.columns or len(frame) < 2:
         return frame.reset_index(drop=True)
     kind = frame["symbol"].dtype
     if isinstance(kind, pd.CategoricalDtype) and kind.categories.is_monotonic_increasing:
         codes = frame["symbol"].cat.codes.to_numpy()
+        n_codes = len(kind.categories)
     else:
-        codes = pd.factorize(frame["symbol"].astype(str), sort=True)[0]
-    time_col = next((c for c in ("date", "week_end", "timestamp") if c in frame.columns), None)
-    keys = (codes,) if time_col is None else (frame[time_col].to_numpy(), codes)
-    order = np.lexsort(keys)
-    if (order == np.arange(len(order))).all():
+        codes, uniques = pd.factorize(frame["symbol"].astype(str), sort=True)
+        n_codes = len(uniques)
+    time_col = time_column(list(frame.columns))
+    times = None if time_col is None else frame[time_col].to_numpy()
+    order = symbol_time_order(codes, times, n_codes)
+    if order is None:
         return frame.reset_index(drop=True)
     return frame.take(order).reset_index(drop=True)

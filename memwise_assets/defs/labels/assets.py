@@ -159,6 +159,7 @@ def weighted_labels(
         step.register_cleanup(release_free_heap)
         plan = plan_for(step, daily_bars, "labels", modes)
         context.log.info(f"weighted_labels by blocks: {plan.reason}")
+        daily_bars.spill_into(step.cache_dir)  # each row group decoded once, not per block
         tally = _LabelTally(config)
 
         def label(bars: pd.DataFrame) -> pd.DataFrame:

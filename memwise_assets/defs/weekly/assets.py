@@ -57,6 +57,10 @@ from memwise_assets.defs.weekly.config import WeeklyAttachConfig, WeeklyFeatures
 # carries), so a reader can audit which week and which price stand behind each row.
 _DAILY_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume"]
 _HOLES_SHOWN = 10
+# The no-look-ahead check recomputes this many symbols of the first block, spread over it:
+# recomputing the whole block took as long as the block itself (2 s of the step's 8.6 s at
+# 1,000 tickers x 30 years), and a symbol's weeks never depend on other symbols.
+_CHECKED_SYMBOLS = 64
 
 
 def _hole_text(hole: Any) -> str:
@@ -134,6 +138,9 @@ def _weekly_parts(
         return parts, {**meta, REFRESH_KEY: refresh.text}, lambda: manifest
     plan = plan_for(step, daily_bars, "weekly")
     context.log.info(f"weekly_features by blocks: {plan.reason}")
+    # Each row group decoded once, split into block files, not once per block it serves;
+    # the weekly pass numbers rows by (symbol, week) and needs no sorted block.
+    daily_bars.spill_into(step.cache_dir, ordered=False)
     meta = {**plan_metadata(plan), REFRESH_KEY: refresh.text}
     if inputs is None:
         return weekly_blocks(daily_bars, plan, config.price_field, sessions, on_block), meta, None
@@ -188,7 +195,9 @@ class _WeeklyTally:
             def compute(part: pd.DataFrame) -> pd.DataFrame:
                 return compute_features(part, price_field=self.price_field, sessions=sessions)
 
-            self.look_ahead = next(iter(weekly_check_results(daily, features, compute)))
+            sample_daily, sample_features = _sample(daily, features, _CHECKED_SYMBOLS)
+            checked = weekly_check_results(sample_daily, sample_features, compute)
+            self.look_ahead = next(iter(checked))
 
     def metadata(self) -> dict[str, object]:
         return {
@@ -209,6 +218,20 @@ class _WeeklyTally:
             passed=self.duplicates == 0,
             metadata={"duplicates": self.duplicates},
         )
+
+
+def _sample(
+    daily: pd.DataFrame, features: pd.DataFrame, count: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of `count` symbols spread evenly over the block (all when it has fewer)."""
+    column = daily["symbol"]
+    kind = column.dtype
+    present = column.cat.categories if isinstance(kind, pd.CategoricalDtype) else column.unique()
+    symbols = np.sort(np.asarray(present, dtype=object))
+    if len(symbols) <= count:
+        return daily, features
+    chosen = symbols[np.linspace(0, len(symbols) - 1, count).round().astype(int)]
+    return daily[daily["symbol"].isin(chosen)], features[features["symbol"].isin(chosen)]
 
 
 @table_asset("weekly", budget="weekly", reads={"daily_bars": _DAILY_COLUMNS})
@@ -264,6 +287,7 @@ def daily_with_weekly_features(
         else:
             plan = plan_for(step, daily_bars, "weekly_attach")
             context.log.info(f"daily_with_weekly_features by blocks: {plan.reason}")
+            daily_bars.spill_into(step.cache_dir)  # each row group decoded once, not per block
             meta = plan_metadata(plan)
             if inputs is None:
                 parts = attach_blocks(
