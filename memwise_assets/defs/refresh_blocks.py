@@ -107,9 +107,11 @@ def attach_full_parts(
 ) -> Iterator[Part]:
     """Every block's daily rows with weekly features, split at `split`."""
     symbols = daily_bars.symbol_rows.index
-    # The passes of `attach_blocks`, written out (see `weekly_full_parts`).
+    # The passes of `attach_blocks`, written out (see `weekly_full_parts`); the daily side
+    # through `blocks`, so a split pass decodes each row group once.
+    dailies = daily_bars.blocks([(lo, hi) for lo, hi in plan.bounds if hi > lo])
     for i, (lo, hi) in enumerate(plan.bounds):
-        daily = daily_bars.read(symbols[lo], symbols[hi - 1])
+        daily = next(dailies) if hi > lo else daily_bars.read(symbols[lo], symbols[hi - 1])
         weekly = features.read(symbols[lo], symbols[hi - 1])
         held = [
             attach_weekly_features(
