@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,15 +19,13 @@ from memwise_assets.defs.budgets import MB
 from memwise_assets.defs.figures import STEP_KEY, StepFigures
 from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, open_step
-from memwise_assets.defs.store import Blocks, VersionWriter
+from memwise_assets.defs.store import Blocks, VersionWriter, typed_nulls
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.memory.run_metrics import record_step
 
 # Assets whose single-run backfills return one frame for many partitions name the column
 # that says which partition a row belongs to.
 PARTITION_COLUMN_KEY = "memwise/partition_column"
-# Partitions written by blocks are flushed and renamed this many at a time.
-PARTITIONS_PER_FLUSH = 12
 
 
 def _check_key(key: str) -> str:
@@ -98,21 +95,21 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     ) -> dict[str | None, dict[str, Any]]:
         keys = set(context.asset_partition_keys)
         records: dict[str | None, dict[str, Any]] = {}
-        pairs = iter(blocks.frames)
-        while True:
-            # A group's files are flushed once and renamed together: a killed run keeps
-            # every group it finished, and the partitions it had not reached as they were.
-            with AtomicBatch() as batch:
-                group = {}
-                for key, frame in itertools.islice(pairs, PARTITIONS_PER_FLUSH):
-                    if key not in keys:
-                        raise ValueError(f"{asset_label} gave partition {key!r} outside the run")
-                    _check_columns(frame, asset_label)
-                    group[key] = self._write(context, batch, key, frame, asset_label)
-            _settle_file_mb(group.values())
-            records.update(group)
-            if len(group) < PARTITIONS_PER_FLUSH:
-                return records
+        # Every partition is written durably as it comes, to a hidden temporary beside its
+        # file, and published (renamed) only once the last one is through, right before
+        # Dagster records the partitions: a run killed before that leaves every file as it
+        # was, and Dagster reports no partition of it, so the files a reader sees and the
+        # partitions Dagster calls materialized stay the same set. The next writer into the
+        # folder sweeps the dead run's temporaries.
+        with AtomicBatch() as batch:
+            for key, frame in blocks.frames:
+                if key not in keys:
+                    raise ValueError(f"{asset_label} gave partition {key!r} outside the run")
+                _check_columns(frame, asset_label)
+                records[key] = self._write(context, batch, key, frame, asset_label)
+                del frame
+        _settle_file_mb(records.values())
+        return records
 
     def _write_version(
         self, context: dg.OutputContext, blocks: Blocks, asset_label: str
@@ -122,7 +119,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         try:
             for frame in blocks.frames:
                 _check_columns(_check_frame(frame, asset_label), asset_label)
-                table = _to_table(frame, asset_label)
+                table = typed_nulls(_to_table(frame, asset_label), blocks.null_types)
                 in_memory_mb += frame_mb(frame, table)
                 writer.write(table)
                 del frame, table
