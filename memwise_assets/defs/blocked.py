@@ -32,6 +32,11 @@ from memwise_assets.memory.blocks import MB, BlockPlan, plan_blocks
 # it go (history and tail files, `refresh_blocks`): 835-879 MB at 520 B per row, so 600.
 BYTES_PER_ROW = {"weekly": 400.0, "weekly_attach": 600.0, "labels": 120.0}
 LABEL_BYTES_PER_MODE = 100.0
+# Daily rows joined to a small table read whole (`defs/block_joins.py`): company statements,
+# filing features and SEC facts carried onto daily rows. Measured the same way (per row of
+# the largest block, the small side held whole included): fundamentals 477, SEC 902 B (three
+# columns per line item); each rounded up. The filing cost is an estimate, not yet measured.
+BYTES_PER_ROW.update({"fundamentals_attach": 520.0, "filing_attach": 700.0, "sec_attach": 1000.0})
 # A block step's fixed cost beside its block: the symbol counts, the session calendar.
 BLOCK_BASE_MB = 64.0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,14 +18,12 @@ from memwise_assets.defs.atomic_files import AtomicBatch, atomic_write_table  # 
 from memwise_assets.defs.budgets import MB
 from memwise_assets.defs.shared import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, step_output
-from memwise_assets.defs.store import Blocks, VersionWriter, named_block
+from memwise_assets.defs.store import Blocks, VersionWriter, named_block, typed_nulls
 from memwise_assets.defs.stored_table import StoredTable
 
 # Assets whose single-run backfills return one frame for many partitions name the column
 # that says which partition a row belongs to.
 PARTITION_COLUMN_KEY = "memwise/partition_column"
-# Partitions written by blocks are flushed and renamed this many at a time.
-PARTITIONS_PER_FLUSH = 12
 
 
 def _check_key(key: str) -> str:
@@ -109,22 +106,23 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         keys = set(context.asset_partition_keys)
         column = _partition_column(context)
         records: dict[str | None, dict[str, Any]] = {}
+        # Every partition is written durably as it comes, to a hidden temporary beside its
+        # file, and published (renamed) only once the last one is through, right before
+        # Dagster records the partitions: a run killed before that leaves every file as it
+        # was, and Dagster reports no partition of it, so the files a reader sees and the
+        # partitions Dagster calls materialized stay the same set. The next writer into the
+        # folder sweeps the dead run's temporaries.
         # A partitioned asset's blocks are (partition key, frame) pairs.
-        pairs = iter(cast(Iterable[tuple[str, pd.DataFrame]], blocks.frames))
-        while True:
-            # A group's files are flushed once and renamed together: a killed run keeps
-            # every group it finished, and the partitions it had not reached as they were.
-            with AtomicBatch() as batch:
-                group = {}
-                for key, frame in itertools.islice(pairs, PARTITIONS_PER_FLUSH):
-                    if key not in keys:
-                        raise ValueError(f"{asset_label} gave partition {key!r} outside the run")
-                    _check_columns(frame, asset_label)
-                    group[key] = self._write(batch, context.asset_key, key, frame, column)
-            _settle_file_mb(group.values())
-            records.update(group)
-            if len(group) < PARTITIONS_PER_FLUSH:
-                return records
+        pairs = cast(Iterable[tuple[str, pd.DataFrame]], blocks.frames)
+        with AtomicBatch() as batch:
+            for key, frame in pairs:
+                if key not in keys:
+                    raise ValueError(f"{asset_label} gave partition {key!r} outside the run")
+                _check_columns(frame, asset_label)
+                records[key] = self._write(batch, context.asset_key, key, frame, column)
+                del frame
+        _settle_file_mb(records.values())
+        return records
 
     def _write_version(
         self, context: dg.OutputContext, blocks: Blocks, asset_label: str
@@ -138,7 +136,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                     writer.link_file(item.source, name)  # type: ignore[union-attr,arg-type]
                     continue
                 _check_columns(_check_frame(frame, asset_label), asset_label)
-                table = _to_table(frame, asset_label)
+                table = typed_nulls(_to_table(frame, asset_label), blocks.null_types)
                 in_memory_mb += frame_mb(frame, table)
                 writer.write(table, name)
                 del frame, table, item

@@ -209,9 +209,24 @@ class Blocks:
     The step the blocks are written for travels beside them (`step.output(Blocks(...))`).
     Unpartitioned frames may come as `Part`s (named files, or links to unchanged ones);
     `manifest`, called after the last block, is stored with the version.
+    `null_types`: the Arrow type of columns a block may hold only nulls in (a join's carried
+    columns where none of its rows matched); such a column is stored with that type.
     """
 
     frames: Iterable[pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]] | Iterable[Part]
     plan: dict[str, Any] = field(default_factory=dict)
     summary: Callable[[], dict[str, Any]] | None = None
     manifest: Callable[[], dict[str, Any]] | None = None
+    null_types: pa.Schema | None = None
+
+
+def typed_nulls(table: pa.Table, types: pa.Schema | None) -> pa.Table:
+    """`table` with its all-null columns (Arrow type null) cast to their type in `types`:
+    every file of a version must agree on one schema, and nulls alone carry no type."""
+    if types is None:
+        return table
+    for i, f in enumerate(table.schema):
+        if pa.types.is_null(f.type) and f.name in types.names:
+            kind = types.field(f.name).type
+            table = table.set_column(i, pa.field(f.name, kind), table.column(i).cast(kind))
+    return table

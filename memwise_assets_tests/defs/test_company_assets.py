@@ -84,7 +84,7 @@ def test_both_assets_from_recorded_responses_report_the_failed_ticker(resources)
         assert warned.metadata["failed_tickers"].value == "ZZZZ"
         assert checks[(asset, "tickers_present_or_reported")].passed
     assert checks[("daily_with_fundamentals", "no_figure_before_available")].passed
-    joined = pd.read_parquet(root / "daily_with_fundamentals.parquet")
+    joined = pd.read_parquet(root / "daily_with_fundamentals")
     # No filing date: the non-accelerated deadline with a 12b-25 extension (50 days).
     row = joined[(joined["symbol"] == "AAPL") & (joined["date"] == "2024-05-21")]
     assert row["revenue"].item() == 90_753e6 and row["period_end"].item() == pd.Timestamp(
@@ -105,7 +105,7 @@ def test_filing_dates_from_a_file_move_a_period_earlier(resources, tmp_path) -> 
     config["ops"]["daily_with_fundamentals"] = {"config": {"filed_dates_path": str(filed)}}
     assets = [company_fundamentals, stand_in_daily_bars, daily_with_fundamentals]
     result = dg.materialize(assets, resources=resources, run_config=config)
-    joined = pd.read_parquet(resources["io_manager"].root / "daily_with_fundamentals.parquet")
+    joined = pd.read_parquet(resources["io_manager"].root / "daily_with_fundamentals")
     aapl = joined[joined["symbol"] == "AAPL"].set_index("date")
     assert aapl.loc["2024-05-03", "period_end"] == pd.Timestamp("2023-12-31")
     assert aapl.loc["2024-05-06", "period_end"] == pd.Timestamp("2024-03-31")

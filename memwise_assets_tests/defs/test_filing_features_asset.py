@@ -89,8 +89,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dg.DagsterInstance, d
     assert result.success
     data = home / "data"
     stored = {
-        name: pd.read_parquet(data / f"{name}.parquet")
-        for name in ("filing_text_features", "daily_with_filing_features")
+        "filing_text_features": pd.read_parquet(data / "filing_text_features.parquet"),
+        # Written by blocks: a version folder behind the asset's link.
+        "daily_with_filing_features": pd.read_parquet(data / "daily_with_filing_features"),
     }
     return result, stored
 

@@ -103,7 +103,7 @@ def test_stored_facts_and_company_reports(run) -> None:
 
 def test_stored_daily_rows_carry_only_public_values(run) -> None:
     result, root, _, _ = run
-    joined = pd.read_parquet(root / "daily_with_sec_fundamentals.parquet")
+    joined = pd.read_parquet(root / "daily_with_sec_fundamentals")
     tsla = joined[joined["symbol"] == "TSLA"].set_index("date")
     assert tsla.loc["2022-04-22", "revenue_accession"] != "0000950170-22-006034"
     assert tsla.loc["2022-04-25", "revenue"] == 18_756e6
@@ -150,7 +150,7 @@ def test_the_offline_sample_source_needs_no_edgar(memwise_resources) -> None:
     assert set(facts["ticker"]) == {"TSLA", "AAPL"}
     assert facts["restated"].any() and (facts["form"] == "10-K/A").any()
     assert facts["accepted_at"].notna().all()  # 16:05 New York: public the next session
-    joined = pd.read_parquet(root / "daily_with_sec_fundamentals.parquet")
+    joined = pd.read_parquet(root / "daily_with_sec_fundamentals")
     assert joined["revenue"].notna().mean() > 0.9
     assert all(e.passed for e in result.get_asset_check_evaluations())
     meta = result.asset_materializations_for_node("sec_fundamentals")[0].metadata

@@ -1,6 +1,7 @@
-"""A 30-year `daily_bars` backfill killed with SIGKILL mid-write: earlier months intact, the
-partial month invisible, the statuses true, and (after `memwise doctor` mends the dead run)
-the next backfill completes and sweeps."""
+"""A 30-year `daily_bars` backfill killed with SIGKILL mid-write: per month, a file on disk if
+and only if Dagster says materialized; earlier months intact; the killed run's months written
+but unpublished; and (after `memwise doctor` mends the dead run) the next backfill completes
+and sweeps."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import subprocess
 import time
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
+from memwise_assets.defs.prices.partitions import monthly_partitions
 from memwise_assets_tests.e2e.helpers import REPO, run_cli, tool
 
 TICKERS = [f"T{i:04d}" for i in range(300)]
@@ -54,26 +55,25 @@ def test_a_killed_backfill_keeps_every_month_it_wrote_and_the_next_one_completes
     )
     deadline = time.monotonic() + 600
     try:
-        # The kill lands once the backfill has stored months of its own: never after a sleep.
-        while not (folder / "1995-01.parquet").exists():
-            assert proc.poll() is None, "the backfill ended before its first month was stored"
-            assert time.monotonic() < deadline, "no month stored within 10 minutes"
+        # The kill lands once the backfill is writing months of its own (its temporaries):
+        # never after a sleep.
+        while not list(folder.glob(".2000-0*.parquet.*.tmp")):
+            assert proc.poll() is None, "the backfill ended before it wrote its months"
+            assert time.monotonic() < deadline, "no month written within 10 minutes"
             time.sleep(0.01)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
-    stored = sorted(folder.glob("*.parquet"))
-    assert 6 < len(stored) < 360 + 6, "killed in the middle: some months new, others not yet"
-    for path in stored:  # every visible file is whole (readable, its own month only)
-        dates = pq.read_table(path, columns=["date"]).column(0).to_pandas()
-        assert len(dates) and (dates.dt.strftime("%Y-%m") == path.stem).all(), path.name
+    assert list(folder.glob(".*.tmp")), "killed in the middle: months written, not published"
     after = _months(folder)
-    assert {m: after[m] for m in before} == before, "the months stored earlier are intact"
+    assert after == before, "every visible month is the one stored before, byte for byte"
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     done = instance.get_materialized_partitions(dg.AssetKey("daily_bars"))
-    assert done == set(before), "the killed run reported no partition it may not have finished"
     instance.dispose()
+    for key in monthly_partitions.get_partition_keys():
+        on_disk = (folder / f"{key}.parquet").exists()
+        assert on_disk == (key in done), f"{key}: file on disk {on_disk}, Dagster {key in done}"
 
     # The killed run still holds its "prices" pool slot; `memwise doctor` (as every memwise
     # entry point and the recovery sensor do) marks it failed and frees the slot.

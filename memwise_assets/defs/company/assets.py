@@ -16,9 +16,19 @@ from memwise_assets.compute.company import (
 from memwise_assets.compute.company.availability import DEFAULT_FILER, deadline_lags
 from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.prices.schema import FetchResult
+from memwise_assets.defs.block_joins import (
+    CheckTally,
+    held_mb,
+    join_blocks,
+    join_estimate_mb,
+    join_plan_for,
+    of_symbols,
+)
+from memwise_assets.defs.blocked import plan_metadata
 from memwise_assets.defs.company.checks import (
     FUNDAMENTAL_CHECKS,
     JOIN_CHECKS,
+    NOTHING_BEFORE_AVAILABLE,
     PROFILE_CHECKS,
     fetch_check_results,
     fundamentals_check_result,
@@ -28,6 +38,7 @@ from memwise_assets.defs.company.checks import (
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset
 from memwise_assets.defs.universe import UNIVERSE_DEFS, UniverseResource
@@ -201,33 +212,59 @@ def daily_with_fundamentals(
     company_fundamentals: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily rows with each symbol's latest statement figures public on that day."""
-    # The daily bars are read inside the step: counted by its budget and its reservation.
-    input_mb = daily_bars.memory_mb + frame_mb(company_fundamentals)
     # Filing dates come from EDGAR files for now; `filed_dates_from_sections` derives them
     # from sec_filing_sections once its rows carry tickers and filed dates.
     filed = _filed_dates(config.filed_dates_path)
+    # The daily bars are read by blocks inside the step; the statements are held whole.
+    held = held_mb(company_fundamentals, filed)
+    input_mb = daily_bars.memory_mb + frame_mb(company_fundamentals)
+    estimate = join_estimate_mb(daily_bars, _COST, memory.limit_for("weekly"), held)
     with memory.step(
-        context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
+        context, budget="weekly", input_mb=input_mb, static_estimate_mb=estimate
     ) as step:
-        bars = daily_bars.read_all()
-        step.mark("input-loaded")
-        joined = join_fundamentals(
-            bars,
-            company_fundamentals,
-            filed,
-            frequency=config.frequency,
-            lags_days=_lags(config),
-            max_age_days=config.max_age_days,
-        )
-        step.mark("join-complete")
-        carried = joined["period_end"].notna()
-        yield step.output(
-            joined,
-            metadata={
-                "memwise/rows_with_figures": int(carried.sum()),
-                "memwise/rows_by_filing_date": int((joined["availability"] == "filed").sum()),
-                "memwise/values": "Yahoo's latest (restated) figures: timing point in time, "
-                "values not; sec_fundamentals has them as first reported",
-            },
-        )
-        yield join_check_result(joined)
+        plan = join_plan_for(step, daily_bars, _COST, held)
+        context.log.info(f"daily_with_fundamentals by blocks: {plan.reason}")
+        tally = _JoinTally()
+
+        def join(bars: pd.DataFrame) -> pd.DataFrame:
+            # Only the block's tickers: every figure is matched within its own ticker.
+            return join_fundamentals(
+                bars,
+                of_symbols(company_fundamentals, "ticker", bars["symbol"]),
+                filed,
+                frequency=config.frequency,
+                lags_days=_lags(config),
+                max_age_days=config.max_age_days,
+            )
+
+        def on_block(i: int, _bars: pd.DataFrame, joined: pd.DataFrame) -> None:
+            step.mark(f"block-{i + 1}-of-{plan.blocks}")
+            tally.add(joined)
+
+        blocks = join_blocks(daily_bars, plan, join, on_block)
+        yield step.output(Blocks(blocks, plan=plan_metadata(plan), summary=tally.metadata))
+        yield tally.checks.result(NOTHING_BEFORE_AVAILABLE)
+
+
+_COST = "fundamentals_attach"
+
+
+class _JoinTally:
+    """What daily_with_fundamentals reports, summed over its blocks."""
+
+    def __init__(self) -> None:
+        self.with_figures = self.by_filing = 0
+        self.checks = CheckTally()
+
+    def add(self, joined: pd.DataFrame) -> None:
+        self.with_figures += int(joined["period_end"].notna().sum())
+        self.by_filing += int((joined["availability"] == "filed").sum())
+        self.checks.add(join_check_result(joined))
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "memwise/rows_with_figures": self.with_figures,
+            "memwise/rows_by_filing_date": self.by_filing,
+            "memwise/values": "Yahoo's latest (restated) figures: timing point in time, "
+            "values not; sec_fundamentals has them as first reported",
+        }

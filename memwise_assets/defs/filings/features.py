@@ -8,17 +8,30 @@ from pydantic import Field
 
 from memwise_assets.compute.filings.features import SECTION_COLUMNS, text_features
 from memwise_assets.compute.filings.point_in_time import (
+    CARRIED,
     DEFAULT_MAX_AGE_DAYS,
     attach_filing_features,
 )
+from memwise_assets.defs.block_joins import (
+    CheckTally,
+    arrow_types,
+    float_counts,
+    held_mb,
+    join_blocks,
+    join_estimate_mb,
+    join_plan_for,
+)
+from memwise_assets.defs.blocked import plan_metadata
 from memwise_assets.defs.filings.feature_checks import (
     FILING_FEATURE_CHECKS,
     FILING_JOIN_CHECKS,
+    NO_FILING_LOOK_AHEAD,
     feature_check_results,
     join_check_results,
 )
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset
 
@@ -79,27 +92,61 @@ def daily_with_filing_features(
     filing_text_features: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily rows with the features of their ticker's latest filing public before the open."""
-    # The daily bars are read inside the step: counted by its budget and its reservation.
+    # The daily bars are read by blocks inside the step; the filings (one row each) whole.
+    held = held_mb(filing_text_features)
     input_mb = daily_bars.memory_mb + frame_mb(filing_text_features)
+    estimate = join_estimate_mb(daily_bars, _COST, memory.limit_for(BUDGET), held)
     with memory.step(
-        context, budget=BUDGET, input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
+        context, budget=BUDGET, input_mb=input_mb, static_estimate_mb=estimate
     ) as step:
-        bars = daily_bars.read_all()
-        step.mark("input-loaded")
-        joined = attach_filing_features(
-            bars, filing_text_features, max_age_days=config.max_age_days
-        )
-        step.mark("attach-complete")
-        yield step.output(
-            joined,
-            metadata={
-                "memwise/rows_with_filing": int(joined["filing_id"].notna().sum()),
-                "memwise/filings_joined": int(joined["filing_id"].nunique()),
+        plan = join_plan_for(step, daily_bars, _COST, held)
+        context.log.info(f"daily_with_filing_features by blocks: {plan.reason}")
+        with_filing, filings = [0], set()
+        checks = CheckTally()
+
+        def on_block(i: int, bars: pd.DataFrame, joined: pd.DataFrame) -> None:
+            step.mark(f"block-{i + 1}-of-{plan.blocks}")
+            with_filing[0] += int(joined["filing_id"].notna().sum())
+            filings.update(joined["filing_id"].dropna().unique())
+            checks.add(
+                next(
+                    join_check_results(
+                        bars, filing_text_features, joined, max_age_days=config.max_age_days
+                    )
+                )
+            )
+
+        def summary() -> dict[str, object]:
+            return {
+                "memwise/rows_with_filing": with_filing[0],
+                "memwise/filings_joined": len(filings),
                 "memwise/convention": "first session opening (09:30 New York) after "
                 "acceptance; date only: next session after the filing date",
                 "memwise/max_age_days": str(config.max_age_days),
-            },
+            }
+
+        blocks = join_blocks(
+            daily_bars,
+            plan,
+            lambda bars: attach_filings(bars, filing_text_features, config.max_age_days),
+            on_block,
         )
-        yield from join_check_results(
-            bars, filing_text_features, joined, max_age_days=config.max_age_days
+        yield step.output(
+            Blocks(
+                blocks,
+                plan=plan_metadata(plan),
+                summary=summary,
+                null_types=arrow_types(filing_text_features, {c: c for c in CARRIED}),
+            )
         )
+        yield checks.result(NO_FILING_LOOK_AHEAD)
+
+
+_COST = "filing_attach"
+
+
+def attach_filings(
+    bars: pd.DataFrame, features: pd.DataFrame, max_age_days: int | None
+) -> pd.DataFrame:
+    """One block's daily rows with their filings (counts as float64 in every block)."""
+    return float_counts(attach_filing_features(bars, features, max_age_days=max_age_days), bars)

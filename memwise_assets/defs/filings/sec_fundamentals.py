@@ -6,8 +6,10 @@ from typing import Literal
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pydantic import Field
 
+from memwise_assets.compute.company.sec_facts import LINE_ITEMS
 from memwise_assets.compute.company.sec_fetch import FactsReport, fetch_sec_facts
 from memwise_assets.compute.company.sec_join import sec_daily
 from memwise_assets.compute.company.sec_sample import sample_sec_facts
@@ -20,10 +22,21 @@ from memwise_assets.compute.point_in_time import (
     unchanged_before_cut,
 )
 from memwise_assets.compute.prices import DEFAULT_TICKERS
+from memwise_assets.defs.block_joins import (
+    CheckTally,
+    held_mb,
+    join_blocks,
+    join_estimate_mb,
+    join_plan_for,
+    of_symbols,
+)
+from memwise_assets.defs.blocked import plan_metadata
 from memwise_assets.defs.filings.edgar import PACING, EdgarResource
 from memwise_assets.defs.filings.resources import FilingsResource
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.shared import frame_mb
+from memwise_assets.defs.store import Blocks
+from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset
 
 ONE_VALUE_PER_VIEW = "one_first_and_one_latest_per_fact"
@@ -213,45 +226,86 @@ def daily_with_sec_fundamentals(
     context: dg.AssetExecutionContext,
     config: SecJoinConfig,
     memory: MemoryResource,
-    daily_bars: pd.DataFrame,
+    daily_bars: StoredTable,
     sec_fundamentals: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily rows with each line item's SEC value public before that session opened."""
-    input_mb = frame_mb(daily_bars) + frame_mb(sec_fundamentals)
+    # The daily bars are read by blocks inside the step; the facts are held whole.
+    held = held_mb(sec_fundamentals)
+    input_mb = daily_bars.memory_mb + frame_mb(sec_fundamentals)
     args = {"view": config.view, "frequency": config.frequency, "max_age_days": config.max_age_days}
+    estimate = join_estimate_mb(daily_bars, _COST, memory.limit_for("weekly"), held)
     with memory.step(
-        context, budget="weekly", input_mb=input_mb, static_estimate_mb=64 + 3 * input_mb
+        context, budget="weekly", input_mb=input_mb, static_estimate_mb=estimate
     ) as step:
-        step.mark("input-loaded")
-        joined = sec_daily(daily_bars, sec_fundamentals, **args)
-        step.mark("join-complete")
-        yield step.output(
-            joined,
-            metadata={
-                "memwise/rows_with_revenue": int(joined["revenue"].notna().sum()),
+        plan = join_plan_for(step, daily_bars, _COST, held)
+        context.log.info(f"daily_with_sec_fundamentals by blocks: {plan.reason}")
+        # One cut for every block: the check is the whole table's, taken block by block.
+        cut = sec_cut(sec_fundamentals)
+        with_revenue = [0]
+        checks = CheckTally()
+
+        def join(bars: pd.DataFrame) -> pd.DataFrame:
+            return sec_daily(bars, of_symbols(sec_fundamentals, "ticker", bars["symbol"]), **args)
+
+        def on_block(i: int, bars: pd.DataFrame, joined: pd.DataFrame) -> None:
+            step.mark(f"block-{i + 1}-of-{plan.blocks}")
+            with_revenue[0] += int(joined["revenue"].notna().sum())
+            facts = of_symbols(sec_fundamentals, "ticker", bars["symbol"])
+            checks.add(sec_join_check(bars, facts, joined, cut=cut, **args))
+
+        def summary() -> dict[str, object]:
+            return {
+                "memwise/rows_with_revenue": with_revenue[0],
                 "memwise/view": config.view,
                 "memwise/convention": "first session opening (09:30 New York) after "
                 "acceptance; date only: next session after the filing date",
-            },
+            }
+
+        yield step.output(
+            Blocks(
+                join_blocks(daily_bars, plan, join, on_block),
+                plan=plan_metadata(plan),
+                summary=summary,
+                null_types=ACCESSION_TYPES,
+            )
         )
-        yield sec_join_check(daily_bars, sec_fundamentals, joined, **args)
+        yield checks.result(NO_SEC_LOOK_AHEAD)
+
+
+_COST = "sec_attach"
+# sec_daily carries accessions as Python strings (object): Arrow stores them as `string`.
+ACCESSION_TYPES = pa.schema([pa.field(f"{item}_accession", pa.string()) for item in LINE_ITEMS])
+
+
+def sec_cut(facts: pd.DataFrame, seed: int = 0) -> pd.Timestamp | None:
+    """The perturbation test's cut: a random public session in the last half of the facts'."""
+    sessions = public_session(facts["accepted_at"], facts["filed_date"])
+    known = np.sort(sessions.dropna().unique())
+    if len(known) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    low = min(len(known) // 2, len(known) - 2)
+    return pd.Timestamp(known[rng.integers(low, len(known) - 1)])
 
 
 def sec_join_check(
-    daily: pd.DataFrame, facts: pd.DataFrame, joined: pd.DataFrame, seed: int = 0, **args: object
+    daily: pd.DataFrame,
+    facts: pd.DataFrame,
+    joined: pd.DataFrame,
+    seed: int = 0,
+    cut: pd.Timestamp | None = None,
+    **args: object,
 ) -> dg.AssetCheckResult:
-    """The shared perturbation test at a random cut in the last half of the public sessions."""
-    sessions = public_session(facts["accepted_at"], facts["filed_date"])
-    known = np.sort(sessions.dropna().unique())
-    dates = as_dates(daily["date"])
-    detail, cut = "no report to cut at", None
-    if len(known) >= 2:
-        rng = np.random.default_rng(seed)
-        low = min(len(known) // 2, len(known) - 2)
-        cut = pd.Timestamp(known[rng.integers(low, len(known) - 1)])
-        again = sec_daily(daily, facts[sessions <= cut], **args)
+    """The shared perturbation test at a cut (default: `sec_cut` of `facts`): dropping every
+    report public after it leaves every row up to it unchanged."""
+    cut = sec_cut(facts, seed) if cut is None else cut
+    detail = "no report to cut at"
+    if cut is not None:
+        sessions = public_session(facts["accepted_at"], facts["filed_date"])
+        again = sec_daily(daily, facts[(sessions <= cut).to_numpy()], **args)
         detail = unchanged_before_cut(joined, again, cut) or "identical"
-        if dates.max() < cut:
+        if len(daily) and as_dates(daily["date"]).max() < cut:
             detail = "identical (cut after the last row)"
     return dg.AssetCheckResult(
         check_name=NO_SEC_LOOK_AHEAD,
