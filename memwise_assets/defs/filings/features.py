@@ -100,6 +100,7 @@ def daily_with_filing_features(
         context, budget=BUDGET, input_mb=input_mb, static_estimate_mb=estimate
     ) as step:
         plan = join_plan_for(step, daily_bars, _COST, held)
+        daily_bars.spill_into(step.cache_dir)  # each row group decoded once, not per block
         context.log.info(f"daily_with_filing_features by blocks: {plan.reason}")
         with_filing, filings = [0], set()
         checks = CheckTally()

@@ -239,6 +239,7 @@ def daily_with_sec_fundamentals(
         context, budget="weekly", input_mb=input_mb, static_estimate_mb=estimate
     ) as step:
         plan = join_plan_for(step, daily_bars, _COST, held)
+        daily_bars.spill_into(step.cache_dir)  # each row group decoded once, not per block
         context.log.info(f"daily_with_sec_fundamentals by blocks: {plan.reason}")
         # One cut for every block: the check is the whole table's, taken block by block.
         cut = sec_cut(sec_fundamentals)

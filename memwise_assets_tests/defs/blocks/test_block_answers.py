@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from memwise_assets.compute.holes import nyse_sessions
 from memwise_assets.compute.labels import LabelingConfig, triple_barrier_labels
-from memwise_assets.compute.prices import SamplePriceSource
 from memwise_assets.compute.weekly import attach_weekly_features, weekly_features
 from memwise_assets.defs.atomic_files import write_parquet
 from memwise_assets.defs.blocked import (
@@ -21,61 +19,9 @@ from memwise_assets.defs.blocked import (
 )
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.memory.blocks import plan_blocks
+from memwise_assets_tests.builders.history import KEY, TICKERS, pa_table, same_rows
 
-TICKERS = [f"T{i:04d}" for i in range(210)]
-START, END = pd.Timestamp("1995-01-01"), pd.Timestamp("2025-01-01")
 LABELING = LabelingConfig(price_field="adj_close", chunk_rows=50_000)
-KEY = ["symbol", "date"]
-
-
-@pytest.fixture(scope="module")
-def whole(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, list[Path]]:
-    """Daily bars with late listings, delistings and holes, stored as one file per decade."""
-    source = SamplePriceSource(seed=7, listing_rate=0.3, delisting_rate=0.3)
-    bars = source.fetch(TICKERS, START, END).frame
-    rng = np.random.default_rng(0)
-    drop = np.zeros(len(bars), dtype=bool)
-    starts = np.flatnonzero(
-        np.r_[True, bars["symbol"].to_numpy()[1:] != bars["symbol"].to_numpy()[:-1]]
-    )
-    for lo in rng.choice(starts, 40, replace=False):  # a hole of 3..40 sessions in 40 symbols
-        at = lo + rng.integers(300, 3000)
-        drop[at : at + rng.integers(3, 40)] = True
-    drop[rng.choice(len(bars), 500, replace=False)] = True  # and single missing days
-    bars = bars[~drop].reset_index(drop=True)
-    folder = tmp_path_factory.mktemp("daily_bars")
-    files = []
-    for decade, rows in bars.groupby(bars["date"].dt.year // 10, sort=True).indices.items():
-        path = folder / f"{decade}0s.parquet"
-        part = bars.iloc[rows].sort_values(KEY)
-        write_parquet(pa_table(part), path, row_group_rows=1024)
-        files.append(path)
-    return bars, files
-
-
-def pa_table(frame: pd.DataFrame):
-    import pyarrow as pa
-
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    out = frame.sort_values(keys).reset_index(drop=True)
-    out["symbol"] = out["symbol"].astype(str)
-    return out
-
-
-def _same(blocked: pd.DataFrame, expected: pd.DataFrame, keys: list[str]) -> None:
-    got, want = _sorted(blocked, keys), _sorted(expected, keys)
-    assert list(got.columns) == list(want.columns)
-    assert len(got) == len(want)
-    for name in got.columns:
-        a, b = got[name].to_numpy(), want[name].to_numpy()
-        if a.dtype.kind == "f":
-            assert a.dtype == b.dtype, name
-            np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True, err_msg=name)
-        else:
-            np.testing.assert_array_equal(a, b, err_msg=name)  # labels, dates, ints exact
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +59,7 @@ def test_blocks_give_the_whole_history_answers(whole, expected, tmp_path: Path, 
     assert sessions.equals(sessions_of(stored))
 
     features = list(weekly_blocks(stored, plan, "adj_close", sessions))
-    _same(pd.concat(features, ignore_index=True), expected["weekly"], ["symbol", "week_end"])
+    same_rows(pd.concat(features, ignore_index=True), expected["weekly"], ["symbol", "week_end"])
 
     folder = tmp_path / "weekly"
     folder.mkdir()
@@ -122,7 +68,7 @@ def test_blocks_give_the_whole_history_answers(whole, expected, tmp_path: Path, 
     stored_features = StoredTable("weekly_features", sorted(folder.glob("*.parquet")))
     daily = StoredTable("daily_bars", files, DAILY)
     attached = attach_blocks(daily, stored_features, plan, "same_close", sessions)
-    _same(pd.concat(list(attached), ignore_index=True), expected["attached"], KEY)
+    same_rows(pd.concat(list(attached), ignore_index=True), expected["attached"], KEY)
 
     label_input = StoredTable("daily_bars", files, LABEL_INPUT)
 
@@ -130,7 +76,7 @@ def test_blocks_give_the_whole_history_answers(whole, expected, tmp_path: Path, 
         return triple_barrier_labels(block, LABELING, sessions=sessions)
 
     labelled = pd.concat(list(label_blocks(label_input, plan, label)), ignore_index=True)
-    _same(labelled, expected["labels"], KEY)
+    same_rows(labelled, expected["labels"], KEY)
 
 
 def test_a_symbol_block_reads_only_the_row_groups_it_overlaps(whole) -> None:

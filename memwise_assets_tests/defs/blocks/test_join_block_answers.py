@@ -24,12 +24,8 @@ from memwise_assets.defs.io_manager import _to_table
 from memwise_assets.defs.store import VersionWriter, typed_nulls
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.memory.blocks import plan_blocks
-from memwise_assets_tests.defs.blocks.test_block_answers import (  # noqa: F401 (fixture)
-    KEY,
-    TICKERS,
-    whole,
-)
-from memwise_assets_tests.defs.blocks.test_block_answers import _same as _same_values
+from memwise_assets_tests.builders.history import KEY, TICKERS
+from memwise_assets_tests.builders.history import same_rows as _same_values
 
 TODAY = pd.Timestamp("2025-01-01")
 DAILY = ["symbol", "date", "open", "high", "low", "close", "volume"]
@@ -132,7 +128,7 @@ def _null_types(filings: pd.DataFrame) -> dict:
 
 @pytest.mark.parametrize("which", ["fundamentals", "filings", "sec"])
 def test_block_joins_give_the_whole_history_answers(
-    whole,  # noqa: F811
+    whole,
     fundamentals,
     filings,
     sec_facts,
