@@ -2,6 +2,6 @@
 
 import sys
 
-from memwise_assets.cli import main
+from memwise_assets.cli.commands import main
 
 sys.exit(main())

@@ -34,7 +34,7 @@ DateLike = str | dt.date | pd.Timestamp
 def data_root(home: str | os.PathLike[str] | None = None) -> Path:
     """The folder of stored outputs: `<home>/memwise/data` ($DAGSTER_HOME or ./.memwise_home)."""
     if home is None:
-        from memwise_assets.defs.shared import memwise_home
+        from memwise_assets.defs.home_and_size import memwise_home
 
         return memwise_home() / "data"
     return Path(home) / "memwise" / "data"

@@ -148,7 +148,7 @@ def test_demo_uses_no_private_dagster_module() -> None:
 def test_demo_range_tags_are_dagsters() -> None:
     from dagster._core.storage import tags
 
-    from memwise_assets import demo
+    from memwise_assets.cli import demo
 
     assert demo.ASSET_PARTITION_RANGE_START_TAG == tags.ASSET_PARTITION_RANGE_START_TAG
     assert demo.ASSET_PARTITION_RANGE_END_TAG == tags.ASSET_PARTITION_RANGE_END_TAG
@@ -289,14 +289,14 @@ def test_no_test_module_imports_another_test_module() -> None:
 KNOWN_COMPUTE_CROSSINGS = {
     "compute.company.sample -> compute.prices.schema",
     "compute.company.source -> compute.prices.schema",
-    "compute.company.yahoo -> compute.prices.pacing",
+    "compute.company.yahoo -> compute.http.pacing",
     "compute.company.yahoo -> compute.prices.schema",
-    "compute.company.yahoo -> compute.prices.yahoo_errors",
-    "compute.edgar.client -> compute.prices.pacing",
+    "compute.company.yahoo -> compute.http.yahoo_errors",
+    "compute.edgar.client -> compute.http.pacing",
     "compute.edgar.files -> compute.filings.landing",
     "compute.edgar.files -> compute.filings.metadata",
     "compute.edgar.source -> compute.filings.metadata",
-    "compute.holes -> compute.prices.calendar",
+    "compute.series.holes -> compute.prices.calendar",
 }
 
 

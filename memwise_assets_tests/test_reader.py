@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from memwise_assets import asset_path, load
-from memwise_assets.cli import main
+from memwise_assets.cli.commands import main
 
 
 def _bars(symbols: list[str], days: pd.DatetimeIndex) -> pd.DataFrame:

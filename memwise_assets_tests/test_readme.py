@@ -66,7 +66,7 @@ def test_every_relative_link_resolves(page: Path) -> None:
 
 
 def test_every_memwise_subcommand_in_the_readme_exists() -> None:
-    from memwise_assets.cli import COMMANDS
+    from memwise_assets.cli.commands import COMMANDS
 
     code = re.findall(r"```\w*\n(.*?)```", README, re.S) + re.findall(r"`([^`\n]+)`", README)
     used = {m for block in code for m in re.findall(r"\bmemwise ([a-z][a-z-]+)", block)}
@@ -105,7 +105,7 @@ def test_every_configuration_field_is_in_the_reference(cls_path: str) -> None:
 
 
 def test_the_readme_run_config_passes_check_config(tmp_path: Path, capsys) -> None:
-    from memwise_assets.cli import main
+    from memwise_assets.cli.commands import main
 
     config = tmp_path / "run.yaml"
     config.write_text(_snippet("run-config"))

@@ -101,7 +101,7 @@ def draw_asset_graph(path: Path) -> Path:
 
 def demo_instance(home: Path, start: str, end: str) -> Path:
     """Run `memwise demo` (the library call) into `home` and return it."""
-    from memwise_assets.demo import demo_home, run_demo
+    from memwise_assets.cli.demo import demo_home, run_demo
 
     run_demo(demo_home(str(home)), start=start, end=end, say=print)
     return home

@@ -20,9 +20,9 @@ from memwise_assets.bench.estimator import RECORDED
 from memwise_assets.bench.harness import measure
 from memwise_assets.bench.labels import synthetic_bars
 from memwise_assets.bench.weekly import synthetic_daily
-from memwise_assets.compute.labels import LabelingConfig, triple_barrier_labels
+from memwise_assets.compute.labels.triple_barrier import LabelingConfig, triple_barrier_labels
 from memwise_assets.compute.prices.sample import SamplePriceSource
-from memwise_assets.compute.weekly import weekly_features
+from memwise_assets.compute.weekly.features import weekly_features
 
 _MB = 1024.0 * 1024.0
 _PRICE_ROW_BYTES = 8 * 8 * 6  # the daily_bars asset's working bytes per row

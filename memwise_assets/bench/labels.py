@@ -16,7 +16,11 @@ import numpy as np
 import pandas as pd
 
 from memwise_assets.bench.harness import BenchRow, measure, size_label
-from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
+from memwise_assets.compute.labels.triple_barrier import (
+    LabelingConfig,
+    LabelMode,
+    triple_barrier_labels,
+)
 from memwise_assets.memory.probe import current_rss_mb
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from memwise_assets.bench.harness import BenchRow, measure
 from memwise_assets.bench.weekly_cold import IMPLS, measure_cold
 from memwise_assets.bench.weekly_peers import pandas_peer, shared_polars_peer
 from memwise_assets.bench.weekly_pipelines import memwise_pipeline, polars_bars, polars_pipeline
-from memwise_assets.compute.weekly import (
+from memwise_assets.compute.weekly.features import (
     FEATURE_COLUMNS,
     attach_weekly_features,
     weekly_bars,

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from memwise_assets.compute.holes import nyse_sessions
-from memwise_assets.compute.weekly import (
+from memwise_assets.compute.series.holes import nyse_sessions
+from memwise_assets.compute.weekly.features import (
     FEATURE_COLUMNS,
     attach_weekly_features,
     weekly_features,

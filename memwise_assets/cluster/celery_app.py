@@ -15,7 +15,7 @@ from dagster_celery.app import app
 
 from memwise_assets.memory import MemoryLedger
 from memwise_assets.memory.host import host_id, host_pool_mb
-from memwise_assets.memory.ledger import default_ledger_dir
+from memwise_assets.memory.ledger_file import default_ledger_dir
 
 __all__ = ["app"]
 

@@ -26,7 +26,7 @@ from memwise_assets.cluster.routing import assign_queues
 from memwise_assets.cluster.servers import Postgres, Redis, free_port, wait_for_port
 from memwise_assets.defs.filings.resources import LANDING_ENV
 from memwise_assets.memory.host import HOST_ID_ENV, POOL_ENV
-from memwise_assets.memory.ledger import LEDGER_DIR_ENV
+from memwise_assets.memory.ledger_file import LEDGER_DIR_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_FILE = "cluster.json"

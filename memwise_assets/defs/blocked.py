@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.holes import nyse_sessions
-from memwise_assets.compute.weekly import attach_weekly_features, weekly_features
+from memwise_assets.compute.series.holes import nyse_sessions
+from memwise_assets.compute.weekly.features import attach_weekly_features, weekly_features
 from memwise_assets.defs.figures import block_metadata
 from memwise_assets.defs.step import StepMemory
 from memwise_assets.defs.stored_table import StoredTable

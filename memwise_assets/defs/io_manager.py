@@ -16,7 +16,7 @@ from pydantic import Field
 # AtomicBatch and atomic_write_table are this module's public names too.
 from memwise_assets.defs.atomic_files import AtomicBatch, atomic_write_table  # noqa: F401
 from memwise_assets.defs.budgets import MB
-from memwise_assets.defs.shared import frame_mb, memwise_home
+from memwise_assets.defs.home_and_size import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, step_output
 from memwise_assets.defs.store import Blocks, VersionWriter, named_block, typed_nulls
 from memwise_assets.defs.stored_table import StoredTable

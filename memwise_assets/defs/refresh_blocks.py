@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from memwise_assets.compute.weekly import attach_weekly_features, weekly_features
+from memwise_assets.compute.weekly.features import attach_weekly_features, weekly_features
 from memwise_assets.defs.blocked import BLOCK_BASE_MB, row_cost
 from memwise_assets.defs.refresh import Refresh, recent_files
 from memwise_assets.defs.store import MANIFEST_NAME, Part

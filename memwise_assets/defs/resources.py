@@ -22,8 +22,8 @@ from memwise_assets.defs.calibration import (
     history_for,
     record_failed_peak,
 )
+from memwise_assets.defs.home_and_size import memwise_home
 from memwise_assets.defs.resource_config import DEFAULT_LIMITS_MB, MemoryConfig  # noqa: F401
-from memwise_assets.defs.shared import memwise_home
 from memwise_assets.defs.step import StepContext, StepMemory
 from memwise_assets.memory import (
     AdmissionTimeout,
@@ -39,7 +39,7 @@ from memwise_assets.memory import (
 )
 from memwise_assets.memory.cache import safe_name
 from memwise_assets.memory.host import host_pool_mb
-from memwise_assets.memory.ledger import default_ledger_dir
+from memwise_assets.memory.ledger_file import default_ledger_dir
 from memwise_assets.memory.lifeline import start_run_lifeline
 
 

@@ -24,9 +24,9 @@ from dagster._core.definitions.executor_definition import multi_or_in_process_ex
 from dagster._core.execution.retries import RetryMode
 from dagster._core.system_config.objects import ResolvedRunConfig
 
+from memwise_assets.defs.home_and_size import memwise_home
+from memwise_assets.defs.pool_waits import blocked_on
 from memwise_assets.defs.recovery import recover
-from memwise_assets.defs.shared import memwise_home
-from memwise_assets.defs.waiting import blocked_on
 from memwise_assets.memory.lifeline import record_process, run_dir
 
 # A pool wait longer than this is explained in the run's log (once per pool and holder);

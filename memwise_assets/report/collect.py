@@ -11,7 +11,8 @@ from typing import Any
 import dagster as dg
 
 from memwise_assets.defs.figures import StepFigures, figure
-from memwise_assets.memory.ledger import DB_NAME, MemoryLedger, default_ledger_dir
+from memwise_assets.memory.ledger import MemoryLedger
+from memwise_assets.memory.ledger_file import DB_NAME, default_ledger_dir
 from memwise_assets.report.checks import CheckResult, run_checks
 from memwise_assets.report.order import graph_order, upstream_by_node
 

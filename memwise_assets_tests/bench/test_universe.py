@@ -14,7 +14,7 @@ from memwise_assets.bench.harness import BenchRow
 from memwise_assets.bench.universe import sizes
 from memwise_assets.bench.universe_figures import stored_files
 from memwise_assets.bench.universe_report import format_universe, ratios
-from memwise_assets.cli import main
+from memwise_assets.cli.commands import main
 
 STEPS = ["daily_bars", "weekly_features", "daily_with_weekly_features", "weighted_labels"]
 _RATIO_LINE = re.compile(r"^\s+(\S.*?)\s{2,}(-|\d+\.\d+)\s+target (.+)$")

@@ -104,7 +104,7 @@ def write_big_table(path: str, rows: int, ready_file: str) -> None:
     import numpy as np
     import pyarrow as pa
 
-    from memwise_assets.defs.io_manager import atomic_write_table
+    from memwise_assets.defs.atomic_files import atomic_write_table
 
     rng = np.random.default_rng(0)
     table = pa.table({"a": rng.random(rows), "b": rng.integers(0, 1 << 40, rows)})
@@ -144,7 +144,7 @@ def die_holding_the_ledger_lock(ledger_dir: str, ready_file: str) -> None:
     import sqlite3
 
     from memwise_assets.memory import MemoryLedger
-    from memwise_assets.memory.ledger import DB_NAME
+    from memwise_assets.memory.ledger_file import DB_NAME
 
     MemoryLedger(ledger_dir, pool_mb=1000, available_fn=lambda: 1e12)
     lock = open(Path(ledger_dir) / "ledger.lock", "a+b")  # noqa: SIM115 - dies holding it

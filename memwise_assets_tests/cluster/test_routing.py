@@ -169,7 +169,7 @@ def test_the_cluster_instance_is_postgres_with_the_queue_monitoring_and_pools() 
 
 
 def test_cluster_cli_refuses_a_bad_host_and_a_missing_cluster(tmp_path, capsys) -> None:
-    from memwise_assets.cli import main
+    from memwise_assets.cli.commands import main
 
     with pytest.raises(SystemExit):
         main(["cluster", "up", "--host", "no-pool"])

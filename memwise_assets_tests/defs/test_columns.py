@@ -17,10 +17,14 @@ from memwise_assets.compute.company.sec_join import sec_daily
 from memwise_assets.compute.filings.features import text_features
 from memwise_assets.compute.filings.pipeline import COLUMNS as SECTION_COLUMNS
 from memwise_assets.compute.filings.point_in_time import attach_filing_features
-from memwise_assets.compute.intraday import COLUMNS as INTRADAY_COLUMNS
-from memwise_assets.compute.labels import LabelingConfig, LabelMode, triple_barrier_labels
+from memwise_assets.compute.labels.triple_barrier import (
+    LabelingConfig,
+    LabelMode,
+    triple_barrier_labels,
+)
 from memwise_assets.compute.prices import BAR_COLUMNS, SamplePriceSource
-from memwise_assets.compute.weekly import FEATURE_COLUMNS
+from memwise_assets.compute.prices.intraday import COLUMNS as INTRADAY_COLUMNS
+from memwise_assets.compute.weekly.features import FEATURE_COLUMNS
 from memwise_assets.definitions import defs
 from memwise_assets.defs.columns import COLUMN_SCHEMA_KEY, SCHEMAS, col, column_metadata, table
 

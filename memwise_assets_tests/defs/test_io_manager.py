@@ -15,13 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from memwise_assets.defs.atomic_files import atomic_write_table
 from memwise_assets.defs.figures import StepFigures
-from memwise_assets.defs.io_manager import (
-    PARTITION_COLUMN_KEY,
-    atomic_write_table,
-)
+from memwise_assets.defs.home_and_size import frame_mb
+from memwise_assets.defs.io_manager import PARTITION_COLUMN_KEY
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.shared import frame_mb
 from memwise_assets.memory.run_metrics import METRICS_FILE
 from memwise_assets_tests.builders.processes import run_fresh
 from memwise_assets_tests.builders.stored_assets import stored_asset

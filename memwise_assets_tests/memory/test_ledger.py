@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from memwise_assets.memory import AdmissionTimeout, MemoryLedger, OversizeRequest
-from memwise_assets.memory import ledger as ledger_module
+from memwise_assets.memory.ledger_file import DB_NAME
 from memwise_assets_tests.builders import workers
 
 PLENTY = 1e12
@@ -112,7 +112,7 @@ def test_large_request_queued_first_is_admitted_before_later_small_ones(tmp_path
 
 
 def test_corrupt_ledger_is_moved_aside_and_recreated(tmp_path, caplog) -> None:
-    (tmp_path / ledger_module.DB_NAME).write_bytes(b"this is not sqlite" * 100)
+    (tmp_path / DB_NAME).write_bytes(b"this is not sqlite" * 100)
     caplog.set_level(logging.ERROR, logger="memwise_assets.memory.ledger")
     ledger = _ledger(tmp_path)
     with ledger.reserve(100, label="after"):

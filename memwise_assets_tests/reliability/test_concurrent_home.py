@@ -22,7 +22,7 @@ QUICK = ["--start", "2024-01", "--end", "2024-01"]
 FIRST_RUN = """
 import sys
 import dagster as dg
-from memwise_assets.demo import demo_home
+from memwise_assets.cli.demo import demo_home
 home = demo_home(sys.argv[1])
 from memwise_assets.definitions import ASSETS, build_defs
 from dagster._core.storage.tags import (

@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from memwise_assets.cli import main
+from memwise_assets.cli.commands import main
 
 QUICK = ["--start", "2024-01", "--end", "2024-01"]
 

@@ -339,7 +339,7 @@ def test_partial_downloads_are_swept_next_run(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("answer", ["redirect", "huge", "trickle"])
 def test_alpha_vantage_is_bounded_the_same_way(answer: str) -> None:
-    """The other online source shares the bounded GET (compute/http.py)."""
+    """The other online source shares the bounded GET (compute/http/request.py)."""
     server, elsewhere = recorded_edgar(), recorded_edgar()
     elsewhere.routes["/query"] = (200, b'{"leak": true}')
     with serving(server), serving(elsewhere):

@@ -9,7 +9,7 @@ import pytest
 
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.memory import AdmissionTimeout
-from memwise_assets.memory.ledger import default_ledger_dir
+from memwise_assets.memory.ledger_file import default_ledger_dir
 
 
 def test_default_is_one_folder_per_user_in_the_temp_folder(

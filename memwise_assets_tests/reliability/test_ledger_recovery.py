@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from memwise_assets.memory import AdmissionTimeout, MemoryLedger
-from memwise_assets.memory import ledger as ledger_module
+from memwise_assets.memory.ledger_file import DB_NAME, REJOIN_S
 from memwise_assets_tests.builders import workers
 from memwise_assets_tests.builders.processes import wait_for_file
 
@@ -16,14 +16,14 @@ POOL = 1000.0
 
 
 def _delete(ledger_dir: Path) -> None:
-    for path in ledger_dir.glob(f"{ledger_module.DB_NAME}*"):
+    for path in ledger_dir.glob(f"{DB_NAME}*"):
         path.unlink()
 
 
 def _corrupt(ledger_dir: Path) -> None:
-    for path in ledger_dir.glob(f"{ledger_module.DB_NAME}-*"):
+    for path in ledger_dir.glob(f"{DB_NAME}-*"):
         path.unlink()
-    (ledger_dir / ledger_module.DB_NAME).write_bytes(b"this is not a database" * 500)
+    (ledger_dir / DB_NAME).write_bytes(b"this is not a database" * 500)
 
 
 @pytest.mark.slow
@@ -42,7 +42,7 @@ def test_live_holder_survives_a_rebuilt_ledger(tmp_path: Path, damage) -> None:
         newcomer = MemoryLedger(ledger_dir, pool_mb=POOL, available_fn=lambda: 1e12)
         # 60 % on top of the holder's 50 % would over-admit the pool: it must wait.
         with pytest.raises(AdmissionTimeout):
-            newcomer.reserve(0.6 * POOL, timeout_s=ledger_module.REJOIN_S + 2, label="too-big")
+            newcomer.reserve(0.6 * POOL, timeout_s=REJOIN_S + 2, label="too-big")
         assert [r["label"] for r in newcomer.snapshot()] == ["first-holder"]
         with newcomer.reserve(0.4 * POOL, timeout_s=10, label="newcomer") as mine:
             assert newcomer.reserved_mb() == pytest.approx(0.9 * POOL)
@@ -65,7 +65,7 @@ def test_reservation_ids_are_never_reused_across_ledgers(tmp_path: Path) -> None
     held = first.reserve(10, label="a")
     _delete(tmp_path)
     second = MemoryLedger(tmp_path, pool_mb=POOL, available_fn=lambda: 1e12)
-    other = second.reserve(10, timeout_s=ledger_module.REJOIN_S + 5, label="b")
+    other = second.reserve(10, timeout_s=REJOIN_S + 5, label="b")
     assert held.id != other.id
     held.release()
     assert [r["label"] for r in second.snapshot()] == ["b"]

@@ -16,6 +16,7 @@ import pytest
 
 from memwise_assets.memory import MemoryLedger
 from memwise_assets.memory import ledger as ledger_module
+from memwise_assets.memory.ledger_file import DB_NAME
 from memwise_assets_tests.builders.hostile import die_holding_the_ledger_lock, hold_memory
 from memwise_assets_tests.builders.processes import wait_for_file
 from memwise_assets_tests.reliability.toy_jobs import run_wide, steady
@@ -169,12 +170,12 @@ def test_corrupt_ledger_file_is_moved_aside_and_the_run_goes_on(
     memory = memwise_resources["memory"]
     ledger_dir = memory.home / "ledger"
     ledger_dir.mkdir(parents=True)
-    (ledger_dir / ledger_module.DB_NAME).write_bytes(b"this is not a database" * 500)
+    (ledger_dir / DB_NAME).write_bytes(b"this is not a database" * 500)
     with caplog.at_level(logging.ERROR):
         result = dg.materialize([steady], resources=memwise_resources)
     assert result.success
     assert "was unreadable" in caplog.text and "started a new one" in caplog.text
-    aside = sorted(p.name for p in ledger_dir.glob(f"{ledger_module.DB_NAME}.corrupt-*"))
+    aside = sorted(p.name for p in ledger_dir.glob(f"{DB_NAME}.corrupt-*"))
     assert len(aside) == 1
     assert (ledger_dir / aside[0]).read_bytes().startswith(b"this is not a database")
     events = [e["event"] for e in memory.ledger.history()]

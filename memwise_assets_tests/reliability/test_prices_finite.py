@@ -129,7 +129,7 @@ def test_clean_bars_never_wraps_a_volume() -> None:
 
 @pytest.mark.parametrize("line", ["10,inf,10,10,100", "10,10,10,-inf,100", "10,10,10,10,inf"])
 def test_intraday_bars_refuse_non_finite_values(tmp_path: Path, line: str) -> None:
-    from memwise_assets.compute.intraday import read_intraday_bars
+    from memwise_assets.compute.prices.intraday import read_intraday_bars
 
     (tmp_path / "ES_minute.csv").write_text(
         "timestamp,open,high,low,close,volume\n"

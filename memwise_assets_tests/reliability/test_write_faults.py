@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from memwise_assets.defs.io_manager import atomic_write_table
+from memwise_assets.defs.atomic_files import atomic_write_table
 from memwise_assets_tests.builders.hostile import frame_of, write_big_table
 from memwise_assets_tests.reliability.toy_jobs import steady
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from memwise_assets.cli import main
+from memwise_assets.cli.commands import main
 from memwise_assets.defs.io_manager import ParquetIOManager
 from memwise_assets.defs.prices.assets import daily_bars
 from memwise_assets.defs.resources import MemoryResource

@@ -13,7 +13,7 @@ import pandas as pd
 
 from memwise_assets.compute.company.schema import fundamentals_frame, profiles_frame
 from memwise_assets.compute.company.source import CompanySource, company_result
-from memwise_assets.compute.prices.schema import FetchResult
+from memwise_assets.compute.prices import FetchResult
 
 SECTORS: tuple[str, ...] = (
     "Technology", "Healthcare", "Financial Services", "Consumer Cyclical",

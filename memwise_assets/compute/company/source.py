@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from memwise_assets.compute.prices.schema import FetchResult, TickerReport, normalize_tickers
+from memwise_assets.compute.prices import FetchResult, TickerReport, normalize_tickers
 
 
 class CompanyDataError(RuntimeError):

@@ -26,19 +26,17 @@ from memwise_assets.compute.company.schema import (
     statement_long,
 )
 from memwise_assets.compute.company.source import CompanySource, company_result
-from memwise_assets.compute.prices.pacing import (
+from memwise_assets.compute.http import (
     RateLimiter,
     RetriesExhausted,
     RetryPolicy,
-    yahoo_pacer,
-)
-from memwise_assets.compute.prices.schema import FetchResult
-from memwise_assets.compute.prices.yahoo_errors import (
     TickersRateLimited,
     capture_yf_log,
     is_rate_limit,
     is_retryable,
+    yahoo_pacer,
 )
+from memwise_assets.compute.prices import FetchResult
 
 INFO_REQUESTS = 3
 _DESCRIPTION = re.compile(r'"description"\s*:\s*"([^"]*)"')

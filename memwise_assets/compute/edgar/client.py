@@ -3,7 +3,7 @@
 Every `EdgarClient` of the process shares one limiter (`shared_limiter()`), so however
 many clients or threads there are, EDGAR sees at most 10 requests per second from us.
 
-Each request is bounded by `compute.http.bounded_get`: redirects only to the configured
+Each request is bounded by `compute.http.request.bounded_get`: redirects only to the configured
 hosts (the origin asked, plus `allowed_origins`), a size cap, and an overall deadline.
 """
 
@@ -16,8 +16,14 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
-from memwise_assets.compute.http import HttpRefused, HttpStatus, bounded_get, origin
-from memwise_assets.compute.prices.pacing import RateLimiter, backoff_delays
+from memwise_assets.compute.http import (
+    HttpRefused,
+    HttpStatus,
+    RateLimiter,
+    backoff_delays,
+    bounded_get,
+    origin,
+)
 
 # SEC's published ceiling. The limiter runs below it without bursts, so that
 # network and scheduling jitter can never make the server count more than 10 in a second.

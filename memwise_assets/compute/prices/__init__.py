@@ -6,16 +6,16 @@ volume (int64), one row per symbol and NYSE trading day in [start, end), sorted 
 then date; `.report` per ticker (ok | failed | empty, rows, reason, faults handled).
 """
 
-from memwise_assets.compute.prices.alphavantage import AlphaVantageError, AlphaVantageSource
-from memwise_assets.compute.prices.calendar import nyse_early_closes, nyse_holidays, trading_days
-from memwise_assets.compute.prices.csv_source import CsvPriceSource, read_yahoo_csv
-from memwise_assets.compute.prices.pacing import (
+from memwise_assets.compute.http import (
     RateLimiter,
     RetriesExhausted,
     RetryPolicy,
     backoff_delays,
     yahoo_limiter,
 )
+from memwise_assets.compute.prices.alphavantage import AlphaVantageError, AlphaVantageSource
+from memwise_assets.compute.prices.calendar import nyse_early_closes, nyse_holidays, trading_days
+from memwise_assets.compute.prices.csv_source import CsvPriceSource, read_yahoo_csv
 from memwise_assets.compute.prices.sample import DEFAULT_TICKERS, SamplePriceSource
 from memwise_assets.compute.prices.schema import (
     BAR_COLUMNS,

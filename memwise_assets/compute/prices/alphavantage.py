@@ -14,10 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.http import HttpRefused, HttpStatus, bounded_get
+from memwise_assets.compute.http import (
+    HttpRefused,
+    HttpStatus,
+    RateLimiter,
+    RetriesExhausted,
+    RetryPolicy,
+    bounded_get,
+)
 from memwise_assets.compute.prices.calendar import trading_days
 from memwise_assets.compute.prices.clean import clean_and_assemble
-from memwise_assets.compute.prices.pacing import RateLimiter, RetriesExhausted, RetryPolicy
 from memwise_assets.compute.prices.schema import (
     BAR_COLUMNS,
     FetchResult,

@@ -10,23 +10,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.prices.calendar import trading_days
-from memwise_assets.compute.prices.clean import assemble, clean_and_assemble, ticker_codes
-from memwise_assets.compute.prices.pacing import (
+from memwise_assets.compute.http import (  # noqa: F401 - public here too
     RateLimiter,
     RetriesExhausted,
     RetryPolicy,
-    yahoo_pacer,
-)
-from memwise_assets.compute.prices.schema import FetchResult, PriceSource, empty_bars
-from memwise_assets.compute.prices.yahoo_errors import (  # noqa: F401 - public here too
     TickersRateLimited,
     capture_yf_errors,
     capture_yf_log,
     is_network_error,
     is_rate_limit,
     is_retryable,
+    yahoo_pacer,
 )
+from memwise_assets.compute.prices.calendar import trading_days
+from memwise_assets.compute.prices.clean import assemble, clean_and_assemble, ticker_codes
+from memwise_assets.compute.prices.schema import FetchResult, PriceSource, empty_bars
 
 log = logging.getLogger(__name__)
 

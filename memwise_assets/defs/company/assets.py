@@ -36,8 +36,8 @@ from memwise_assets.defs.company.checks import (
     profile_check_result,
 )
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
+from memwise_assets.defs.home_and_size import frame_mb
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.shared import frame_mb
 from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset

@@ -29,8 +29,8 @@ from memwise_assets.defs.filings.feature_checks import (
     feature_check_results,
     join_check_results,
 )
+from memwise_assets.defs.home_and_size import frame_mb
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.shared import frame_mb
 from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset

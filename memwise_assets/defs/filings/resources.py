@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from memwise_assets.compute.filings.dead_letters import DeadLetterStore
-from memwise_assets.defs.shared import memwise_home
+from memwise_assets.defs.home_and_size import memwise_home
 
 # Moves the landing folder without editing code (the demo keeps reading its shipped samples).
 LANDING_ENV = "MEMWISE_LANDING_DIR"

@@ -33,8 +33,8 @@ from memwise_assets.defs.block_joins import (
 from memwise_assets.defs.blocked import plan_metadata
 from memwise_assets.defs.filings.edgar import PACING, EdgarResource
 from memwise_assets.defs.filings.resources import FilingsResource
+from memwise_assets.defs.home_and_size import frame_mb
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.shared import frame_mb
 from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from memwise_assets.compute.intraday import read_intraday_bars
+from memwise_assets.compute.prices.intraday import read_intraday_bars
 from memwise_assets.defs.budgets import MB
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.table_asset import table_asset

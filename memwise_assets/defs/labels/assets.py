@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from memwise_assets.compute.labels import (
+from memwise_assets.compute.labels.triple_barrier import (
     LabelingConfig,
     LabelMode,
     refuse_long_horizons,
@@ -24,6 +24,7 @@ from memwise_assets.defs.blocked import (
     sessions_of,
 )
 from memwise_assets.defs.budgets import MB, budget_named
+from memwise_assets.defs.home_and_size import frame_mb
 from memwise_assets.defs.labels.checks import (
     LABEL_CHECKS,
     label_check_result,
@@ -32,7 +33,6 @@ from memwise_assets.defs.labels.checks import (
 )
 from memwise_assets.defs.refresh import REFRESH_KEY
 from memwise_assets.defs.resources import MemoryResource
-from memwise_assets.defs.shared import frame_mb
 from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.defs.table_asset import table_asset
@@ -55,7 +55,7 @@ class LabelModeConfig(dg.Config):
 
 
 class LabelsConfig(dg.Config):
-    """Triple-barrier labelling knobs (see `memwise_assets.compute.labels`)."""
+    """Triple-barrier labelling knobs (see `memwise_assets.compute.labels.triple_barrier`)."""
 
     modes: list[LabelModeConfig] = Field(
         default_factory=lambda: [LabelModeConfig(name="base")],

@@ -8,8 +8,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.holes import find_holes
-from memwise_assets.compute.weekly import weekly_features as compute_features
+from memwise_assets.compute.series.holes import find_holes
+from memwise_assets.compute.weekly.features import weekly_features as compute_features
 from memwise_assets.defs.blocked import (
     attach_blocks,
     block_estimate_mb,

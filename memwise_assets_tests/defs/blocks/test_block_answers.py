@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from memwise_assets.compute.holes import nyse_sessions
-from memwise_assets.compute.labels import LabelingConfig, triple_barrier_labels
-from memwise_assets.compute.weekly import attach_weekly_features, weekly_features
+from memwise_assets.compute.labels.triple_barrier import LabelingConfig, triple_barrier_labels
+from memwise_assets.compute.series.holes import nyse_sessions
+from memwise_assets.compute.weekly.features import attach_weekly_features, weekly_features
 from memwise_assets.defs.atomic_files import write_parquet
 from memwise_assets.defs.blocked import (
     attach_blocks,

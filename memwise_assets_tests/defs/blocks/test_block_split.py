@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from memwise_assets.compute.holes import nyse_sessions
 from memwise_assets.compute.prices import SamplePriceSource
+from memwise_assets.compute.series.holes import nyse_sessions
 from memwise_assets.defs.atomic_files import write_parquet
 from memwise_assets.defs.block_split import symbol_time_order
 from memwise_assets.defs.blocked import weekly_blocks

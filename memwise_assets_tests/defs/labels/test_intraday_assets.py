@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from memwise_assets.compute.intraday import read_intraday_bars
-from memwise_assets.compute.labels import triple_barrier_labels
+from memwise_assets.compute.labels.triple_barrier import triple_barrier_labels
+from memwise_assets.compute.prices.intraday import read_intraday_bars
 from memwise_assets.defs.intraday.assets import intraday_bars, sample_intraday_dir
 from memwise_assets.defs.labels.checks import VALID_LABELS
 from memwise_assets.defs.labels.intraday import IntradayLabelsConfig, intraday_labels

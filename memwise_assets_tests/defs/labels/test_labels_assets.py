@@ -8,9 +8,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from memwise_assets.compute.holes import nyse_sessions
-from memwise_assets.compute.labels import triple_barrier_labels
+from memwise_assets.compute.labels.triple_barrier import triple_barrier_labels
 from memwise_assets.compute.prices import trading_days
+from memwise_assets.compute.series.holes import nyse_sessions
 from memwise_assets.defs.labels.assets import LabelsConfig, weighted_labels
 from memwise_assets.defs.labels.checks import VALID_LABELS
 from memwise_assets.defs.prices.assets import daily_bars

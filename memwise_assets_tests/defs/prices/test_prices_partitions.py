@@ -135,7 +135,7 @@ def test_budgets_are_one_table_and_an_unknown_budget_names_the_known_ones(
 def test_a_batch_that_fails_midway_leaves_every_previous_file(tmp_path) -> None:
     import pyarrow as pa
 
-    from memwise_assets.defs.io_manager import AtomicBatch, atomic_write_table
+    from memwise_assets.defs.atomic_files import AtomicBatch, atomic_write_table
 
     paths = [tmp_path / f"2024-{m:02d}.parquet" for m in range(1, 11)]
     for path in paths:
