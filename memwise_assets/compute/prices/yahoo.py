@@ -10,13 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from memwise_assets.compute.http import (  # noqa: F401 - public here too
+from memwise_assets.compute.http import (
     RateLimiter,
     RetriesExhausted,
     RetryPolicy,
     TickersRateLimited,
     capture_yf_errors,
-    capture_yf_log,
     is_network_error,
     is_rate_limit,
     is_retryable,
