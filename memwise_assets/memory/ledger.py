@@ -21,13 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from memwise_assets.memory.ledger_file import (  # noqa: F401 (DB_NAME: the ledger's file name)
-    DB_NAME,
+from memwise_assets.memory.ledger_file import (
     HEARTBEAT_S,
-    LEDGER_DIR_ENV,
-    REJOIN_S,
     LedgerFile,
-    default_ledger_dir,
     drop_invalid_rows,
     is_locked,
     rejoin_wait,
