@@ -23,7 +23,7 @@ from memwise_assets.defs.calibration import (
     record_failed_peak,
 )
 from memwise_assets.defs.home_and_size import memwise_home
-from memwise_assets.defs.resource_config import DEFAULT_LIMITS_MB, MemoryConfig  # noqa: F401
+from memwise_assets.defs.resource_config import MemoryConfig
 from memwise_assets.defs.step import StepContext, StepMemory
 from memwise_assets.memory import (
     AdmissionTimeout,
