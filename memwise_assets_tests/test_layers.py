@@ -142,7 +142,7 @@ def test_memory_and_compute_do_not_import_each_other_or_defs() -> None:
 
 
 def test_demo_uses_no_private_dagster_module() -> None:
-    assert not [m for m in imports_of(f"{PACKAGE}.demo") if m.startswith("dagster._")]
+    assert not [m for m in imports_of(f"{PACKAGE}.cli.demo") if m.startswith("dagster._")]
 
 
 def test_demo_range_tags_are_dagsters() -> None:
@@ -285,18 +285,12 @@ def test_no_test_module_imports_another_test_module() -> None:
 
 
 # Compute packages that reach into another one's modules today (not through its package):
-# shared helpers waiting for a home of their own (pacing, schema, calendar, filing metadata).
+# EDGAR's download writes filings into the landing folder with the filings' own metadata
+# reader, waiting for one home of EDGAR and filings.
 KNOWN_COMPUTE_CROSSINGS = {
-    "compute.company.sample -> compute.prices.schema",
-    "compute.company.source -> compute.prices.schema",
-    "compute.company.yahoo -> compute.http.pacing",
-    "compute.company.yahoo -> compute.prices.schema",
-    "compute.company.yahoo -> compute.http.yahoo_errors",
-    "compute.edgar.client -> compute.http.pacing",
     "compute.edgar.files -> compute.filings.landing",
     "compute.edgar.files -> compute.filings.metadata",
     "compute.edgar.source -> compute.filings.metadata",
-    "compute.series.holes -> compute.prices.calendar",
 }
 
 
@@ -311,3 +305,57 @@ def test_compute_reaches_another_package_only_through_its_public_name() -> None:
     }
     assert crossings - KNOWN_COMPUTE_CROSSINGS == set(), "new: import the package instead"
     assert KNOWN_COMPUTE_CROSSINGS - crossings == set(), "gone: drop them from the list"
+
+
+# The shared tools of compute/ sit below the domains that use them: `http` (requests, pacing,
+# Yahoo's errors) needs no other package, `series` (keys, holes, windows) only the NYSE
+# calendar of `prices`; weekly and labels build on `series`, never the other way round.
+SHARED_COMPUTE = {"http": set(), "series": {"prices"}}
+
+
+@pytest.mark.parametrize("package", sorted(SHARED_COMPUTE))
+def test_shared_compute_tools_import_no_domain(package: str) -> None:
+    mine = f"{PACKAGE}.compute.{package}"
+    reached = {
+        theirs.rsplit(".", 1)[1]
+        for name in MODULES
+        if _domain(name, "compute") == mine
+        for m in TYPED_GRAPH[name]
+        if (theirs := _domain(m, "compute")) and theirs != mine
+    }
+    assert reached <= SHARED_COMPUTE[package]
+
+
+def test_compute_holds_no_flat_module_of_one_of_its_packages() -> None:
+    """`compute/weekly_cells.py` beside `compute/weekly/` is a part outside its concept."""
+    packages = {p.name for p in (ROOT / "compute").iterdir() if (p / "__init__.py").is_file()}
+    flat = [
+        p.name
+        for p in (ROOT / "compute").glob("*.py")
+        if any(p.stem.startswith(f"{package}_") for package in packages)
+    ]
+    assert flat == []
+
+
+def test_the_command_line_is_imported_only_by_the_entry_point() -> None:
+    """cli/ drives the definitions, compute and memory; nothing below it imports it."""
+    upward = sorted(
+        name
+        for name in MODULES
+        if not _in(name, "cli") and any(_in(m, "cli") for m in TYPED_GRAPH[name])
+    )
+    assert upward == [f"{PACKAGE}.__main__"]
+
+
+def test_no_module_re_exports_what_another_owns() -> None:
+    """Only a package's `__init__` re-exports: elsewhere an unused import kept for importers
+    (`# noqa: F401` on a `from ... import`) is a shim; importers import from the owner."""
+    shims = []
+    for name, path in MODULES.items():
+        if path.name == "__init__.py":
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.ImportFrom) and "noqa: F401" in lines[node.lineno - 1]:
+                shims.append(f"{name}:{node.lineno}")
+    assert shims == []
