@@ -327,7 +327,7 @@ def test_shared_compute_tools_import_no_domain(package: str) -> None:
 
 
 def test_compute_holds_no_flat_module_of_one_of_its_packages() -> None:
-    """`compute/weekly_cells.py` beside `compute/weekly/` is a part outside its concept."""
+    """A `weekly_cells.py` beside `compute/weekly/` is a part outside its concept."""
     packages = {p.name for p in (ROOT / "compute").iterdir() if (p / "__init__.py").is_file()}
     flat = [
         p.name
