@@ -2,11 +2,11 @@
 
 Every bar is an event candidate. Per segment (one symbol, or one symbol and contract, split
 again at every hole in the exchange's sessions when `sessions` is given), in time order:
-bar-to-bar log returns, their ewm std (the vol, `labels_vol`), a first-touch search of the
+bar-to-bar log returns, their ewm std (the vol, `vol.py`), a first-touch search of the
 profit-take / stop-loss / vertical barriers, the concurrency of the events' spans
-`(t_in, t_out]`, each event's uniqueness and return attribution (`labels_paths`), and the
+`(t_in, t_out]`, each event's uniqueness and return attribution (`paths.py`), and the
 weights (attribution rescaled to the event count of the segment, times the time decay along
-cumulative uniqueness, `labels_weights`).
+cumulative uniqueness, `weights.py`).
 
 Rows that are no event (warm-up before the vol has `vol_min_periods` returns, zero vol, the
 last bar of a segment) carry `is_event_<mode>` False, label 0, weight 0 and exit 0, so they

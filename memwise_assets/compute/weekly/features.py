@@ -2,18 +2,18 @@
 attachment to daily rows without look-ahead.
 
 Daily rows are never sorted: each is numbered by its (symbol, week) cell straight from its
-integer keys (`weekly_cells`), and the bars are scattered from the rows where they lie, coming
+integer keys (`cells.py`), and the bars are scattered from the rows where they lie, coming
 out in (symbol, week) order. Rolling windows and the RSI's exponential mean are scans by
-doubling over the weekly arrays of all symbols at once (`weekly_windows`), masked by each
+doubling over the weekly arrays of all symbols at once (`series/windows.py`), masked by each
 row's position within its segment, so no symbol is ever copied out on its own.
 
 With `sessions` (the exchange's trading days) a symbol's series is split at every hole
-(`holes`): the week holding the first bar after a hole begins a new segment, built from the
-bars after the hole only, so every window restarts there and features are NaN until enough
-weeks follow. A symbol's last week is left out while one of its sessions is still to come for
-that symbol (judged per symbol: a late symbol's partial week is never stored as finished).
+(`series/holes.py`): the week holding the first bar after a hole begins a new segment, built
+from the bars after the hole only, so every window restarts there and features are NaN until
+enough weeks follow. A symbol's last week is left out while one of its sessions is still to come
+for that symbol (judged per symbol: a late symbol's partial week is never stored as finished).
 
-The pass runs on small pages and reuses the memory it frees (`weekly_runtime`): in a step's
+The pass runs on small pages and reuses the memory it frees (`series/runtime.py`): in a step's
 fresh process, page faults on fresh arrays are a third of the pass's CPU time.
 """
 
