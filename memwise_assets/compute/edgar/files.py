@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from memwise_assets.compute.edgar.client import EdgarClient
-from memwise_assets.compute.filings.landing import SAFE_NAME
-from memwise_assets.compute.filings.metadata import SUBMISSIONS_DIR
+from memwise_assets.compute.filings import SAFE_NAME, SUBMISSIONS_DIR
 
 ACCESSION = re.compile(r"\d{10}-\d{2}-\d{6}")
 PART_SUFFIX = ".part"

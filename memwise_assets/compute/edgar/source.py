@@ -31,11 +31,7 @@ from memwise_assets.compute.edgar.files import (
     sweep_partials,
     write_atomic,
 )
-from memwise_assets.compute.filings.metadata import (
-    SUBMISSIONS_DIR,
-    edgar_acceptance_utc,
-    sidecar_path,
-)
+from memwise_assets.compute.filings import SUBMISSIONS_DIR, edgar_acceptance_utc, sidecar_path
 
 DATA_BASE_URL = "https://data.sec.gov"
 WWW_BASE_URL = "https://www.sec.gov"

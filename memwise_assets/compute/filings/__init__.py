@@ -20,16 +20,26 @@ n_sentences, n_tokens (int32), source and boundary (categories):
 """
 
 from memwise_assets.compute.filings.errors import FilingError
+from memwise_assets.compute.filings.landing import SAFE_NAME
+from memwise_assets.compute.filings.metadata import (
+    SUBMISSIONS_DIR,
+    edgar_acceptance_utc,
+    sidecar_path,
+)
 from memwise_assets.compute.filings.nlp import load_nlp
 from memwise_assets.compute.filings.pipeline import COLUMNS, document_lines, filing_sections
 from memwise_assets.compute.filings.source import detect_form, filing_id
 
 __all__ = [
     "COLUMNS",
+    "SAFE_NAME",
+    "SUBMISSIONS_DIR",
     "FilingError",
     "detect_form",
     "document_lines",
+    "edgar_acceptance_utc",
     "filing_id",
     "filing_sections",
     "load_nlp",
+    "sidecar_path",
 ]
