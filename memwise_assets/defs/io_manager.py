@@ -13,8 +13,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field
 
-# AtomicBatch and atomic_write_table are this module's public names too.
-from memwise_assets.defs.atomic_files import AtomicBatch, atomic_write_table
+from memwise_assets.defs.atomic_files import AtomicBatch
 from memwise_assets.defs.budgets import MB
 from memwise_assets.defs.home_and_size import frame_mb, memwise_home
 from memwise_assets.defs.step import StepMemory, step_output
