@@ -22,7 +22,11 @@ def parse_tickers(text: str, where: str = "tickers") -> list[str]:
 def read_universe(spec: str) -> list[str]:
     """The tickers of `spec`: a path to a text file of tickers, else a comma-separated list."""
     path = Path(spec).expanduser()
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # a comma list longer than a path may be is no file
+        is_file = False
+    if is_file:
         tickers = parse_tickers(path.read_text(encoding="utf-8"), str(path))
         if not tickers:
             raise ValueError(f"{path}: the universe file names no tickers")

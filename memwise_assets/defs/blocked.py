@@ -96,6 +96,24 @@ def weekly_blocks(
         yield features
 
 
+def attach_block(
+    daily: pd.DataFrame,
+    weekly: pd.DataFrame,
+    available: str,
+    sessions: pd.DatetimeIndex,
+    max_age_days: int | None,
+) -> pd.DataFrame:
+    """One block's daily rows with the latest finished week each may know (by `week_end`)."""
+    return attach_weekly_features(
+        daily,
+        weekly,
+        available=available,
+        sessions=sessions,
+        max_age_days=max_age_days,
+        week_end_column="week_end",
+    )
+
+
 def attach_blocks(
     daily_bars: StoredTable,
     features: StoredTable,
@@ -110,14 +128,7 @@ def attach_blocks(
     spans = [(lo, hi) for lo, hi in plan.bounds if hi > lo]
     for i, ((lo, hi), daily) in enumerate(zip(spans, daily_bars.blocks(spans), strict=True)):
         weekly = features.read(symbols[lo], symbols[hi - 1])
-        attached = attach_weekly_features(
-            daily,
-            weekly,
-            available=available,
-            sessions=sessions,
-            max_age_days=max_age_days,
-            week_end_column="week_end",
-        )
+        attached = attach_block(daily, weekly, available, sessions, max_age_days)
         del daily, weekly
         if on_block is not None:
             on_block(i, attached)

@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from memwise_assets.compute.weekly.features import attach_weekly_features, weekly_features
-from memwise_assets.defs.blocked import BLOCK_BASE_MB, row_cost
+from memwise_assets.compute.weekly.features import weekly_features
+from memwise_assets.defs.blocked import BLOCK_BASE_MB, attach_block, row_cost
 from memwise_assets.defs.refresh import Refresh, recent_files
 from memwise_assets.defs.store import MANIFEST_NAME, Part
 from memwise_assets.defs.stored_table import StoredTable
@@ -113,16 +113,7 @@ def attach_full_parts(
     for i, (lo, hi) in enumerate(plan.bounds):
         daily = next(dailies) if hi > lo else daily_bars.read(symbols[lo], symbols[hi - 1])
         weekly = features.read(symbols[lo], symbols[hi - 1])
-        held = [
-            attach_weekly_features(
-                daily,
-                weekly,
-                available=available,
-                sessions=sessions,
-                max_age_days=max_age_days,
-                week_end_column="week_end",
-            )
-        ]
+        held = [attach_block(daily, weekly, available, sessions, max_age_days)]
         del daily, weekly
         if on_block is not None:
             on_block(i, held[0])
@@ -200,14 +191,7 @@ def attach_tail_parts(
         if not len(daily):
             continue
         weekly = weekly_tails.read(block["first"], block["last"])
-        attached = attach_weekly_features(
-            daily,
-            weekly,
-            available=available,
-            sessions=sessions,
-            max_age_days=max_age_days,
-            week_end_column="week_end",
-        )
+        attached = attach_block(daily, weekly, available, sessions, max_age_days)
         del daily, weekly
         if on_block is not None:
             on_block(i, attached)

@@ -106,3 +106,8 @@ def test_universe_text_is_checked() -> None:
     with pytest.raises(ValueError, match="expected tickers"):
         UniverseResource(tickers=["../etc"])
     assert len(UniverseResource().resolve()) == 66
+
+
+def test_a_comma_list_longer_than_a_path_may_be_is_read_as_tickers() -> None:
+    tickers = [f"T{i:04d}" for i in range(1000)]  # 5,000 characters: no file name is that long
+    assert read_universe(",".join(tickers)) == tickers
