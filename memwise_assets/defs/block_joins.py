@@ -9,6 +9,7 @@ per-symbol `merge_asof`, so a block gives its symbols' rows exactly as the whole
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -16,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from memwise_assets.defs.blocked import BLOCK_BASE_MB, row_cost
+from memwise_assets.defs.home_and_size import frame_mb
+from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.step import StepMemory
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.memory.blocks import MB, BlockPlan, plan_blocks
@@ -52,6 +55,29 @@ def join_estimate_mb(stored: StoredTable, cost: str, limit_mb: float, held: floa
     """The admission estimate: the small side held whole plus the largest block's working set."""
     plan = join_plan(stored, cost, limit_mb, held)
     return min(limit_mb, BLOCK_BASE_MB + held + plan.largest_rows * row_cost(cost) / MB)
+
+
+@contextmanager
+def join_step(
+    context: dg.AssetExecutionContext,
+    memory: MemoryResource,
+    daily_bars: StoredTable,
+    cost: str,
+    budget: str,
+    *small: pd.DataFrame | None,
+) -> Iterator[tuple[StepMemory, BlockPlan]]:
+    """The step of a join by blocks: admitted with the small side held whole plus the largest
+    block, its plan at the admitted limit, and `daily_bars` split once into its blocks."""
+    held = held_mb(*small)
+    input_mb = daily_bars.memory_mb + sum(frame_mb(f) for f in small if f is not None)
+    estimate = join_estimate_mb(daily_bars, cost, memory.limit_for(budget), held)
+    with memory.step(
+        context, budget=budget, input_mb=input_mb, static_estimate_mb=estimate
+    ) as step:
+        plan = join_plan_for(step, daily_bars, cost, held)
+        daily_bars.spill_into(step.cache_dir)  # each row group decoded once, not per block
+        context.log.info(f"{context.asset_key.to_user_string()} by blocks: {plan.reason}")
+        yield step, plan
 
 
 def join_blocks(

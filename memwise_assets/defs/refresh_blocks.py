@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from memwise_assets.compute.weekly.features import weekly_features
-from memwise_assets.defs.blocked import BLOCK_BASE_MB, attach_block, row_cost
+from memwise_assets.defs.blocked import BLOCK_BASE_MB, attach_block, block_estimate_mb, row_cost
 from memwise_assets.defs.refresh import Refresh, recent_files
 from memwise_assets.defs.store import MANIFEST_NAME, Part
 from memwise_assets.defs.stored_table import StoredTable
@@ -45,6 +45,13 @@ AttachHook = Callable[[int, pd.DataFrame], None]
 def tail_estimate_mb(manifest: dict[str, Any], cost: str, limit_mb: float) -> float:
     """The admission estimate of a tail path: the full build's largest block, at most."""
     return min(limit_mb, BLOCK_BASE_MB + manifest["largest_rows"] * row_cost(cost) / MB)
+
+
+def refresh_estimate_mb(refresh: Refresh, stored: StoredTable, cost: str, limit_mb: float) -> float:
+    """The admission estimate of the path `refresh` chose: a full build's or a tail's."""
+    if refresh.manifest is None:
+        return block_estimate_mb(stored, cost, limit_mb)
+    return tail_estimate_mb(refresh.manifest, cost, limit_mb)
 
 
 def history_name(i: int) -> str:
@@ -133,6 +140,33 @@ def _history(refresh: Refresh, block: dict) -> Iterator[Part]:
         yield Part(block["history"], source=refresh.previous / block["history"])
 
 
+def _tail_parts(
+    daily_bars: StoredTable,
+    refresh: Refresh,
+    since: pd.Timestamp,
+    lookback: pd.Timedelta,
+    column: str,
+    compute: Callable[[int, dict, pd.DataFrame], pd.DataFrame],
+) -> Iterator[Part]:
+    """Each block's history file linked, then `compute(i, block, daily rows from `since` minus
+    `lookback`)` kept from `since` on (by `column`) as the block's tail file."""
+    assert refresh.manifest is not None
+    recent = StoredTable(
+        daily_bars.label, recent_files(daily_bars, since - lookback), daily_bars.columns
+    )
+    for i, block in enumerate(refresh.manifest["blocks"]):
+        yield from _history(refresh, block)
+        daily = recent.read(block["first"], block["last"])
+        if not len(daily):
+            continue
+        out = compute(i, block, daily)
+        del daily
+        tail = out[(out[column] >= since).to_numpy()]
+        del out
+        if len(tail):
+            yield Part(tail_name(i), tail.reset_index(drop=True))
+
+
 def weekly_tail_parts(
     daily_bars: StoredTable,
     refresh: Refresh,
@@ -142,22 +176,15 @@ def weekly_tail_parts(
 ) -> Iterator[Part]:
     """History files linked; each block's weeks from the history's end recomputed."""
     assert refresh.manifest is not None
-    history_end = pd.Timestamp(refresh.manifest["history_end"])
-    files = recent_files(daily_bars, history_end - WEEKLY_LOOKBACK)
-    recent = StoredTable(daily_bars.label, files, daily_bars.columns)
-    for i, block in enumerate(refresh.manifest["blocks"]):
-        yield from _history(refresh, block)
-        daily = recent.read(block["first"], block["last"])
-        if not len(daily):
-            continue
+
+    def compute(i: int, _block: dict, daily: pd.DataFrame) -> pd.DataFrame:
         features = weekly_features(daily, price_field=price_field, sessions=sessions)
         if on_block is not None:
             on_block(i, daily, features)
-        del daily
-        tail = features[(features["week_end"] >= history_end).to_numpy()]
-        del features
-        if len(tail):
-            yield Part(tail_name(i), tail.reset_index(drop=True))
+        return features
+
+    history_end = pd.Timestamp(refresh.manifest["history_end"])
+    yield from _tail_parts(daily_bars, refresh, history_end, WEEKLY_LOOKBACK, "week_end", compute)
 
 
 def weekly_tail_files(weekly: StoredTable) -> tuple[dict, list[Path]] | None:
@@ -182,20 +209,13 @@ def attach_tail_parts(
 ) -> Iterator[Part]:
     """History files linked; each block's daily rows from the split on recomputed."""
     assert refresh.manifest is not None
-    split = pd.Timestamp(refresh.manifest["split"])
-    files = recent_files(daily_bars, split - ATTACH_LOOKBACK)
-    recent = StoredTable(daily_bars.label, files, daily_bars.columns)
-    for i, block in enumerate(refresh.manifest["blocks"]):
-        yield from _history(refresh, block)
-        daily = recent.read(block["first"], block["last"])
-        if not len(daily):
-            continue
+
+    def compute(i: int, block: dict, daily: pd.DataFrame) -> pd.DataFrame:
         weekly = weekly_tails.read(block["first"], block["last"])
         attached = attach_block(daily, weekly, available, sessions, max_age_days)
-        del daily, weekly
         if on_block is not None:
             on_block(i, attached)
-        tail = attached[(attached["date"] >= split).to_numpy()]
-        del attached
-        if len(tail):
-            yield Part(tail_name(i), tail.reset_index(drop=True))
+        return attached
+
+    split = pd.Timestamp(refresh.manifest["split"])
+    yield from _tail_parts(daily_bars, refresh, split, ATTACH_LOOKBACK, "date", compute)

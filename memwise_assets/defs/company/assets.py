@@ -18,10 +18,8 @@ from memwise_assets.compute.markdown import md_table
 from memwise_assets.compute.prices.schema import FetchResult
 from memwise_assets.defs.block_joins import (
     CheckTally,
-    held_mb,
     join_blocks,
-    join_estimate_mb,
-    join_plan_for,
+    join_step,
     of_symbols,
 )
 from memwise_assets.defs.blocked import plan_metadata
@@ -36,7 +34,6 @@ from memwise_assets.defs.company.checks import (
     profile_check_result,
 )
 from memwise_assets.defs.company.resources import CompanyConfig, CompanyDataResource
-from memwise_assets.defs.home_and_size import frame_mb
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
@@ -216,15 +213,8 @@ def daily_with_fundamentals(
     # from sec_filing_sections once its rows carry tickers and filed dates.
     filed = _filed_dates(config.filed_dates_path)
     # The daily bars are read by blocks inside the step; the statements are held whole.
-    held = held_mb(company_fundamentals, filed)
-    input_mb = daily_bars.memory_mb + frame_mb(company_fundamentals)
-    estimate = join_estimate_mb(daily_bars, _COST, memory.limit_for("weekly"), held)
-    with memory.step(
-        context, budget="weekly", input_mb=input_mb, static_estimate_mb=estimate
-    ) as step:
-        plan = join_plan_for(step, daily_bars, _COST, held)
-        daily_bars.spill_into(step.cache_dir)  # each row group decoded once, not per block
-        context.log.info(f"daily_with_fundamentals by blocks: {plan.reason}")
+    joining = join_step(context, memory, daily_bars, _COST, "weekly", company_fundamentals, filed)
+    with joining as (step, plan):
         tally = _JoinTally()
 
         def join(bars: pd.DataFrame) -> pd.DataFrame:

@@ -16,10 +16,8 @@ from memwise_assets.defs.block_joins import (
     CheckTally,
     arrow_types,
     float_counts,
-    held_mb,
     join_blocks,
-    join_estimate_mb,
-    join_plan_for,
+    join_step,
 )
 from memwise_assets.defs.blocked import plan_metadata
 from memwise_assets.defs.filings.feature_checks import (
@@ -93,15 +91,8 @@ def daily_with_filing_features(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily rows with the features of their ticker's latest filing public before the open."""
     # The daily bars are read by blocks inside the step; the filings (one row each) whole.
-    held = held_mb(filing_text_features)
-    input_mb = daily_bars.memory_mb + frame_mb(filing_text_features)
-    estimate = join_estimate_mb(daily_bars, _COST, memory.limit_for(BUDGET), held)
-    with memory.step(
-        context, budget=BUDGET, input_mb=input_mb, static_estimate_mb=estimate
-    ) as step:
-        plan = join_plan_for(step, daily_bars, _COST, held)
-        daily_bars.spill_into(step.cache_dir)  # each row group decoded once, not per block
-        context.log.info(f"daily_with_filing_features by blocks: {plan.reason}")
+    joining = join_step(context, memory, daily_bars, _COST, BUDGET, filing_text_features)
+    with joining as (step, plan):
         with_filing, filings = [0], set()
         checks = CheckTally()
 

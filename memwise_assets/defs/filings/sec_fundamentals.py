@@ -24,16 +24,13 @@ from memwise_assets.compute.point_in_time import (
 from memwise_assets.compute.prices import DEFAULT_TICKERS
 from memwise_assets.defs.block_joins import (
     CheckTally,
-    held_mb,
     join_blocks,
-    join_estimate_mb,
-    join_plan_for,
+    join_step,
     of_symbols,
 )
 from memwise_assets.defs.blocked import plan_metadata
 from memwise_assets.defs.filings.edgar import PACING, EdgarResource
 from memwise_assets.defs.filings.resources import FilingsResource
-from memwise_assets.defs.home_and_size import frame_mb
 from memwise_assets.defs.resources import MemoryResource
 from memwise_assets.defs.store import Blocks
 from memwise_assets.defs.stored_table import StoredTable
@@ -231,16 +228,9 @@ def daily_with_sec_fundamentals(
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Daily rows with each line item's SEC value public before that session opened."""
     # The daily bars are read by blocks inside the step; the facts are held whole.
-    held = held_mb(sec_fundamentals)
-    input_mb = daily_bars.memory_mb + frame_mb(sec_fundamentals)
     args = {"view": config.view, "frequency": config.frequency, "max_age_days": config.max_age_days}
-    estimate = join_estimate_mb(daily_bars, _COST, memory.limit_for("weekly"), held)
-    with memory.step(
-        context, budget="weekly", input_mb=input_mb, static_estimate_mb=estimate
-    ) as step:
-        plan = join_plan_for(step, daily_bars, _COST, held)
-        daily_bars.spill_into(step.cache_dir)  # each row group decoded once, not per block
-        context.log.info(f"daily_with_sec_fundamentals by blocks: {plan.reason}")
+    joining = join_step(context, memory, daily_bars, _COST, "weekly", sec_fundamentals)
+    with joining as (step, plan):
         # One cut for every block: the check is the whole table's, taken block by block.
         cut = sec_cut(sec_fundamentals)
         with_revenue = [0]

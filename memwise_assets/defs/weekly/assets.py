@@ -12,7 +12,6 @@ from memwise_assets.compute.series.holes import find_holes
 from memwise_assets.compute.weekly.features import weekly_features as compute_features
 from memwise_assets.defs.blocked import (
     attach_blocks,
-    block_estimate_mb,
     plan_for,
     plan_metadata,
     sessions_of,
@@ -34,8 +33,8 @@ from memwise_assets.defs.refresh_blocks import (
     WEEKLY_HISTORY_GAP,
     attach_full_parts,
     attach_tail_parts,
+    refresh_estimate_mb,
     reused_parts,
-    tail_estimate_mb,
     weekly_full_parts,
     weekly_tail_files,
     weekly_tail_parts,
@@ -90,10 +89,7 @@ def weekly_features(
         refresh = check_symbols(refresh, daily_bars, since=since)
     context.log.info(f"weekly_features refresh: {refresh.text}")
     limit = memory.limit_for("weekly")
-    if refresh.manifest is None:
-        estimate = block_estimate_mb(daily_bars, "weekly", limit)
-    else:
-        estimate = tail_estimate_mb(refresh.manifest, "weekly", limit)
+    estimate = refresh_estimate_mb(refresh, daily_bars, "weekly", limit)
     with memory.step(
         context, budget="weekly", input_mb=daily_bars.memory_mb, static_estimate_mb=estimate
     ) as step:
@@ -253,10 +249,7 @@ def daily_with_weekly_features(
     refresh = check_symbols(refresh, daily_bars)
     context.log.info(f"daily_with_weekly_features refresh: {refresh.text}")
     limit = memory.limit_for("weekly")
-    if refresh.manifest is None:
-        estimate = block_estimate_mb(daily_bars, "weekly_attach", limit)
-    else:
-        estimate = tail_estimate_mb(refresh.manifest, "weekly_attach", limit)
+    estimate = refresh_estimate_mb(refresh, daily_bars, "weekly_attach", limit)
     with memory.step(
         context, budget="weekly", input_mb=input_mb, static_estimate_mb=estimate
     ) as step:
