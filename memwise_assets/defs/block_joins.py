@@ -93,6 +93,7 @@ def join_blocks(
             on_block(i, daily, joined)
         del daily
         yield joined
+        del joined  # before the next block is read: one block's output held at a time
 
 
 def of_symbols(frame: pd.DataFrame, column: str, symbols: pd.Series) -> pd.DataFrame:

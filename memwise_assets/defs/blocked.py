@@ -94,6 +94,7 @@ def weekly_blocks(
             on_block(i, daily, features)
         del daily
         yield features
+        del features  # before the next block is read: one block's output held at a time
 
 
 def attach_block(
@@ -133,6 +134,7 @@ def attach_blocks(
         if on_block is not None:
             on_block(i, attached)
         yield attached
+        del attached  # before the next block is read: one block's output held at a time
 
 
 def label_blocks(
@@ -148,6 +150,7 @@ def label_blocks(
         if on_block is not None:
             on_block(i, labelled)
         yield labelled
+        del labelled  # before the next block is read: one block's output held at a time
 
 
 def longest_series(stored: StoredTable) -> int:
