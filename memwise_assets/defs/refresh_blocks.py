@@ -28,7 +28,7 @@ import pandas as pd
 
 from memwise_assets.compute.weekly.features import weekly_features
 from memwise_assets.defs.blocked import BLOCK_BASE_MB, attach_block, block_estimate_mb, row_cost
-from memwise_assets.defs.refresh import Refresh, recent_files
+from memwise_assets.defs.refresh import Refresh, block_records, recent_files
 from memwise_assets.defs.store import MANIFEST_NAME, Part
 from memwise_assets.defs.stored_table import StoredTable
 from memwise_assets.memory.blocks import MB, BlockPlan
@@ -125,6 +125,28 @@ def attach_full_parts(
         if on_block is not None:
             on_block(i, held[0])
         yield from _split(i, held, "date", split, names)
+
+
+def full_manifest(
+    config_fp: str,
+    inputs: dict[str, str],
+    split: pd.Timestamp,
+    stored: StoredTable,
+    plan: BlockPlan,
+    names: list[str | None],
+    **extra: Any,
+) -> dict[str, Any]:
+    """What a full build's version was built from (read back by the next build's decision)."""
+    symbols = stored.symbol_rows.index
+    return {
+        "config": config_fp,
+        "inputs": inputs,
+        "split": str(split.date()),
+        **extra,
+        "symbols": [str(s) for s in symbols],
+        "blocks": block_records(symbols, plan.bounds, names),
+        "largest_rows": plan.largest_rows,
+    }
 
 
 def reused_parts(refresh: Refresh) -> Iterator[Part]:

@@ -21,7 +21,6 @@ from memwise_assets.defs.figures import block_metadata
 from memwise_assets.defs.refresh import (
     REFRESH_KEY,
     Refresh,
-    block_records,
     check_symbols,
     decide,
     fingerprint,
@@ -33,6 +32,7 @@ from memwise_assets.defs.refresh_blocks import (
     WEEKLY_HISTORY_GAP,
     attach_full_parts,
     attach_tail_parts,
+    full_manifest,
     refresh_estimate_mb,
     reused_parts,
     weekly_full_parts,
@@ -148,18 +148,17 @@ def _weekly_parts(
     )
 
     def manifest() -> dict[str, Any]:
-        symbols = daily_bars.symbol_rows.index
-        return {
-            "config": config_fp,
-            "inputs": inputs,
-            "split": str(split.date()),
-            "history_end": str(history_end.date()),
+        return full_manifest(
+            config_fp,
+            inputs,
+            split,
+            daily_bars,
+            plan,
+            names,
+            history_end=str(history_end.date()),
             # A new id per full build: the daily merge's tail path needs the same history.
-            "history_id": uuid.uuid4().hex,
-            "symbols": [str(s) for s in symbols],
-            "blocks": block_records(symbols, plan.bounds, names),
-            "largest_rows": plan.largest_rows,
-        }
+            history_id=uuid.uuid4().hex,
+        )
 
     return parts, meta, manifest
 
@@ -307,16 +306,10 @@ def daily_with_weekly_features(
                 )
 
                 def manifest() -> dict[str, Any]:
-                    symbols = daily_bars.symbol_rows.index
-                    return {
-                        "config": config_fp,
-                        "inputs": inputs,
-                        "split": str(split.date()),
-                        "weekly_history": weekly[0].get("history_id") if weekly else None,
-                        "symbols": [str(s) for s in symbols],
-                        "blocks": block_records(symbols, plan.bounds, names),
-                        "largest_rows": plan.largest_rows,
-                    }
+                    history = weekly[0].get("history_id") if weekly else None
+                    return full_manifest(
+                        config_fp, inputs, split, daily_bars, plan, names, weekly_history=history
+                    )
 
         meta[REFRESH_KEY] = refresh.text
         yield step.output(Blocks(parts, plan=meta, manifest=manifest))
